@@ -1,0 +1,32 @@
+//! Pure types and rules: ids, customers, card and bank numbers, the payment-method aggregate,
+//! payments and events. Nothing here does I/O; everything past the HTTP edge is already valid.
+
+pub mod events;
+pub mod ids;
+pub mod number;
+pub mod payment;
+pub mod paymethod;
+pub mod time;
+
+pub use events::{Event, EventKind, MaskedAttrs};
+pub use ids::{CustomerId, IdempotencyKey, PaymentId, PaymethodId, Position};
+pub use number::{AccountNumber, Brand, Kind};
+pub use payment::{Payment, PaymentPurpose, PaymentStatus};
+pub use paymethod::PaymentMethod;
+pub use time::Timestamp;
+
+/// One field that failed validation, as it is reported in a 422 problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}

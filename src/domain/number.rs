@@ -1,0 +1,223 @@
+//! Card and bank-account numbers. The full digits live only inside [`AccountNumber`], whose
+//! `Debug` and `Display` print the masked form; the digits leave it only through
+//! [`AccountNumber::expose_digits`], which the payment-system client alone calls.
+
+use super::FieldError;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// What kind of payment method a number belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Card,
+    Bank,
+}
+
+impl Kind {
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        match raw {
+            "card" => Ok(Self::Card),
+            "bank" => Ok(Self::Bank),
+            _ => Err(FieldError::new("kind", "must be \"card\" or \"bank\"")),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Card => "card",
+            Self::Bank => "bank",
+        }
+    }
+}
+
+/// A card's brand, read from its leading digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Brand {
+    Visa,
+    Mastercard,
+    Amex,
+    Unknown,
+}
+
+impl Brand {
+    /// Visa 4…, Mastercard 51–55 and 2221–2720, Amex 34 and 37, else unknown.
+    fn of(digits: &str) -> Self {
+        let prefix = |n: usize| digits.get(..n).and_then(|p| p.parse::<u32>().ok());
+        match (prefix(1), prefix(2), prefix(4)) {
+            (Some(4), _, _) => Self::Visa,
+            (_, Some(51..=55), _) | (_, _, Some(2221..=2720)) => Self::Mastercard,
+            (_, Some(34 | 37), _) => Self::Amex,
+            _ => Self::Unknown,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Visa => "visa",
+            Self::Mastercard => "mastercard",
+            Self::Amex => "amex",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// A validated card or bank-account number.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccountNumber {
+    kind: Kind,
+    digits: String,
+}
+
+impl AccountNumber {
+    /// Parses `raw` as a number of `kind`, ignoring spaces and dashes.
+    /// Cards: 12–19 digits with a valid Luhn check digit. Bank accounts: 6–20 digits.
+    /// Error messages never repeat the number.
+    pub fn parse(kind: Kind, raw: &str) -> Result<Self, FieldError> {
+        let err = |m: &str| FieldError::new("number", m);
+        let mut digits = String::with_capacity(raw.len());
+        for c in raw.chars() {
+            match c {
+                '0'..='9' => digits.push(c),
+                ' ' | '-' => {}
+                _ => return Err(err("may contain only digits, spaces and dashes")),
+            }
+        }
+        match kind {
+            Kind::Card if !(12..=19).contains(&digits.len()) => {
+                Err(err("a card number has 12 to 19 digits"))
+            }
+            Kind::Card if !luhn_valid(&digits) => Err(err("fails the Luhn check")),
+            Kind::Bank if !(6..=20).contains(&digits.len()) => {
+                Err(err("a bank account number has 6 to 20 digits"))
+            }
+            _ => Ok(Self { kind, digits }),
+        }
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// The card brand; `None` for bank accounts.
+    pub fn brand(&self) -> Option<Brand> {
+        (self.kind == Kind::Card).then(|| Brand::of(&self.digits))
+    }
+
+    pub fn last4(&self) -> String {
+        self.digits[self.digits.len() - 4..].to_owned()
+    }
+
+    pub fn masked(&self) -> String {
+        mask(self.kind, &self.last4())
+    }
+
+    /// The full digits, for the request to the payment system and nothing else.
+    pub fn expose_digits(&self) -> &str {
+        &self.digits
+    }
+}
+
+/// The masked form of a number from its kind and last four digits:
+/// `**** **** **** 4242` for cards, `******6789` for bank accounts.
+pub fn mask(kind: Kind, last4: &str) -> String {
+    match kind {
+        Kind::Card => format!("**** **** **** {last4}"),
+        Kind::Bank => format!("******{last4}"),
+    }
+}
+
+impl fmt::Debug for AccountNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AccountNumber({:?}, {})", self.kind, self.masked())
+    }
+}
+
+impl fmt::Display for AccountNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+fn luhn_valid(digits: &str) -> bool {
+    let sum: u32 = digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            if i % 2 == 1 {
+                let d2 = d * 2;
+                if d2 > 9 { d2 - 9 } else { d2 }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn card(raw: &str) -> Result<AccountNumber, FieldError> {
+        AccountNumber::parse(Kind::Card, raw)
+    }
+
+    #[test]
+    fn cards_ignore_spaces_and_dashes_and_need_a_luhn_check_digit() {
+        assert_eq!(card("4242 4242-4242 4242").unwrap().last4(), "4242");
+        assert_eq!(
+            card("4242424242424241").unwrap_err().message,
+            "fails the Luhn check"
+        );
+        assert!(card("4000000000000002").is_ok());
+    }
+
+    #[test]
+    fn cards_have_12_to_19_digits() {
+        assert!(card("42424242424").is_err());
+        assert!(card("424242424243").is_err()); // 12 digits, Luhn fails
+        assert!(card("424242424242").is_ok()); // 12 digits, Luhn passes
+        assert!(card("000000000000").is_ok()); // 12 digits, Luhn sum 0
+        assert!(card("00000000000000000000").is_err()); // 20 digits
+    }
+
+    #[test]
+    fn numbers_reject_letters_and_punctuation() {
+        assert!(card("4242x4242424242424").is_err());
+        assert!(card("4242.4242.4242.4242").is_err());
+        assert!(AccountNumber::parse(Kind::Bank, "").is_err());
+    }
+
+    #[test]
+    fn bank_accounts_have_6_to_20_digits_without_luhn() {
+        let bank = |raw: &str| AccountNumber::parse(Kind::Bank, raw);
+        assert!(bank("12345").is_err());
+        assert_eq!(bank("110-123-456789").unwrap().masked(), "******6789");
+        assert!(bank(&"1".repeat(20)).is_ok());
+        assert!(bank(&"1".repeat(21)).is_err());
+        assert_eq!(bank("123456").unwrap().brand(), None);
+    }
+
+    #[test]
+    fn brands_follow_the_leading_digits() {
+        let brand = |raw: &str| card(raw).unwrap().brand().unwrap();
+        assert_eq!(brand("4242424242424242"), Brand::Visa);
+        assert_eq!(brand("5555555555554444"), Brand::Mastercard);
+        assert_eq!(brand("2223003122003222"), Brand::Mastercard);
+        assert_eq!(brand("378282246310005"), Brand::Amex);
+        assert_eq!(brand("6011111111111117"), Brand::Unknown);
+    }
+
+    #[test]
+    fn debug_and_display_print_only_the_masked_form() {
+        let n = card("4242 4242 4242 4242").unwrap();
+        assert_eq!(n.to_string(), "**** **** **** 4242");
+        let debug = format!("{n:?}");
+        assert!(!debug.contains("4242424242424242"), "{debug}");
+        assert!(debug.contains("**** **** **** 4242"));
+    }
+}

@@ -1,0 +1,13 @@
+//! paytree: a payment-method service as one supervised actor tree around one embedded store.
+//!
+//! - [`domain`]: validated types and rules (numbers, customers, the aggregate, events); no I/O.
+//! - [`store`]: redb tables and the group commit; the source of truth.
+//! - [`provider`]: the payment system: an HTTP client and the simulated one.
+//! - [`actors`]: the tree — root supervisor, store writer, payment (circuit breaker,
+//!   bulkhead), paymethods router with one actor per aggregate — and [`actors::Actors`], the
+//!   typed handle that is the HTTP layer's only way in.
+//! - [`http`]: axum routes, problem responses, OpenAPI and `/metrics`.
+//! - [`config`] and [`app`]: settings, start and shutdown order.
+
+pub mod domain;
+pub mod store;

@@ -1,0 +1,78 @@
+//! The embedded store (redb): typed tables, a versioned codec, read queries and the batch
+//! commit that the store-writer actor calls. The store is the source of truth; actors cache.
+
+mod codec;
+mod read;
+mod tables;
+mod write;
+
+pub use read::Page;
+pub use write::{Command, Outcome, Rejected};
+
+use redb::{Database, ReadableDatabase};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Errors of the storage layer. Their text may hold file paths: log them, never send them.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage: {0}")]
+    Storage(#[from] redb::Error),
+    #[error("stored record cannot be decoded: {0}")]
+    Codec(#[from] postcard::Error),
+    #[error("stored record has unknown format version {0}")]
+    Format(u8),
+}
+
+macro_rules! storage_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                Self::Storage(e.into())
+            }
+        }
+    )*};
+}
+storage_from!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    redb::SetDurabilityError
+);
+
+/// A handle on the database, cheap to clone. Reads run concurrently with the one writer.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Database>,
+}
+
+impl Store {
+    /// Opens (or creates) the database at `path` and makes sure every table exists.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = Database::create(path)?;
+        tables::create_all(&db)?;
+        Ok(Self { db: Arc::new(db) })
+    }
+
+    /// Commits `commands` in one durable write transaction (group commit): either all of
+    /// them are stored or, on a storage error, none. A command that is rejected (a stale
+    /// version) writes nothing and does not affect the others.
+    pub fn commit(
+        &self,
+        commands: &[Command],
+    ) -> Result<Vec<Result<Outcome, Rejected>>, StoreError> {
+        write::commit_batch(&self.db, commands)
+    }
+
+    fn read(&self) -> Result<redb::ReadTransaction, StoreError> {
+        Ok(self.db.begin_read()?)
+    }
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Store")
+    }
+}

@@ -1,0 +1,134 @@
+//! Read queries. Each runs in its own read transaction (a consistent snapshot) and never
+//! waits for the writer.
+
+use super::codec::decode;
+use super::tables::*;
+use super::{Store, StoreError};
+use crate::domain::{CustomerId, Event, Payment, PaymentId, PaymentMethod, PaymethodId, Position};
+use redb::{ReadableTable, TableDefinition};
+use serde::de::DeserializeOwned;
+
+/// One page of a listing ordered by id, and the id to continue after (if there is more).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_after: Option<u64>,
+}
+
+impl Store {
+    pub fn paymethod(&self, id: PaymethodId) -> Result<Option<PaymentMethod>, StoreError> {
+        self.get(PAYMETHODS, id.0)
+    }
+
+    pub fn payment(&self, id: PaymentId) -> Result<Option<Payment>, StoreError> {
+        self.get(PAYMENTS, id.0)
+    }
+
+    /// A customer's payment methods with ids above `after`, at most `limit` of them.
+    pub fn paymethods_of(
+        &self,
+        customer: &CustomerId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Page<PaymentMethod>, StoreError> {
+        let txn = self.read()?;
+        let index = txn.open_table(PAYMETHODS_BY_CUSTOMER)?;
+        let rows = txn.open_table(PAYMETHODS)?;
+        let range = (customer.as_str(), after.saturating_add(1))..=(customer.as_str(), u64::MAX);
+        let ids = index.range(range)?.map(|r| r.map(|(k, _)| k.value().1));
+        page(ids, limit, |id| fetch(&rows, id))
+    }
+
+    /// A customer's payment records with ids above `after`.
+    pub fn payments_of_customer(
+        &self,
+        customer: &CustomerId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Page<Payment>, StoreError> {
+        let txn = self.read()?;
+        let index = txn.open_table(PAYMENTS_BY_CUSTOMER)?;
+        let rows = txn.open_table(PAYMENTS)?;
+        let range = (customer.as_str(), after.saturating_add(1))..=(customer.as_str(), u64::MAX);
+        let ids = index.range(range)?.map(|r| r.map(|(k, _)| k.value().1));
+        page(ids, limit, |id| fetch(&rows, id))
+    }
+
+    /// The payment records of one payment method with ids above `after`.
+    pub fn payments_of_paymethod(
+        &self,
+        paymethod: PaymethodId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Page<Payment>, StoreError> {
+        let txn = self.read()?;
+        let index = txn.open_table(PAYMENTS_BY_PAYMETHOD)?;
+        let rows = txn.open_table(PAYMENTS)?;
+        let range = (paymethod.0, after.saturating_add(1))..=(paymethod.0, u64::MAX);
+        let ids = index.range(range)?.map(|r| r.map(|(k, _)| k.value().1));
+        page(ids, limit, |id| fetch(&rows, id))
+    }
+
+    /// Events after `after`, in log order, at most `limit` of them.
+    pub fn events_after(&self, after: Position, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let txn = self.read()?;
+        let events = txn.open_table(EVENTS)?;
+        let mut out = Vec::new();
+        for row in events.range(after.0.saturating_add(1)..)?.take(limit) {
+            out.push(decode(row?.1.value())?);
+        }
+        Ok(out)
+    }
+
+    /// The last recorded event position (0 before the first event).
+    pub fn last_position(&self) -> Result<Position, StoreError> {
+        let txn = self.read()?;
+        let events = txn.open_table(EVENTS)?;
+        Ok(Position(
+            events.last()?.map(|(k, _)| k.value()).unwrap_or(0),
+        ))
+    }
+
+    fn get<T: DeserializeOwned>(
+        &self,
+        table: TableDefinition<u64, &[u8]>,
+        id: u64,
+    ) -> Result<Option<T>, StoreError> {
+        let txn = self.read()?;
+        let rows = txn.open_table(table)?;
+        fetch(&rows, id)
+    }
+}
+
+fn fetch<T: DeserializeOwned>(
+    rows: &impl ReadableTable<u64, &'static [u8]>,
+    id: u64,
+) -> Result<Option<T>, StoreError> {
+    rows.get(id)?.map(|v| decode(v.value())).transpose()
+}
+
+/// Collects up to `limit` items from `ids`, looking one further to know if there is more.
+fn page<T>(
+    ids: impl Iterator<Item = Result<u64, redb::StorageError>>,
+    limit: usize,
+    mut load: impl FnMut(u64) -> Result<Option<T>, StoreError>,
+) -> Result<Page<T>, StoreError> {
+    let mut items = Vec::new();
+    let mut last = 0;
+    let mut more = false;
+    for id in ids {
+        let id = id?;
+        if items.len() == limit {
+            more = true;
+            break;
+        }
+        if let Some(item) = load(id)? {
+            items.push(item);
+            last = id;
+        }
+    }
+    Ok(Page {
+        items,
+        next_after: more.then_some(last),
+    })
+}

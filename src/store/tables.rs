@@ -1,0 +1,41 @@
+//! Table definitions. Secondary indexes are tables keyed by `(owner, id)` with empty values,
+//! written in the same transaction as the row they index.
+
+use redb::{Database, TableDefinition};
+
+/// Payment-method id → encoded `PaymentMethod`. Removed methods are deleted.
+pub const PAYMETHODS: TableDefinition<u64, &[u8]> = TableDefinition::new("paymethods");
+/// (customer, payment-method id) → ().
+pub const PAYMETHODS_BY_CUSTOMER: TableDefinition<(&str, u64), ()> =
+    TableDefinition::new("paymethods_by_customer");
+/// Global position → encoded `Event`. Append-only; positions have no gaps.
+pub const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
+/// Payment id → encoded `Payment`.
+pub const PAYMENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("payments");
+/// (customer, payment id) → ().
+pub const PAYMENTS_BY_CUSTOMER: TableDefinition<(&str, u64), ()> =
+    TableDefinition::new("payments_by_customer");
+/// (payment-method id, payment id) → ().
+pub const PAYMENTS_BY_PAYMETHOD: TableDefinition<(u64, u64), ()> =
+    TableDefinition::new("payments_by_paymethod");
+/// Sequence name → the next value to hand out.
+pub const SEQUENCES: TableDefinition<&str, u64> = TableDefinition::new("sequences");
+
+pub const SEQ_PAYMETHOD: &str = "paymethod_id";
+pub const SEQ_PAYMENT: &str = "payment_id";
+pub const SEQ_POSITION: &str = "event_position";
+
+pub fn create_all(db: &Database) -> Result<(), super::StoreError> {
+    let txn = db.begin_write()?;
+    {
+        txn.open_table(PAYMETHODS)?;
+        txn.open_table(PAYMETHODS_BY_CUSTOMER)?;
+        txn.open_table(EVENTS)?;
+        txn.open_table(PAYMENTS)?;
+        txn.open_table(PAYMENTS_BY_CUSTOMER)?;
+        txn.open_table(PAYMENTS_BY_PAYMETHOD)?;
+        txn.open_table(SEQUENCES)?;
+    }
+    txn.commit()?;
+    Ok(())
+}

@@ -1,0 +1,267 @@
+//! The write side: what one command stores, applied for a whole batch inside one durable
+//! write transaction. Ids and event positions are assigned here, inside the transaction, so
+//! they follow commit order and have no gaps.
+
+use super::StoreError;
+use super::codec::encode;
+use super::tables::*;
+use crate::domain::{
+    Event, EventKind, MaskedAttrs, Payment, PaymentId, PaymentMethod, PaymethodId, Position,
+    Timestamp,
+};
+use redb::{Database, Durability, ReadableTable, Table, WriteTransaction};
+
+/// Everything one command changes. The store fills in the ids it assigns
+/// (payment id, event position) and reports them in [`Outcome`].
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// A verified registration: the method, its approved verification payment and the
+    /// `PaymentMethodRegistered` event.
+    Register {
+        method: PaymentMethod,
+        payment: Payment,
+    },
+    /// A declined verification: only the payment record.
+    RecordDeclined { payment: Payment },
+    /// A verified change: the new state (its version one higher than `expected_version`),
+    /// the approved payment and `PaymentMethodChanged` with the previous attributes.
+    Change {
+        method: PaymentMethod,
+        expected_version: u64,
+        previous: MaskedAttrs,
+        payment: Payment,
+    },
+    /// A removal: the row goes, `PaymentMethodRemoved` is recorded.
+    Remove {
+        id: PaymethodId,
+        expected_version: u64,
+    },
+    /// Reserves `count` payment-method ids, so that an id handed out is never handed out again.
+    ReserveIds { count: u64 },
+}
+
+/// What the store assigned to a committed command.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub position: Option<Position>,
+    pub payment_id: Option<PaymentId>,
+    /// For `ReserveIds`: the first reserved id.
+    pub first_id: Option<u64>,
+}
+
+/// A command the store refused without writing anything of it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejected {
+    /// The stored version is not the one the command was decided on (or the row is gone).
+    #[error("the stored version of the aggregate changed")]
+    VersionConflict,
+}
+
+pub fn commit_batch(
+    db: &Database,
+    commands: &[Command],
+) -> Result<Vec<Result<Outcome, Rejected>>, StoreError> {
+    let mut txn = db.begin_write()?;
+    txn.set_durability(Durability::Immediate)?;
+    let results = {
+        let mut tables = Tables::open(&txn)?;
+        let results = commands
+            .iter()
+            .map(|c| tables.apply(c))
+            .collect::<Result<Vec<_>, _>>()?;
+        tables.save_sequences()?;
+        results
+    };
+    txn.commit()?;
+    Ok(results)
+}
+
+struct Sequences {
+    paymethod: u64,
+    payment: u64,
+    position: u64,
+}
+
+struct Tables<'t> {
+    paymethods: Table<'t, u64, &'static [u8]>,
+    by_customer: Table<'t, (&'static str, u64), ()>,
+    events: Table<'t, u64, &'static [u8]>,
+    payments: Table<'t, u64, &'static [u8]>,
+    payments_by_customer: Table<'t, (&'static str, u64), ()>,
+    payments_by_paymethod: Table<'t, (u64, u64), ()>,
+    sequences: Table<'t, &'static str, u64>,
+    seq: Sequences,
+}
+
+impl<'t> Tables<'t> {
+    fn open(txn: &'t WriteTransaction) -> Result<Self, StoreError> {
+        let sequences = txn.open_table(SEQUENCES)?;
+        let read = |name: &str| -> Result<u64, StoreError> {
+            Ok(sequences.get(name)?.map(|v| v.value()).unwrap_or(1))
+        };
+        let seq = Sequences {
+            paymethod: read(SEQ_PAYMETHOD)?,
+            payment: read(SEQ_PAYMENT)?,
+            position: read(SEQ_POSITION)?,
+        };
+        Ok(Self {
+            paymethods: txn.open_table(PAYMETHODS)?,
+            by_customer: txn.open_table(PAYMETHODS_BY_CUSTOMER)?,
+            events: txn.open_table(EVENTS)?,
+            payments: txn.open_table(PAYMENTS)?,
+            payments_by_customer: txn.open_table(PAYMENTS_BY_CUSTOMER)?,
+            payments_by_paymethod: txn.open_table(PAYMENTS_BY_PAYMETHOD)?,
+            sequences,
+            seq,
+        })
+    }
+
+    fn save_sequences(&mut self) -> Result<(), StoreError> {
+        self.sequences.insert(SEQ_PAYMETHOD, self.seq.paymethod)?;
+        self.sequences.insert(SEQ_PAYMENT, self.seq.payment)?;
+        self.sequences.insert(SEQ_POSITION, self.seq.position)?;
+        Ok(())
+    }
+
+    fn apply(&mut self, command: &Command) -> Result<Result<Outcome, Rejected>, StoreError> {
+        match command {
+            Command::Register { method, payment } => {
+                if self.paymethods.get(method.id.0)?.is_some() {
+                    return Ok(Err(Rejected::VersionConflict));
+                }
+                let kind = EventKind::PaymentMethodRegistered {
+                    attrs: method.attrs(),
+                };
+                self.store_verified(method.clone(), payment, kind)
+            }
+            Command::RecordDeclined { payment } => {
+                let payment_id = self.insert_payment(payment.clone())?;
+                Ok(Ok(Outcome {
+                    payment_id: Some(payment_id),
+                    ..Outcome::default()
+                }))
+            }
+            Command::Change {
+                method,
+                expected_version,
+                previous,
+                payment,
+            } => {
+                if self.stored_version(method.id)? != Some(*expected_version) {
+                    return Ok(Err(Rejected::VersionConflict));
+                }
+                let kind = EventKind::PaymentMethodChanged {
+                    previous: previous.clone(),
+                    attrs: method.attrs(),
+                };
+                self.store_verified(method.clone(), payment, kind)
+            }
+            Command::Remove {
+                id,
+                expected_version,
+            } => self.remove(*id, *expected_version),
+            Command::ReserveIds { count } => {
+                let first = self.seq.paymethod;
+                self.seq.paymethod += count;
+                Ok(Ok(Outcome {
+                    first_id: Some(first),
+                    ..Outcome::default()
+                }))
+            }
+        }
+    }
+
+    /// Stores an approved payment, the method that it verified and the event, together.
+    fn store_verified(
+        &mut self,
+        mut method: PaymentMethod,
+        payment: &Payment,
+        kind: EventKind,
+    ) -> Result<Result<Outcome, Rejected>, StoreError> {
+        let mut payment = payment.clone();
+        payment.paymethod_id = Some(method.id);
+        let payment_id = self.insert_payment(payment)?;
+        let position = self.append_event(&method, kind)?;
+        method.verification_payment_id = payment_id;
+        method.last_position = position;
+        self.paymethods
+            .insert(method.id.0, encode(&method)?.as_slice())?;
+        self.by_customer
+            .insert((method.customer_id.as_str(), method.id.0), ())?;
+        Ok(Ok(Outcome {
+            position: Some(position),
+            payment_id: Some(payment_id),
+            first_id: None,
+        }))
+    }
+
+    fn remove(
+        &mut self,
+        id: PaymethodId,
+        expected: u64,
+    ) -> Result<Result<Outcome, Rejected>, StoreError> {
+        let Some(bytes) = self.paymethods.remove(id.0)? else {
+            return Ok(Err(Rejected::VersionConflict));
+        };
+        let method: PaymentMethod = super::codec::decode(bytes.value())?;
+        drop(bytes);
+        if method.version != expected {
+            // Put it back untouched: this command writes nothing.
+            self.paymethods.insert(id.0, encode(&method)?.as_slice())?;
+            return Ok(Err(Rejected::VersionConflict));
+        }
+        self.by_customer
+            .remove((method.customer_id.as_str(), id.0))?;
+        let kind = EventKind::PaymentMethodRemoved {
+            attrs: method.attrs(),
+        };
+        let mut gone = method;
+        gone.version = 0;
+        let position = self.append_event(&gone, kind)?;
+        Ok(Ok(Outcome {
+            position: Some(position),
+            ..Outcome::default()
+        }))
+    }
+
+    fn stored_version(&self, id: PaymethodId) -> Result<Option<u64>, StoreError> {
+        match self.paymethods.get(id.0)? {
+            Some(bytes) => Ok(Some(
+                super::codec::decode::<PaymentMethod>(bytes.value())?.version,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    fn insert_payment(&mut self, mut payment: Payment) -> Result<PaymentId, StoreError> {
+        let id = PaymentId(self.seq.payment);
+        self.seq.payment += 1;
+        payment.id = id;
+        self.payments.insert(id.0, encode(&payment)?.as_slice())?;
+        self.payments_by_customer
+            .insert((payment.customer_id.as_str(), id.0), ())?;
+        if let Some(pm) = payment.paymethod_id {
+            self.payments_by_paymethod.insert((pm.0, id.0), ())?;
+        }
+        Ok(id)
+    }
+
+    fn append_event(
+        &mut self,
+        method: &PaymentMethod,
+        kind: EventKind,
+    ) -> Result<Position, StoreError> {
+        let position = Position(self.seq.position);
+        self.seq.position += 1;
+        let event = Event {
+            position,
+            paymethod_id: method.id,
+            customer_id: method.customer_id.clone(),
+            version: method.version,
+            recorded_at: Timestamp::now(),
+            kind,
+        };
+        self.events.insert(position.0, encode(&event)?.as_slice())?;
+        Ok(position)
+    }
+}
