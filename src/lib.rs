@@ -9,5 +9,11 @@
 //! - [`http`]: axum routes, problem responses, OpenAPI and `/metrics`.
 //! - [`config`] and [`app`]: settings, start and shutdown order.
 
+pub mod actors;
+pub mod app;
+pub mod config;
 pub mod domain;
+pub mod http;
+pub mod provider;
 pub mod store;
+pub mod telemetry;

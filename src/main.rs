@@ -1,1 +1,72 @@
-fn main() {}
+//! The `paytree` command: `serve` runs the service, `provider` the simulated payment system.
+
+use clap::{Parser, Subcommand};
+use paytree::config::{Overrides, Settings};
+use paytree::provider::{Faults, Simulator};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "paytree",
+    version,
+    about = "Payment methods registered, changed and shown reliably"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service (defaults: 127.0.0.1:8080, ./data, the embedded payment system).
+    Serve {
+        #[command(flatten)]
+        settings: Overrides,
+        /// A TOML file with the same settings (snake_case keys); flags and environment win.
+        #[arg(long, env = "PAYTREE_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Run the simulated payment system alone over HTTP.
+    Provider {
+        #[arg(
+            long,
+            env = "PAYTREE_PROVIDER_LISTEN",
+            default_value = "127.0.0.1:9090"
+        )]
+        listen: SocketAddr,
+        /// Share of authorizations that fail with 503 (0.0–1.0).
+        #[arg(long, default_value_t = 0.0)]
+        fail_rate: f64,
+        /// Delay before every answer, in milliseconds.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    paytree::telemetry::init_logging();
+    match Cli::parse().command {
+        Command::Serve { settings, config } => {
+            let settings = Settings::load(settings, config.as_deref())?;
+            paytree::app::serve(settings, paytree::app::shutdown_signal()).await
+        }
+        Command::Provider {
+            listen,
+            fail_rate,
+            latency_ms,
+        } => {
+            anyhow::ensure!(
+                (0.0..=1.0).contains(&fail_rate),
+                "--fail-rate must be between 0 and 1"
+            );
+            let sim = Simulator::new(Faults {
+                fail_rate,
+                latency_ms,
+                down: false,
+            });
+            paytree::app::provider(listen, sim, paytree::app::shutdown_signal()).await
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! Breaker behaviour on paused tokio time: no test here waits on the wall clock.
+
+use super::*;
+
+#[derive(Debug, PartialEq)]
+enum Err {
+    Down,
+    NotOurs,
+}
+
+fn is_failure(e: &Err) -> bool {
+    *e == Err::Down
+}
+
+fn config() -> BreakerConfig {
+    BreakerConfig::default()
+}
+
+async fn fail(b: &Breaker) -> Result<(), CallError<Err>> {
+    let permit = b.try_acquire().map_err(CallError::Rejected)?;
+    b.call(permit, is_failure, async {
+        Result::<(), Err>::Err(Err::Down)
+    })
+    .await
+}
+
+async fn succeed(b: &Breaker) -> Result<(), CallError<Err>> {
+    let permit = b.try_acquire().map_err(CallError::Rejected)?;
+    b.call(permit, is_failure, async { Result::<(), Err>::Ok(()) })
+        .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn opens_after_five_consecutive_failures_and_rejects_with_the_remaining_time() {
+    let b = Breaker::new(config());
+    for _ in 0..4 {
+        assert_eq!(fail(&b).await, Err(CallError::Inner(Err::Down)));
+        assert_eq!(b.state(), BreakerState::Closed);
+    }
+    fail(&b).await.unwrap_err();
+    assert_eq!(b.state(), BreakerState::Open);
+    tokio::time::advance(Duration::from_millis(1500)).await;
+    let rejected = b.try_acquire().unwrap_err();
+    assert_eq!(rejected.retry_after, Duration::from_millis(3500));
+    assert_eq!(ceil_secs(rejected.retry_after), 4);
+    assert_eq!(b.snapshot().retry_after_seconds, 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn answers_and_errors_that_are_not_failures_never_trip_it() {
+    let b = Breaker::new(config());
+    for _ in 0..50 {
+        let permit = b.try_acquire().unwrap();
+        let r = b
+            .call(permit, is_failure, async {
+                Result::<(), Err>::Err(Err::NotOurs)
+            })
+            .await;
+        assert_eq!(r, Err(CallError::Inner(Err::NotOurs)));
+        succeed(&b).await.unwrap();
+    }
+    assert_eq!(b.state(), BreakerState::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_call_times_out_inside_the_guard_and_counts_as_a_failure() {
+    let b = Breaker::new(config());
+    for _ in 0..5 {
+        let permit = b.try_acquire().unwrap();
+        let slow = async {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            Result::<(), Err>::Ok(())
+        };
+        assert_eq!(
+            b.call(permit, is_failure, slow).await,
+            Err(CallError::Timeout)
+        );
+    }
+    assert_eq!(b.state(), BreakerState::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn half_open_lets_at_most_three_probes_through_and_a_success_closes_it() {
+    let b = Breaker::new(config());
+    for _ in 0..5 {
+        fail(&b).await.unwrap_err();
+    }
+    tokio::time::advance(Duration::from_secs(5)).await;
+    let probes: Vec<_> = (0..3).map(|_| b.try_acquire().unwrap()).collect();
+    assert_eq!(b.state(), BreakerState::HalfOpen);
+    assert!(b.try_acquire().is_err(), "a fourth probe must wait");
+    let mut probes = probes.into_iter();
+    let first = probes.next().unwrap();
+    b.call(first, is_failure, async { Result::<(), Err>::Ok(()) })
+        .await
+        .unwrap();
+    assert_eq!(b.state(), BreakerState::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_abandoned_probe_gives_its_slot_back() {
+    let b = Breaker::new(config());
+    for _ in 0..5 {
+        fail(&b).await.unwrap_err();
+    }
+    tokio::time::advance(Duration::from_secs(5)).await;
+    let held: Vec<_> = (0..3).map(|_| b.try_acquire().unwrap()).collect();
+    assert!(b.try_acquire().is_err());
+    // A probe whose caller gave up halfway (the future is dropped before it finishes).
+    let mut probes = held.into_iter();
+    let p = probes.next().unwrap();
+    let abandoned = b.call(p, is_failure, std::future::pending::<Result<(), Err>>());
+    tokio::select! {
+        _ = abandoned => unreachable!("a pending call cannot finish"),
+        _ = tokio::time::sleep(Duration::from_millis(10)) => {}
+    }
+    assert_eq!(b.snapshot().probes_in_flight, 2);
+    assert!(b.try_acquire().is_ok());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_probe_reopens_it_for_the_full_period() {
+    let b = Breaker::new(config());
+    for _ in 0..5 {
+        fail(&b).await.unwrap_err();
+    }
+    tokio::time::advance(Duration::from_secs(5)).await;
+    fail(&b).await.unwrap_err();
+    assert_eq!(b.state(), BreakerState::Open);
+    assert_eq!(b.snapshot().retry_after_seconds, 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn opens_when_half_of_ten_calls_in_the_window_failed() {
+    let b = Breaker::new(config());
+    for _ in 0..4 {
+        succeed(&b).await.unwrap();
+        fail(&b).await.unwrap_err();
+    }
+    succeed(&b).await.unwrap();
+    assert_eq!(b.state(), BreakerState::Closed, "4 of 9 failed");
+    fail(&b).await.unwrap_err();
+    assert_eq!(b.state(), BreakerState::Open, "5 of 10 failed");
+}
+
+#[tokio::test(start_paused = true)]
+async fn failures_older_than_the_window_do_not_count() {
+    let b = Breaker::new(config());
+    for _ in 0..4 {
+        succeed(&b).await.unwrap();
+        fail(&b).await.unwrap_err();
+    }
+    tokio::time::advance(Duration::from_secs(11)).await;
+    succeed(&b).await.unwrap();
+    fail(&b).await.unwrap_err();
+    assert_eq!(b.state(), BreakerState::Closed);
+}

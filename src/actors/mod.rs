@@ -1,0 +1,215 @@
+//! The actor tree and [`Actors`], the typed handle the HTTP layer calls. Every call through
+//! the handle has a timeout; every failure to get an answer becomes one [`CommandError`].
+//! Queries read the store directly (its snapshots are consistent and never wait for the
+//! writer); commands go to the aggregates through the router.
+
+pub mod breaker;
+mod command;
+pub mod payment;
+pub mod paymethod;
+pub mod router;
+mod slot;
+pub mod store_writer;
+pub mod supervisor;
+
+pub use breaker::{BreakerConfig, BreakerSnapshot, BreakerState};
+pub use command::{ChangeRequest, CommandError, Done, RawNumber, Registration, RemoveRequest};
+
+use crate::domain::paymethod::Fingerprinter;
+use crate::domain::{CustomerId, Payment, PaymentId, PaymentMethod, PaymethodId, Position};
+use crate::provider::PaymentSystem;
+use crate::store::{Page, Store, StoreError};
+use payment::PaymentMessage;
+use paymethod::{AggregateContext, PaymethodMessage};
+use ractor::rpc::CallResult;
+use ractor::{Actor, ActorRef, RpcReplyPort};
+use router::RouterMessage;
+use slot::Slot;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use supervisor::{RootActor, RootArgs, RootMessage};
+
+/// What the tree needs to start.
+#[derive(Debug)]
+pub struct TreeOptions {
+    pub store: Store,
+    pub system: PaymentSystem,
+    pub breaker: BreakerConfig,
+    pub max_payment_calls: usize,
+    pub max_batch: usize,
+    pub fingerprinter: Fingerprinter,
+}
+
+/// Which payments to list.
+#[derive(Debug, Clone)]
+pub enum PaymentFilter {
+    Customer(CustomerId),
+    Paymethod(PaymethodId),
+}
+
+/// The handle on the running tree. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Actors {
+    root: ActorRef<RootMessage>,
+    router: Slot<RouterMessage>,
+    payment: Slot<PaymentMessage>,
+    store: Store,
+    /// The longest a command may take: a payment call, its margin and a durable write.
+    command_wait: Duration,
+    healthy: Arc<AtomicBool>,
+}
+
+impl Actors {
+    /// Starts the tree under its root supervisor.
+    pub async fn start(options: TreeOptions) -> Result<Self, ractor::SpawnErr> {
+        let payment_wait = options.breaker.call_timeout + Duration::from_secs(1);
+        let write_wait = Duration::from_secs(10);
+        let ctx = Arc::new(AggregateContext {
+            store: options.store.clone(),
+            writer: Slot::default(),
+            payment: Slot::default(),
+            fingerprinter: options.fingerprinter,
+            payment_wait,
+            write_wait,
+        });
+        let router = Slot::default();
+        let healthy = Arc::new(AtomicBool::new(true));
+        let args = RootArgs {
+            store: options.store.clone(),
+            system: options.system,
+            breaker: breaker::Breaker::new(options.breaker),
+            max_in_flight: options.max_payment_calls,
+            max_batch: options.max_batch,
+            ctx: ctx.clone(),
+            router: router.clone(),
+            healthy: healthy.clone(),
+        };
+        let (root, _) = Actor::spawn(None, RootActor, args).await?;
+        Ok(Self {
+            root,
+            router,
+            payment: ctx.payment.clone(),
+            store: options.store,
+            command_wait: payment_wait + write_wait,
+            healthy,
+        })
+    }
+
+    /// False once the supervisor has given up restarting a child.
+    pub fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::SeqCst)
+    }
+
+    pub async fn register(&self, registration: Registration) -> Result<Done, CommandError> {
+        let router = self.router.get()?;
+        ask(
+            &router,
+            |r| RouterMessage::Register(registration, r),
+            self.command_wait,
+        )
+        .await?
+    }
+
+    pub async fn change(
+        &self,
+        id: PaymethodId,
+        change: ChangeRequest,
+    ) -> Result<Done, CommandError> {
+        let router = self.router.get()?;
+        let build = |r| RouterMessage::Route(id, PaymethodMessage::Change(change, r));
+        ask(&router, build, self.command_wait).await?
+    }
+
+    pub async fn remove(
+        &self,
+        id: PaymethodId,
+        remove: RemoveRequest,
+    ) -> Result<Position, CommandError> {
+        let router = self.router.get()?;
+        let build = |r| RouterMessage::Route(id, PaymethodMessage::Remove(remove, r));
+        ask(&router, build, self.command_wait).await?
+    }
+
+    pub async fn paymethod(&self, id: PaymethodId) -> Result<PaymentMethod, CommandError> {
+        self.query(move |s| s.paymethod(id))
+            .await?
+            .ok_or(CommandError::NotFound)
+    }
+
+    pub async fn paymethods_of(
+        &self,
+        customer: CustomerId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Page<PaymentMethod>, CommandError> {
+        self.query(move |s| s.paymethods_of(&customer, after, limit))
+            .await
+    }
+
+    pub async fn payment(&self, id: PaymentId) -> Result<Payment, CommandError> {
+        self.query(move |s| s.payment(id))
+            .await?
+            .ok_or(CommandError::NotFound)
+    }
+
+    pub async fn payments(
+        &self,
+        filter: PaymentFilter,
+        after: u64,
+        limit: usize,
+    ) -> Result<Page<Payment>, CommandError> {
+        self.query(move |s| match &filter {
+            PaymentFilter::Customer(c) => s.payments_of_customer(c, after, limit),
+            PaymentFilter::Paymethod(p) => s.payments_of_paymethod(*p, after, limit),
+        })
+        .await
+    }
+
+    pub async fn breaker(&self) -> Result<BreakerSnapshot, CommandError> {
+        let payment = self.payment.get()?;
+        ask(&payment, PaymentMessage::GetBreaker, Duration::from_secs(2)).await
+    }
+
+    /// How many aggregate actors are live.
+    pub async fn live_aggregates(&self) -> Result<usize, CommandError> {
+        let router = self.router.get()?;
+        ask(&router, RouterMessage::GetLive, Duration::from_secs(2)).await
+    }
+
+    /// Drains the tree (aggregates, payment, store writer, in that order) and stops it.
+    pub async fn shutdown(&self) {
+        let _ = ask(&self.root, RootMessage::Shutdown, Duration::from_secs(60)).await;
+    }
+
+    async fn query<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, CommandError> {
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || read(&store)).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "store read failed");
+                Err(CommandError::Internal)
+            }
+            Err(_) => Err(CommandError::Internal),
+        }
+    }
+}
+
+/// Calls `actor` and waits at most `wait`; no answer (timeout, actor gone) is `Unavailable`.
+pub(crate) async fn ask<M, T>(
+    actor: &ActorRef<M>,
+    build: impl FnOnce(RpcReplyPort<T>) -> M,
+    wait: Duration,
+) -> Result<T, CommandError>
+where
+    M: ractor::Message,
+    T: Send + 'static,
+{
+    match actor.call(build, Some(wait)).await {
+        Ok(CallResult::Success(v)) => Ok(v),
+        _ => Err(CommandError::Unavailable),
+    }
+}

@@ -1,0 +1,166 @@
+//! The payment actor: the only way to the payment system. Each call goes through the bulkhead
+//! (at most `max_in_flight` at once) and the circuit breaker, with the timeout inside the
+//! breaker's guard. Calls run in tasks of their own, so one slow call never queues the next;
+//! the actor itself never waits on the payment system.
+
+use super::breaker::{Breaker, BreakerSnapshot, CallError, ceil_secs};
+use crate::provider::{Authorization, AuthorizeRequest, PaymentSystem, ProviderError};
+use crate::telemetry::names;
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+pub struct PaymentActor;
+
+pub struct PaymentArgs {
+    pub system: PaymentSystem,
+    /// Shared with the supervisor, so a restart of this actor keeps the breaker's state.
+    pub breaker: Breaker,
+    pub max_in_flight: usize,
+}
+
+pub struct PaymentState {
+    system: PaymentSystem,
+    breaker: Breaker,
+    bulkhead: Arc<Semaphore>,
+}
+
+/// Why the payment system gave no answer; every case means "try again shortly".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unavailable {
+    #[error("circuit breaker is open")]
+    BreakerOpen { retry_after: Duration },
+    #[error("too many payment calls in flight")]
+    Bulkhead,
+    #[error("payment call failed: {0}")]
+    Failed(ProviderError),
+}
+
+impl Unavailable {
+    /// Seconds for `Retry-After`.
+    pub fn retry_after(&self) -> Duration {
+        match self {
+            Self::BreakerOpen { retry_after } => Duration::from_secs(ceil_secs(*retry_after)),
+            _ => Duration::from_secs(1),
+        }
+    }
+}
+
+pub enum PaymentMessage {
+    /// Authorize with the payment system; the reply is its answer (approved or declined)
+    /// or why there is none.
+    Authorize(
+        AuthorizeRequest,
+        RpcReplyPort<Result<Authorization, Unavailable>>,
+    ),
+    /// The breaker's state.
+    GetBreaker(RpcReplyPort<BreakerSnapshot>),
+}
+
+impl Actor for PaymentActor {
+    type Msg = PaymentMessage;
+    type State = PaymentState;
+    type Arguments = PaymentArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        args: PaymentArgs,
+    ) -> Result<PaymentState, ActorProcessingErr> {
+        Ok(PaymentState {
+            system: args.system,
+            breaker: args.breaker,
+            bulkhead: Arc::new(Semaphore::new(args.max_in_flight)),
+        })
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut PaymentState,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            PaymentMessage::Authorize(request, reply) => state.authorize(request, reply),
+            PaymentMessage::GetBreaker(reply) => {
+                let _ = reply.send(state.breaker.snapshot());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl PaymentState {
+    fn authorize(
+        &self,
+        request: AuthorizeRequest,
+        reply: RpcReplyPort<Result<Authorization, Unavailable>>,
+    ) {
+        let Ok(slot) = self.bulkhead.clone().try_acquire_owned() else {
+            record("rejected", None);
+            let _ = reply.send(Err(Unavailable::Bulkhead));
+            return;
+        };
+        let permit = match self.breaker.try_acquire() {
+            Ok(permit) => permit,
+            Err(rejected) => {
+                record("rejected", None);
+                let _ = reply.send(Err(Unavailable::BreakerOpen {
+                    retry_after: rejected.retry_after,
+                }));
+                return;
+            }
+        };
+        let breaker = self.breaker.clone();
+        let system = self.system.clone();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let result = breaker
+                .call(
+                    permit,
+                    ProviderError::is_failure,
+                    system.authorize(&request),
+                )
+                .await;
+            drop(slot);
+            let answer = match result {
+                Ok(auth) => {
+                    record(
+                        if auth.approved {
+                            "approved"
+                        } else {
+                            "declined"
+                        },
+                        Some(started),
+                    );
+                    Ok(auth)
+                }
+                Err(CallError::Rejected(r)) => {
+                    record("rejected", None);
+                    Err(Unavailable::BreakerOpen {
+                        retry_after: r.retry_after,
+                    })
+                }
+                Err(CallError::Timeout) => {
+                    record("timeout", Some(started));
+                    Err(Unavailable::Failed(ProviderError::Timeout))
+                }
+                Err(CallError::Inner(e)) => {
+                    record("failed", Some(started));
+                    tracing::warn!(error = %e, reference = %request.reference, "payment call failed");
+                    Err(Unavailable::Failed(e))
+                }
+            };
+            let _ = reply.send(answer);
+        });
+    }
+}
+
+fn record(outcome: &'static str, started: Option<Instant>) {
+    metrics::counter!(names::PAYMENT_CALLS, "outcome" => outcome).increment(1);
+    if let Some(started) = started {
+        metrics::histogram!(names::PAYMENT_DURATION, "outcome" => outcome)
+            .record(started.elapsed().as_secs_f64());
+    }
+}

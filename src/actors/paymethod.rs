@@ -1,0 +1,328 @@
+//! One actor per payment-method aggregate, the only writer of that aggregate. It decides a
+//! command against its state, asks the payment actor for a verification (never inside a store
+//! transaction), sends one write to the store writer, and replies after that write is
+//! durable. It never calls another aggregate. With no state left (declined, removed, unknown
+//! id) it drains and stops; the router starts a new incarnation from the store when needed.
+
+use super::ask;
+use super::command::{ChangeRequest, CommandError, Done, Registration, RemoveRequest};
+use super::payment::{PaymentMessage, Unavailable};
+use super::slot::Slot;
+use super::store_writer::{StoreWriterMessage, WriteError};
+use crate::domain::payment::VERIFICATION_CURRENCY;
+use crate::domain::paymethod::{ChangePlan, Fingerprinter, plan_change};
+use crate::domain::{
+    AccountNumber, CustomerId, Payment, PaymentId, PaymentMethod, PaymentPurpose, PaymentStatus,
+    PaymethodId, Position, Timestamp,
+};
+use crate::provider::{AuthorizeRequest, Source};
+use crate::store::{Command, Outcome, Rejected, Store};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use rand::Rng;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct PaymethodActor;
+
+/// What every aggregate shares.
+#[derive(Debug)]
+pub struct AggregateContext {
+    pub store: Store,
+    pub writer: Slot<StoreWriterMessage>,
+    pub payment: Slot<PaymentMessage>,
+    pub fingerprinter: Fingerprinter,
+    /// How long to wait for the payment actor's answer (its own timeout plus a margin).
+    pub payment_wait: Duration,
+    /// How long to wait for a durable write.
+    pub write_wait: Duration,
+}
+
+pub struct PaymethodArgs {
+    pub id: PaymethodId,
+    /// True for a freshly allocated id: nothing to load.
+    pub fresh: bool,
+    pub ctx: Arc<AggregateContext>,
+}
+
+pub struct PaymethodState {
+    id: PaymethodId,
+    current: Option<PaymentMethod>,
+    /// Set when a write's fate is unknown: the cached state may be wrong, so the actor
+    /// fails after replying and the next message rebuilds it from the store.
+    poisoned: bool,
+    ctx: Arc<AggregateContext>,
+}
+
+type Reply<T> = RpcReplyPort<Result<T, CommandError>>;
+
+pub enum PaymethodMessage {
+    /// Register this (fresh) aggregate; replies with the stored method once durable.
+    Register(Registration, Reply<Done>),
+    /// Change it; replies with the new state (or the unchanged one for a no-op).
+    Change(ChangeRequest, Reply<Done>),
+    /// Remove it; replies with the position of the removal event.
+    Remove(RemoveRequest, Reply<Position>),
+}
+
+impl Actor for PaymethodActor {
+    type Msg = PaymethodMessage;
+    type State = PaymethodState;
+    type Arguments = PaymethodArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        args: PaymethodArgs,
+    ) -> Result<PaymethodState, ActorProcessingErr> {
+        let current = if args.fresh {
+            None
+        } else {
+            let store = args.ctx.store.clone();
+            let id = args.id;
+            tokio::task::spawn_blocking(move || store.paymethod(id)).await??
+        };
+        Ok(PaymethodState {
+            id: args.id,
+            current,
+            poisoned: false,
+            ctx: args.ctx,
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut PaymethodState,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            PaymethodMessage::Register(r, reply) => send(reply, state.register(r).await),
+            PaymethodMessage::Change(c, reply) => send(reply, state.change(c).await),
+            PaymethodMessage::Remove(r, reply) => send(reply, state.remove(r).await),
+        }
+        if state.poisoned {
+            return Err(format!(
+                "aggregate {} lost track of a write; restarting from the store",
+                state.id
+            )
+            .into());
+        }
+        if state.current.is_none() {
+            // Nothing to hold: finish what is queued, then stop. Later messages are
+            // re-routed by the router to a new incarnation.
+            let _ = myself.drain();
+        }
+        Ok(())
+    }
+}
+
+/// Replies, ignoring a caller that has gone (a timed-out caller must not kill the actor).
+fn send<T>(reply: Reply<T>, result: Result<T, CommandError>) {
+    let _ = reply.send(result);
+}
+
+/// An approved verification, ready to be stored with the command it verified.
+struct Verified {
+    payment: Payment,
+    token: String,
+}
+
+impl PaymethodState {
+    async fn register(&mut self, r: Registration) -> Result<Done, CommandError> {
+        if self.current.is_some() {
+            tracing::error!(id = %self.id, "registration sent to an existing aggregate");
+            return Err(CommandError::Internal);
+        }
+        let verified = self
+            .verify(&r.customer_id, &r.number, r.request_id, None)
+            .await?;
+        let now = Timestamp::now();
+        let method = PaymentMethod {
+            id: self.id,
+            customer_id: r.customer_id,
+            kind: r.number.kind(),
+            brand: r.number.brand(),
+            last4: r.number.last4(),
+            request_id: r.request_id,
+            version: 1,
+            verification_payment_id: PaymentId(0),
+            token: verified.token,
+            fingerprint: self.ctx.fingerprinter.of(&r.number),
+            created_at: now,
+            updated_at: now,
+            last_position: Position(0),
+        };
+        let outcome = self
+            .write(Command::Register {
+                method: method.clone(),
+                payment: verified.payment,
+            })
+            .await?;
+        Ok(self.stored(method, &outcome))
+    }
+
+    async fn change(&mut self, c: ChangeRequest) -> Result<Done, CommandError> {
+        let current = self.current.clone().ok_or(CommandError::NotFound)?;
+        check_version(&current, c.if_match)?;
+        let number = c.number.as_ref().map(|n| n.0.as_str());
+        let plan = plan_change(&current, c.kind, number, &self.ctx.fingerprinter)
+            .map_err(CommandError::Invalid)?;
+        let ChangePlan::NewNumber(number) = plan else {
+            return Ok(Done {
+                position: current.last_position,
+                method: current,
+            });
+        };
+        let verified = self
+            .verify(
+                &current.customer_id,
+                &number,
+                current.request_id,
+                Some(current.id),
+            )
+            .await?;
+        let method = PaymentMethod {
+            kind: number.kind(),
+            brand: number.brand(),
+            last4: number.last4(),
+            version: current.version + 1,
+            token: verified.token,
+            fingerprint: self.ctx.fingerprinter.of(&number),
+            updated_at: Timestamp::now(),
+            ..current.clone()
+        };
+        let outcome = self
+            .write(Command::Change {
+                method: method.clone(),
+                expected_version: current.version,
+                previous: current.attrs(),
+                payment: verified.payment,
+            })
+            .await?;
+        Ok(self.stored(method, &outcome))
+    }
+
+    async fn remove(&mut self, r: RemoveRequest) -> Result<Position, CommandError> {
+        let current = self.current.clone().ok_or(CommandError::NotFound)?;
+        check_version(&current, r.if_match)?;
+        let outcome = self
+            .write(Command::Remove {
+                id: self.id,
+                expected_version: current.version,
+            })
+            .await?;
+        self.current = None;
+        outcome.position.ok_or(CommandError::Internal)
+    }
+
+    /// Takes the ids the store assigned into the new state and keeps it.
+    fn stored(&mut self, mut method: PaymentMethod, outcome: &Outcome) -> Done {
+        if let Some(payment_id) = outcome.payment_id {
+            method.verification_payment_id = payment_id;
+        }
+        if let Some(position) = outcome.position {
+            method.last_position = position;
+        }
+        self.current = Some(method.clone());
+        Done {
+            position: method.last_position,
+            method,
+        }
+    }
+
+    /// Asks the payment system to verify `number`. A decline is stored (the payment record
+    /// is kept) and reported as `Declined`; no answer is `PaymentUnavailable`.
+    async fn verify(
+        &mut self,
+        customer: &CustomerId,
+        number: &AccountNumber,
+        request_id: Option<u64>,
+        paymethod: Option<PaymethodId>,
+    ) -> Result<Verified, CommandError> {
+        let reference = format!("ver_{}", hex::encode(rand::rng().random::<[u8; 12]>()));
+        let request = AuthorizeRequest {
+            idempotency_key: reference.clone(),
+            reference,
+            source: Source::Number(number.clone()),
+            amount: 0,
+            currency: VERIFICATION_CURRENCY.to_owned(),
+        };
+        let payment = self.ctx.payment.get()?;
+        let build = |reply| PaymentMessage::Authorize(request, reply);
+        let auth = match ask(&payment, build, self.ctx.payment_wait).await {
+            Ok(Ok(auth)) => auth,
+            Ok(Err(unavailable)) => {
+                return Err(CommandError::PaymentUnavailable {
+                    retry_after: unavailable.retry_after(),
+                });
+            }
+            Err(_) => {
+                let retry_after = Unavailable::Bulkhead.retry_after();
+                return Err(CommandError::PaymentUnavailable { retry_after });
+            }
+        };
+        let mut payment = Payment {
+            id: PaymentId(0),
+            paymethod_id: paymethod,
+            customer_id: customer.clone(),
+            request_id,
+            purpose: PaymentPurpose::Verification,
+            amount: 0,
+            currency: VERIFICATION_CURRENCY.to_owned(),
+            status: PaymentStatus::Approved,
+            provider_reference: auth.id,
+            decline_code: auth.decline_code.clone(),
+            created_at: Timestamp::now(),
+        };
+        match (auth.approved, auth.token) {
+            (true, Some(token)) => Ok(Verified { payment, token }),
+            (true, None) => {
+                tracing::error!("payment system approved a number without a token");
+                Err(CommandError::PaymentUnavailable {
+                    retry_after: Duration::from_secs(1),
+                })
+            }
+            (false, _) => {
+                payment.status = PaymentStatus::Declined;
+                let outcome = self.write(Command::RecordDeclined { payment }).await?;
+                Err(CommandError::Declined {
+                    payment_id: outcome.payment_id.ok_or(CommandError::Internal)?,
+                    code: auth.decline_code,
+                })
+            }
+        }
+    }
+
+    /// Sends one write to the store writer and waits until it is durable.
+    async fn write(&mut self, command: Command) -> Result<Outcome, CommandError> {
+        let writer = self.ctx.writer.get()?;
+        let build = |reply| StoreWriterMessage::Write(command, reply);
+        match ask(&writer, build, self.ctx.write_wait).await {
+            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Err(WriteError::Rejected(Rejected::VersionConflict))) => {
+                // Another incarnation wrote first: take the stored state as ours again.
+                let store = self.ctx.store.clone();
+                let id = self.id;
+                self.current = tokio::task::spawn_blocking(move || store.paymethod(id))
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .flatten();
+                Err(CommandError::Conflict)
+            }
+            _ => {
+                self.poisoned = true;
+                Err(CommandError::Internal)
+            }
+        }
+    }
+}
+
+fn check_version(current: &PaymentMethod, if_match: Option<u64>) -> Result<(), CommandError> {
+    match if_match {
+        Some(v) if v != current.version => Err(CommandError::VersionMismatch {
+            current: current.version,
+        }),
+        _ => Ok(()),
+    }
+}

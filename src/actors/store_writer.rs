@@ -1,0 +1,131 @@
+//! The store writer: the only actor that writes to redb. Commands from many aggregates are
+//! gathered into one durable write transaction (group commit) and each is answered only after
+//! that transaction has committed. It never calls other actors.
+
+use crate::store::{Command, Outcome, Rejected, Store};
+use crate::telemetry::names;
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use std::time::Instant;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+pub struct StoreWriterActor;
+
+pub struct StoreWriterArgs {
+    pub store: Store,
+    /// The most commands in one transaction.
+    pub max_batch: usize,
+}
+
+type Reply = RpcReplyPort<Result<Outcome, WriteError>>;
+
+pub struct StoreWriterState {
+    queue: Option<mpsc::UnboundedSender<(Command, Reply)>>,
+    committer: Option<JoinHandle<()>>,
+}
+
+/// Why a write was not stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WriteError {
+    #[error(transparent)]
+    Rejected(#[from] Rejected),
+    #[error("the store could not commit")]
+    Storage,
+}
+
+pub enum StoreWriterMessage {
+    /// Store one command's changes; the reply comes after they are durable.
+    Write(Command, Reply),
+}
+
+impl Actor for StoreWriterActor {
+    type Msg = StoreWriterMessage;
+    type State = StoreWriterState;
+    type Arguments = StoreWriterArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        args: StoreWriterArgs,
+    ) -> Result<StoreWriterState, ActorProcessingErr> {
+        // Commits run in a task of their own so that writes keep queueing (and form the next
+        // batch) while one transaction is being made durable.
+        let (tx, rx) = mpsc::unbounded_channel();
+        let committer = tokio::spawn(commit_loop(args.store, rx, args.max_batch.max(1)));
+        Ok(StoreWriterState {
+            queue: Some(tx),
+            committer: Some(committer),
+        })
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut StoreWriterState,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            StoreWriterMessage::Write(command, reply) => state.enqueue(command, reply),
+        }
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut StoreWriterState,
+    ) -> Result<(), ActorProcessingErr> {
+        // Closing the queue lets the committer finish what is queued, then end.
+        state.queue = None;
+        if let Some(committer) = state.committer.take() {
+            let _ = committer.await;
+        }
+        Ok(())
+    }
+}
+
+impl StoreWriterState {
+    fn enqueue(&mut self, command: Command, reply: Reply) {
+        if let Some(queue) = &self.queue
+            && let Err(mpsc::error::SendError((_, reply))) = queue.send((command, reply))
+        {
+            let _ = reply.send(Err(WriteError::Storage));
+        }
+    }
+}
+
+async fn commit_loop(
+    store: Store,
+    mut rx: mpsc::UnboundedReceiver<(Command, Reply)>,
+    max_batch: usize,
+) {
+    let mut batch = Vec::with_capacity(max_batch);
+    while rx.recv_many(&mut batch, max_batch).await > 0 {
+        let (commands, replies): (Vec<Command>, Vec<Reply>) = batch.drain(..).unzip();
+        let size = commands.len();
+        let store = store.clone();
+        let started = Instant::now();
+        let result = tokio::task::spawn_blocking(move || store.commit(&commands)).await;
+        metrics::histogram!(names::STORE_COMMIT_DURATION).record(started.elapsed().as_secs_f64());
+        metrics::histogram!(names::STORE_BATCH_SIZE).record(size as f64);
+        match result {
+            Ok(Ok(outcomes)) => {
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    let _ = reply.send(outcome.map_err(WriteError::from));
+                }
+            }
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, batch = size, "group commit failed; nothing of the batch is stored");
+                replies
+                    .into_iter()
+                    .for_each(|r| drop(r.send(Err(WriteError::Storage))));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, batch = size, "group commit panicked; nothing of the batch is stored");
+                replies
+                    .into_iter()
+                    .for_each(|r| drop(r.send(Err(WriteError::Storage))));
+            }
+        }
+    }
+}

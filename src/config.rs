@@ -1,0 +1,153 @@
+//! Settings, layered: defaults < config file (TOML) < environment (`PAYTREE_*`) < flags.
+//! Each setting is declared once, in [`Overrides`]; clap reads flags and environment, serde
+//! reads the file, and [`Settings::resolve`] applies the defaults.
+
+use crate::actors::BreakerConfig;
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+macro_rules! overrides {
+    ($($(#[$doc:meta])* $field:ident: $ty:ty = $env:literal;)*) => {
+        /// Every setting of `paytree serve`, each optional so that layers can be merged.
+        #[derive(Debug, Clone, Default, clap::Args, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct Overrides {
+            $($(#[$doc])* #[arg(long, env = $env)] pub $field: Option<$ty>,)*
+        }
+
+        impl Overrides {
+            /// Fields set here win over `lower`.
+            fn over(self, lower: Self) -> Self {
+                Self { $($field: self.$field.or(lower.$field),)* }
+            }
+        }
+    };
+}
+
+overrides! {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    listen: SocketAddr = "PAYTREE_LISTEN";
+    /// Directory for the store and the installation secret; created if missing [default: ./data].
+    data_dir: PathBuf = "PAYTREE_DATA_DIR";
+    /// `embedded` (the simulated payment system, in-process) or a base URL such as http://127.0.0.1:9090 [default: embedded].
+    provider: String = "PAYTREE_PROVIDER";
+    /// Payment call timeout in milliseconds [default: 2000].
+    payment_timeout_ms: u64 = "PAYTREE_PAYMENT_TIMEOUT_MS";
+    /// Consecutive payment failures that open the breaker [default: 5].
+    breaker_failures: u32 = "PAYTREE_BREAKER_FAILURES";
+    /// How long the breaker stays open, in milliseconds [default: 5000].
+    breaker_open_ms: u64 = "PAYTREE_BREAKER_OPEN_MS";
+    /// Probe calls let through while half-open [default: 3].
+    breaker_probes: u32 = "PAYTREE_BREAKER_PROBES";
+    /// Most payment calls in flight at once [default: 64].
+    max_payment_calls: usize = "PAYTREE_MAX_PAYMENT_CALLS";
+}
+
+/// Where the payment system is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderSetting {
+    Embedded,
+    Url(String),
+}
+
+/// Resolved settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub provider: ProviderSetting,
+    pub breaker: BreakerConfig,
+    pub max_payment_calls: usize,
+}
+
+impl Settings {
+    /// Merges `flags` (flags and environment, from clap) over the file at `config` (if any)
+    /// over the defaults.
+    pub fn load(flags: Overrides, config: Option<&Path>) -> anyhow::Result<Self> {
+        let file = match config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading config file {}", path.display()))?;
+                toml::from_str(&text)
+                    .with_context(|| format!("parsing config file {}", path.display()))?
+            }
+            None => Overrides::default(),
+        };
+        Self::resolve(flags.over(file))
+    }
+
+    pub fn resolve(o: Overrides) -> anyhow::Result<Self> {
+        let provider = match o.provider.as_deref().unwrap_or("embedded") {
+            "embedded" => ProviderSetting::Embedded,
+            url if url.starts_with("http://") || url.starts_with("https://") => {
+                ProviderSetting::Url(url.to_owned())
+            }
+            other => bail!("--provider must be `embedded` or an http:// URL, not {other:?}"),
+        };
+        let defaults = BreakerConfig::default();
+        let breaker = BreakerConfig {
+            consecutive_failures: o
+                .breaker_failures
+                .unwrap_or(defaults.consecutive_failures)
+                .max(1),
+            open_for: o
+                .breaker_open_ms
+                .map(Duration::from_millis)
+                .unwrap_or(defaults.open_for),
+            half_open_probes: o.breaker_probes.unwrap_or(defaults.half_open_probes).max(1),
+            call_timeout: o
+                .payment_timeout_ms
+                .map(Duration::from_millis)
+                .unwrap_or(defaults.call_timeout),
+            ..defaults
+        };
+        Ok(Self {
+            listen: o
+                .listen
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            data_dir: o.data_dir.unwrap_or_else(|| PathBuf::from("./data")),
+            provider,
+            breaker,
+            max_payment_calls: o.max_payment_calls.unwrap_or(64).max(1),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file_which_wins_over_defaults() {
+        let file: Overrides = toml::from_str(
+            "listen = \"127.0.0.1:9000\"\nbreaker_open_ms = 200\nprovider = \"http://127.0.0.1:1\"",
+        )
+        .unwrap();
+        let flags = Overrides {
+            listen: Some("127.0.0.1:7000".parse().unwrap()),
+            ..Overrides::default()
+        };
+        let s = Settings::resolve(flags.over(file)).unwrap();
+        assert_eq!(s.listen.port(), 7000);
+        assert_eq!(s.breaker.open_for, Duration::from_millis(200));
+        assert_eq!(
+            s.provider,
+            ProviderSetting::Url("http://127.0.0.1:1".into())
+        );
+        assert_eq!(s.data_dir, PathBuf::from("./data"));
+        assert_eq!(s.breaker.call_timeout, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn unknown_file_keys_and_bad_providers_are_refused() {
+        assert!(toml::from_str::<Overrides>("listn = \"x\"").is_err());
+        let o = Overrides {
+            provider: Some("ftp://x".into()),
+            ..Overrides::default()
+        };
+        assert!(Settings::resolve(o).is_err());
+    }
+}

@@ -1,0 +1,269 @@
+//! The JSON shapes of API.md: request bodies (unknown fields rejected) and representations.
+//! These are the OpenAPI schemas too, so what is documented is what is sent.
+
+use crate::actors::{BreakerSnapshot, BreakerState};
+use crate::domain::{Brand, Kind, Payment, PaymentMethod, PaymentPurpose, PaymentStatus};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// `POST /paymethods`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegisterBody {
+    /// 1–64 characters of `A-Z a-z 0-9 _ . -`.
+    #[schema(example = "alice")]
+    pub customer_id: String,
+    /// `card` or `bank`.
+    #[schema(example = "card")]
+    pub kind: String,
+    /// Card: 12–19 digits with a valid Luhn check digit; bank account: 6–20 digits. Spaces
+    /// and dashes are ignored.
+    #[schema(example = "4242 4242 4242 4242")]
+    pub number: String,
+    /// The caller's reference (order, reservation), a positive integer.
+    #[serde(default)]
+    #[schema(minimum = 1, example = 17)]
+    pub request_id: Option<u64>,
+}
+
+/// `PATCH /paymethods/{id}`: at least one field. A kind change needs the number too.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChangeBody {
+    #[serde(default)]
+    #[schema(example = "bank")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    #[schema(example = "110-123-456789")]
+    pub number: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum KindView {
+    Card,
+    Bank,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BrandView {
+    Visa,
+    Mastercard,
+    Amex,
+    Unknown,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MethodStatusView {
+    Active,
+}
+
+/// A payment method (`PaymentMethod` in API.md).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentMethodView {
+    pub id: u64,
+    pub customer_id: String,
+    pub kind: KindView,
+    /// The card's brand; `null` for bank accounts.
+    pub brand: Option<BrandView>,
+    pub last4: String,
+    #[schema(example = "**** **** **** 4242")]
+    pub masked_number: String,
+    pub request_id: Option<u64>,
+    pub status: MethodStatusView,
+    pub version: u64,
+    pub verification_payment_id: u64,
+    #[schema(example = "2026-11-21T09:30:00.000Z")]
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&PaymentMethod> for PaymentMethodView {
+    fn from(m: &PaymentMethod) -> Self {
+        Self {
+            id: m.id.0,
+            customer_id: m.customer_id.to_string(),
+            kind: match m.kind {
+                Kind::Card => KindView::Card,
+                Kind::Bank => KindView::Bank,
+            },
+            brand: m.brand.map(|b| match b {
+                Brand::Visa => BrandView::Visa,
+                Brand::Mastercard => BrandView::Mastercard,
+                Brand::Amex => BrandView::Amex,
+                Brand::Unknown => BrandView::Unknown,
+            }),
+            last4: m.last4.clone(),
+            masked_number: m.masked_number(),
+            request_id: m.request_id,
+            status: MethodStatusView::Active,
+            version: m.version,
+            verification_payment_id: m.verification_payment_id.0,
+            created_at: m.created_at.to_rfc3339(),
+            updated_at: m.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PurposeView {
+    Verification,
+    Charge,
+    Refund,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PaymentStatusView {
+    Approved,
+    Declined,
+    Refunded,
+}
+
+/// A payment record.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentView {
+    pub id: u64,
+    /// `null` for a declined registration.
+    pub paymethod_id: Option<u64>,
+    pub customer_id: String,
+    pub request_id: Option<u64>,
+    pub purpose: PurposeView,
+    pub amount: u64,
+    #[schema(example = "KRW")]
+    pub currency: String,
+    pub status: PaymentStatusView,
+    pub provider_reference: String,
+    pub created_at: String,
+}
+
+impl From<&Payment> for PaymentView {
+    fn from(p: &Payment) -> Self {
+        Self {
+            id: p.id.0,
+            paymethod_id: p.paymethod_id.map(|id| id.0),
+            customer_id: p.customer_id.to_string(),
+            request_id: p.request_id,
+            purpose: match p.purpose {
+                PaymentPurpose::Verification => PurposeView::Verification,
+                PaymentPurpose::Charge => PurposeView::Charge,
+                PaymentPurpose::Refund => PurposeView::Refund,
+            },
+            amount: p.amount,
+            currency: p.currency.clone(),
+            status: match p.status {
+                PaymentStatus::Approved => PaymentStatusView::Approved,
+                PaymentStatus::Declined => PaymentStatusView::Declined,
+                PaymentStatus::Refunded => PaymentStatusView::Refunded,
+            },
+            provider_reference: p.provider_reference.clone(),
+            created_at: p.created_at.to_rfc3339(),
+        }
+    }
+}
+
+/// A page of payment methods, ordered by id.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentMethodPage {
+    pub items: Vec<PaymentMethodView>,
+    /// Pass as `after` for the next page; `null` on the last page.
+    pub next_after: Option<u64>,
+}
+
+/// A page of payment records, ordered by id.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentPage {
+    pub items: Vec<PaymentView>,
+    pub next_after: Option<u64>,
+}
+
+/// Paging parameters shared by the listings.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct ListMethodsQuery {
+    /// Whose payment methods.
+    #[param(pattern = "^[A-Za-z0-9_.-]{1,64}$")]
+    pub customer_id: String,
+    /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+    /// Only ids greater than this.
+    #[param(minimum = 0)]
+    pub after: Option<u64>,
+}
+
+/// `customerId` or `paymethodId` (one of them is required), and paging.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct ListPaymentsQuery {
+    #[param(pattern = "^[A-Za-z0-9_.-]{1,64}$")]
+    pub customer_id: Option<String>,
+    #[param(minimum = 1)]
+    pub paymethod_id: Option<u64>,
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+    #[param(minimum = 0)]
+    pub after: Option<u64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum BreakerStateView {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+/// The circuit breaker in front of the payment system.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BreakerView {
+    pub state: BreakerStateView,
+    /// Seconds until an open breaker lets probes through; 0 unless open.
+    pub retry_after_seconds: u64,
+    pub probes_in_flight: u32,
+    pub consecutive_failures_to_open: u32,
+    pub failure_rate_to_open: f64,
+    pub min_calls_in_window: u32,
+    pub window_seconds: f64,
+    pub open_seconds: f64,
+    pub half_open_probes: u32,
+    pub call_timeout_seconds: f64,
+}
+
+impl From<BreakerSnapshot> for BreakerView {
+    fn from(s: BreakerSnapshot) -> Self {
+        Self {
+            state: match s.state {
+                BreakerState::Closed => BreakerStateView::Closed,
+                BreakerState::Open => BreakerStateView::Open,
+                BreakerState::HalfOpen => BreakerStateView::HalfOpen,
+            },
+            retry_after_seconds: s.retry_after_seconds,
+            probes_in_flight: s.probes_in_flight,
+            consecutive_failures_to_open: s.config.consecutive_failures,
+            failure_rate_to_open: s.config.failure_rate,
+            min_calls_in_window: s.config.min_calls,
+            window_seconds: s.config.window.as_secs_f64(),
+            open_seconds: s.config.open_for.as_secs_f64(),
+            half_open_probes: s.config.half_open_probes,
+            call_timeout_seconds: s.config.call_timeout.as_secs_f64(),
+        }
+    }
+}
+
+/// `{"status": "ok"}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Status {
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}

@@ -1,0 +1,111 @@
+//! The HTTP layer: axum routes that validate, make one call through [`Actors`], and map the
+//! reply. It never sees ractor or redb. [`router`] is a free function so tests can drive it.
+
+mod dto;
+mod extract;
+mod middleware;
+mod ops;
+mod payments;
+mod paymethods;
+pub mod problem;
+
+use crate::actors::{Actors, Done};
+use axum::extract::DefaultBodyLimit;
+use axum::http::header;
+use metrics_exporter_prometheus::PrometheusHandle;
+use problem::Problem;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The header carrying the event position a command's response reflects.
+pub const POSITION: &str = "paytree-position";
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub actors: Actors,
+    pub metrics: PrometheusHandle,
+    /// False until started and again while draining.
+    pub accepting: Arc<AtomicBool>,
+    openapi: Arc<OnceLock<String>>,
+}
+
+impl AppState {
+    pub fn new(actors: Actors, metrics: PrometheusHandle, accepting: Arc<AtomicBool>) -> Self {
+        Self {
+            actors,
+            metrics,
+            accepting,
+            openapi: Arc::default(),
+        }
+    }
+
+    fn is_ready(&self) -> bool {
+        self.accepting.load(Ordering::SeqCst) && self.actors.is_healthy()
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "paytree", description = "Payment methods registered, changed and shown reliably: every registration is verified by the payment system synchronously."),
+    tags(
+        (name = "paymethods", description = "The payment-method aggregate"),
+        (name = "payments", description = "Records kept by the payment side"),
+        (name = "operations", description = "Health, readiness, metrics and the circuit breaker"),
+    )
+)]
+struct ApiDoc;
+
+/// Every route with its middleware, and the OpenAPI document generated from the handlers.
+pub fn router(state: AppState) -> axum::Router {
+    let (routes, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(
+            paymethods::register_paymethod,
+            paymethods::list_paymethods
+        ))
+        .routes(routes!(
+            paymethods::get_paymethod,
+            paymethods::change_paymethod,
+            paymethods::remove_paymethod
+        ))
+        .routes(routes!(payments::list_payments))
+        .routes(routes!(payments::get_payment))
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
+        .routes(routes!(ops::get_breaker))
+        .routes(routes!(ops::openapi))
+        .split_for_parts();
+    let doc = api.to_json().expect("the OpenAPI document serializes");
+    let _ = state.openapi.set(doc);
+    routes
+        .route_layer(axum::middleware::from_fn(middleware::label_route))
+        .fallback(|| async { Problem::not_found() })
+        .layer(DefaultBodyLimit::max(middleware::BODY_LIMIT))
+        .layer(axum::middleware::from_fn(middleware::limit_body))
+        .layer(axum::middleware::from_fn(middleware::problem_errors))
+        .layer(axum::middleware::from_fn(middleware::record_metrics))
+        .with_state(state)
+}
+
+/// `Paytree-Position` and `ETag` for a command that succeeded.
+fn done_headers(done: &Done) -> [(header::HeaderName, String); 2] {
+    [
+        (
+            header::HeaderName::from_static(POSITION),
+            done.position.to_string(),
+        ),
+        (header::ETAG, format!("\"{}\"", done.method.version)),
+    ]
+}
+
+/// `limit`: 1–200, default 50.
+fn limit(limit: Option<u32>) -> Result<usize, Problem> {
+    match limit.unwrap_or(50) {
+        n @ 1..=200 => Ok(n as usize),
+        _ => Err(Problem::invalid_request("limit must be between 1 and 200.")),
+    }
+}

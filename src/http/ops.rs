@@ -1,0 +1,80 @@
+//! Operations routes: liveness, readiness, Prometheus metrics, the breaker, the OpenAPI document.
+
+use super::AppState;
+use super::dto::{BreakerView, Status};
+use super::problem::Problem;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// 200 while the process runs.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Status)))]
+pub async fn healthz() -> Json<Status> {
+    Json(Status { status: "ok" })
+}
+
+/// 200 when the store is open and the actor tree is up; 503 while starting or draining, or
+/// when the supervisor has given up restarting a child.
+#[utoipa::path(
+    get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, body = Status),
+        (status = 503, description = "Starting, draining or unhealthy", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn readyz(State(app): State<AppState>) -> Response {
+    if app.is_ready() {
+        Json(Status { status: "ready" }).into_response()
+    } else {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not-ready",
+            "Not ready",
+            "paytree is starting, draining or unhealthy.",
+        )
+        .retry_after(1)
+        .into_response()
+    }
+}
+
+/// Prometheus text exposition.
+#[utoipa::path(
+    get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"))
+)]
+pub async fn metrics(State(app): State<AppState>) -> Response {
+    let body = app.metrics.render();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// The circuit breaker in front of the payment system.
+#[utoipa::path(
+    get, path = "/admin/breaker", tag = "operations",
+    responses(
+        (status = 200, body = BreakerView),
+        (status = 503, description = "The payment actor is restarting", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_breaker(State(app): State<AppState>) -> Result<Json<BreakerView>, Problem> {
+    Ok(Json(app.actors.breaker().await?.into()))
+}
+
+/// This document.
+#[utoipa::path(
+    get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "OpenAPI 3.1", body = Object))
+)]
+pub async fn openapi(State(app): State<AppState>) -> Response {
+    match app.openapi.get() {
+        Some(doc) => ([(header::CONTENT_TYPE, "application/json")], doc.clone()).into_response(),
+        None => Problem::internal().into_response(),
+    }
+}

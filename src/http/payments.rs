@@ -1,0 +1,63 @@
+//! Payment-record routes (read-only).
+
+use super::AppState;
+use super::dto::{ListPaymentsQuery, PaymentPage, PaymentView};
+use super::extract::{Id, Params};
+use super::problem::Problem;
+use crate::actors::PaymentFilter;
+use crate::domain::{CustomerId, PaymentId, PaymethodId};
+use axum::Json;
+use axum::extract::State;
+
+/// One payment record.
+#[utoipa::path(
+    get, path = "/payments/{id}", tag = "payments",
+    params(("id" = u64, Path, minimum = 1)),
+    responses(
+        (status = 200, body = PaymentView),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_payment(
+    State(app): State<AppState>,
+    Id(id): Id,
+) -> Result<Json<PaymentView>, Problem> {
+    let payment = app.actors.payment(PaymentId(id)).await?;
+    Ok(Json(PaymentView::from(&payment)))
+}
+
+/// A customer's or a payment method's payment records, by id.
+#[utoipa::path(
+    get, path = "/payments", tag = "payments",
+    params(ListPaymentsQuery),
+    responses(
+        (status = 200, body = PaymentPage),
+        (status = 400, description = "Neither or both of customerId and paymethodId, or bad paging", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_payments(
+    State(app): State<AppState>,
+    Params(q): Params<ListPaymentsQuery>,
+) -> Result<Json<PaymentPage>, Problem> {
+    let filter = match (q.customer_id, q.paymethod_id) {
+        (Some(c), None) => PaymentFilter::Customer(
+            CustomerId::parse(&c)
+                .map_err(|e| Problem::invalid_request(format!("customerId {}.", e.message)))?,
+        ),
+        (None, Some(id)) if id > 0 => PaymentFilter::Paymethod(PaymethodId(id)),
+        _ => {
+            return Err(Problem::invalid_request(
+                "Give exactly one of customerId and paymethodId (a positive integer).",
+            ));
+        }
+    };
+    let limit = super::limit(q.limit)?;
+    let page = app
+        .actors
+        .payments(filter, q.after.unwrap_or(0), limit)
+        .await?;
+    Ok(Json(PaymentPage {
+        items: page.items.iter().map(PaymentView::from).collect(),
+        next_after: page.next_after,
+    }))
+}

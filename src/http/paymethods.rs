@@ -1,0 +1,205 @@
+//! Payment-method routes: parse into domain types, make one call to the tree, map the reply.
+
+use super::dto::{
+    ChangeBody, ListMethodsQuery, PaymentMethodPage, PaymentMethodView, RegisterBody,
+};
+use super::extract::{Id, JsonBody, Params, if_match};
+use super::problem::Problem;
+use super::{AppState, POSITION, done_headers};
+use crate::actors::{ChangeRequest, RawNumber, Registration, RemoveRequest};
+use crate::domain::{AccountNumber, CustomerId, FieldError, IdempotencyKey, Kind, PaymethodId};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// Register a payment method: valid only once the payment system approves a verification.
+#[utoipa::path(
+    post, path = "/paymethods", tag = "paymethods",
+    params(("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters, scoped per customer")),
+    request_body = RegisterBody,
+    responses(
+        (status = 201, description = "Verified and registered", body = PaymentMethodView,
+            headers(("Location" = String, description = "/paymethods/{id}"), ("Paytree-Position" = u64), ("ETag" = String))),
+        (status = 400, description = "Malformed JSON, wrong types, unknown or missing fields, bad Idempotency-Key", body = Problem, content_type = "application/problem+json"),
+        (status = 402, description = "The payment system declined the verification; nothing registered", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A request with the same Idempotency-Key is in flight", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Validation failed (Luhn, length, customerId, kind, requestId)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Payment system unavailable or circuit open; nothing stored", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64))),
+    )
+)]
+pub async fn register_paymethod(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<RegisterBody>,
+) -> Result<Response, Problem> {
+    idempotency_key(&headers)?;
+    let registration = parse_registration(body)?;
+    let done = app.actors.register(registration).await?;
+    let location = format!("/paymethods/{}", done.method.id);
+    let mut response = (
+        StatusCode::CREATED,
+        done_headers(&done),
+        Json(PaymentMethodView::from(&done.method)),
+    )
+        .into_response();
+    response.headers_mut().insert(
+        header::LOCATION,
+        location.parse().map_err(|_| Problem::internal())?,
+    );
+    Ok(response)
+}
+
+/// Validates every field and reports all failures at once; the number is checked only once
+/// its kind is known.
+fn parse_registration(body: RegisterBody) -> Result<Registration, Problem> {
+    let mut errors = Vec::new();
+    let customer = CustomerId::parse(&body.customer_id)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let kind = Kind::parse(&body.kind).map_err(|e| errors.push(e)).ok();
+    let number = kind.and_then(|k| {
+        AccountNumber::parse(k, &body.number)
+            .map_err(|e| errors.push(e))
+            .ok()
+    });
+    if body.request_id == Some(0) {
+        errors.push(FieldError::new("requestId", "must be a positive integer"));
+    }
+    match (customer, number) {
+        (Some(customer_id), Some(number)) if errors.is_empty() => Ok(Registration {
+            customer_id,
+            number,
+            request_id: body.request_id,
+        }),
+        _ => Err(Problem::validation(errors)),
+    }
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, Problem> {
+    match headers.get("idempotency-key") {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(IdempotencyKey::parse)
+            .map(Some)
+            .ok_or_else(|| {
+                Problem::invalid_request(
+                    "Idempotency-Key must be 1 to 255 visible ASCII characters.",
+                )
+            }),
+    }
+}
+
+/// One payment method.
+#[utoipa::path(
+    get, path = "/paymethods/{id}", tag = "paymethods",
+    params(("id" = u64, Path, minimum = 1)),
+    responses(
+        (status = 200, body = PaymentMethodView, headers(("ETag" = String, description = "\"<version>\""))),
+        (status = 404, description = "Unknown or removed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_paymethod(State(app): State<AppState>, Id(id): Id) -> Result<Response, Problem> {
+    let method = app.actors.paymethod(PaymethodId(id)).await?;
+    let etag = [(header::ETAG, format!("\"{}\"", method.version))];
+    Ok((etag, Json(PaymentMethodView::from(&method))).into_response())
+}
+
+/// A customer's payment methods, by id.
+#[utoipa::path(
+    get, path = "/paymethods", tag = "paymethods",
+    params(ListMethodsQuery),
+    responses(
+        (status = 200, body = PaymentMethodPage),
+        (status = 400, description = "customerId missing or malformed, limit outside 1–200", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_paymethods(
+    State(app): State<AppState>,
+    Params(q): Params<ListMethodsQuery>,
+) -> Result<Json<PaymentMethodPage>, Problem> {
+    let customer = CustomerId::parse(&q.customer_id)
+        .map_err(|e| Problem::invalid_request(format!("customerId {}.", e.message)))?;
+    let limit = super::limit(q.limit)?;
+    let page = app
+        .actors
+        .paymethods_of(customer, q.after.unwrap_or(0), limit)
+        .await?;
+    Ok(Json(PaymentMethodPage {
+        items: page.items.iter().map(PaymentMethodView::from).collect(),
+        next_after: page.next_after,
+    }))
+}
+
+/// Change a payment method; a new number is verified first, as in registration.
+#[utoipa::path(
+    patch, path = "/paymethods/{id}", tag = "paymethods",
+    params(("id" = u64, Path, minimum = 1), ("If-Match" = Option<String>, Header, description = "\"<version>\"")),
+    request_body = ChangeBody,
+    responses(
+        (status = 200, description = "Changed (version + 1), or unchanged when nothing differs", body = PaymentMethodView,
+            headers(("Paytree-Position" = u64), ("ETag" = String))),
+        (status = 400, description = "Malformed JSON, wrong types, unknown fields", body = Problem, content_type = "application/problem+json"),
+        (status = 402, description = "The new number's verification was declined; unchanged", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown or removed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Changed concurrently; retry", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match names another version", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No field given, or validation failed", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Payment system unavailable; unchanged", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64))),
+    )
+)]
+pub async fn change_paymethod(
+    State(app): State<AppState>,
+    Id(id): Id,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<ChangeBody>,
+) -> Result<Response, Problem> {
+    let kind = body
+        .kind
+        .as_deref()
+        .map(Kind::parse)
+        .transpose()
+        .map_err(|e| Problem::validation(vec![e]))?;
+    let change = ChangeRequest {
+        kind,
+        number: body.number.map(RawNumber),
+        if_match: if_match(&headers)?,
+    };
+    let done = app.actors.change(PaymethodId(id), change).await?;
+    Ok((
+        done_headers(&done),
+        Json(PaymentMethodView::from(&done.method)),
+    )
+        .into_response())
+}
+
+/// Remove a payment method; afterwards its id answers 404.
+#[utoipa::path(
+    delete, path = "/paymethods/{id}", tag = "paymethods",
+    params(("id" = u64, Path, minimum = 1), ("If-Match" = Option<String>, Header, description = "\"<version>\"")),
+    responses(
+        (status = 204, description = "Removed", headers(("Paytree-Position" = u64))),
+        (status = 404, description = "Unknown or already removed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Changed concurrently; retry", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match names another version", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn remove_paymethod(
+    State(app): State<AppState>,
+    Id(id): Id,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let remove = RemoveRequest {
+        if_match: if_match(&headers)?,
+    };
+    let position = app.actors.remove(PaymethodId(id), remove).await?;
+    Ok((StatusCode::NO_CONTENT, [(POSITION, position.to_string())]).into_response())
+}

@@ -1,0 +1,200 @@
+//! RFC 9457 problem responses and the one mapping from the tree's errors to HTTP. A 5xx
+//! never carries internals; no problem ever repeats a number the client sent.
+
+use crate::actors::CommandError;
+use crate::domain::FieldError;
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An RFC 9457 problem.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Problem {
+    /// `/problems/<slug>`.
+    #[serde(rename = "type")]
+    #[schema(example = "/problems/validation-failed")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// The fields that failed validation (422 `validation-failed` only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ProblemField>,
+    /// The declined payment's record (402 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_id: Option<u64>,
+    /// The current version (412 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<u64>,
+    #[serde(skip)]
+    retry_after: Option<u64>,
+}
+
+/// One field that failed validation.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProblemField {
+    pub field: String,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, slug: &str, title: &str, detail: impl Into<String>) -> Self {
+        Self {
+            kind: format!("/problems/{slug}"),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            errors: Vec::new(),
+            payment_id: None,
+            current_version: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn invalid_request(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            "Invalid request",
+            detail,
+        )
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            "There is nothing at this address.",
+        )
+    }
+
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let mut p = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation-failed",
+            "Validation failed",
+            "One or more fields are invalid.",
+        );
+        p.errors = errors
+            .into_iter()
+            .map(|e| ProblemField {
+                field: e.field.to_owned(),
+                message: e.message,
+            })
+            .collect();
+        p
+    }
+
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds.max(1));
+        self
+    }
+
+    /// The problem for an error status produced outside the handlers (unknown route, wrong
+    /// method, a body too large): the status is kept, the body replaced.
+    pub fn for_status(status: StatusCode) -> Self {
+        match status {
+            StatusCode::NOT_FOUND => Self::not_found(),
+            StatusCode::METHOD_NOT_ALLOWED => Self::new(
+                status,
+                "method-not-allowed",
+                "Method not allowed",
+                "This address does not accept that method; see the Allow header.",
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => Self::new(
+                status,
+                "payload-too-large",
+                "Payload too large",
+                "Request bodies may be at most 64 KiB.",
+            ),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::new(
+                status,
+                "unsupported-media-type",
+                "Unsupported media type",
+                "Request bodies must be application/json.",
+            ),
+            s if s.is_server_error() => Self::internal(),
+            s => Self::invalid_request(format!("The request was refused ({}).", s.as_u16())),
+        }
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "Something went wrong on our side; nothing of this request was stored unless it said so.",
+        )
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut response = Response::new(Body::from(body));
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+impl From<CommandError> for Problem {
+    fn from(e: CommandError) -> Self {
+        match e {
+            CommandError::NotFound => Self::not_found(),
+            CommandError::VersionMismatch { current } => {
+                let mut p = Self::new(
+                    StatusCode::PRECONDITION_FAILED,
+                    "version-mismatch",
+                    "Version mismatch",
+                    format!("If-Match does not name the current version ({current})."),
+                );
+                p.current_version = Some(current);
+                p
+            }
+            CommandError::Invalid(field) => Self::validation(vec![field]),
+            CommandError::Declined { payment_id, .. } => {
+                let mut p = Self::new(
+                    StatusCode::PAYMENT_REQUIRED,
+                    "payment-declined",
+                    "Payment declined",
+                    "The payment system declined the verification payment; nothing was registered or changed.",
+                );
+                p.payment_id = Some(payment_id.0);
+                p
+            }
+            CommandError::PaymentUnavailable { retry_after } => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "payment-unavailable",
+                "Payment system unavailable",
+                "The payment system cannot take this request now; nothing was stored. Try again shortly.",
+            )
+            .retry_after(retry_after.as_secs()),
+            CommandError::Conflict => Self::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                "Concurrent change",
+                "The payment method changed while this request ran; read it again and retry.",
+            ),
+            CommandError::Unavailable => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service-unavailable",
+                "Service unavailable",
+                "paytree is busy, starting or shutting down. Try again shortly.",
+            )
+            .retry_after(1),
+            CommandError::Internal => Self::internal(),
+        }
+    }
+}

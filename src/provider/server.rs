@@ -1,0 +1,107 @@
+//! `paytree provider`: the simulated payment system over HTTP, so it can be stopped, started
+//! and given faults like the seed's separate payment service.
+
+use super::simulated::{Faults, SimError, Simulator};
+use super::wire::{AuthorizationBody, RefundBody};
+use axum::extract::{Query, State, rejection::JsonRejection};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+
+/// The simulated payment system's routes.
+pub fn router(sim: Arc<Simulator>) -> Router {
+    Router::new()
+        .route(
+            "/v1/authorizations",
+            post(authorize).get(find_authorization),
+        )
+        .route("/v1/refunds", post(refund))
+        .route("/v1/ledger", get(ledger))
+        .route("/v1/faults", put(set_faults).get(get_faults))
+        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .with_state(sim)
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+impl IntoResponse for SimError {
+    fn into_response(self) -> Response {
+        let status = match self {
+            SimError::Down | SimError::Fault => StatusCode::SERVICE_UNAVAILABLE,
+            SimError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            SimError::NotFound => StatusCode::NOT_FOUND,
+            SimError::AlreadyRefunded => StatusCode::CONFLICT,
+        };
+        error(status, &self.to_string())
+    }
+}
+
+async fn authorize(
+    State(sim): State<Arc<Simulator>>,
+    headers: HeaderMap,
+    body: Result<Json<AuthorizationBody>, JsonRejection>,
+) -> Response {
+    let Ok(Json(body)) = body else {
+        return error(StatusCode::BAD_REQUEST, "invalid authorization body");
+    };
+    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
+    match sim.authorize(key, body).await {
+        Ok(reply) => (StatusCode::CREATED, Json(reply)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct ReferenceQuery {
+    reference: String,
+}
+
+async fn find_authorization(
+    State(sim): State<Arc<Simulator>>,
+    Query(q): Query<ReferenceQuery>,
+) -> Response {
+    match sim.find(&q.reference) {
+        Some(reply) => Json(reply).into_response(),
+        None => SimError::NotFound.into_response(),
+    }
+}
+
+async fn refund(
+    State(sim): State<Arc<Simulator>>,
+    body: Result<Json<RefundBody>, JsonRejection>,
+) -> Response {
+    let Ok(Json(body)) = body else {
+        return error(StatusCode::BAD_REQUEST, "invalid refund body");
+    };
+    match sim.refund(&body.authorization, body.amount) {
+        Ok(reply) => (StatusCode::CREATED, Json(reply)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn ledger(State(sim): State<Arc<Simulator>>) -> Response {
+    Json(sim.ledger()).into_response()
+}
+
+async fn get_faults(State(sim): State<Arc<Simulator>>) -> Response {
+    Json(sim.faults()).into_response()
+}
+
+async fn set_faults(
+    State(sim): State<Arc<Simulator>>,
+    body: Result<Json<Faults>, JsonRejection>,
+) -> Response {
+    match body {
+        Ok(Json(faults)) if (0.0..=1.0).contains(&faults.fail_rate) => {
+            sim.set_faults(faults.clone());
+            Json(faults).into_response()
+        }
+        _ => error(StatusCode::BAD_REQUEST, "invalid faults body"),
+    }
+}

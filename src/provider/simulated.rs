@@ -1,0 +1,249 @@
+//! The simulated payment system: approves every valid number except those ending in `0002`,
+//! tokenizes approved numbers (it is the vault), keeps a ledger, and injects faults on demand.
+//! One instance runs embedded in `paytree serve` or alone behind `paytree provider`.
+
+use super::wire::{
+    AuthStatus, AuthorizationBody, AuthorizationReply, Ledger, LedgerEntry, RefundReply,
+};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Faults to inject: a share of calls that fail with 503, a delay before every answer, or
+/// every call failing at once (`down`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Faults {
+    #[serde(default)]
+    pub fail_rate: f64,
+    #[serde(default)]
+    pub latency_ms: u64,
+    #[serde(default)]
+    pub down: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SimError {
+    #[error("payment system is down")]
+    Down,
+    #[error("injected failure")]
+    Fault,
+    #[error("invalid request: {0}")]
+    Invalid(&'static str),
+    #[error("no such authorization")]
+    NotFound,
+    #[error("already refunded")]
+    AlreadyRefunded,
+}
+
+#[derive(Debug)]
+struct Record {
+    reply: AuthorizationReply,
+    amount: u64,
+    refunded: bool,
+}
+
+#[derive(Debug, Default)]
+struct Books {
+    records: Vec<Record>,
+    by_key: HashMap<String, usize>,
+    by_reference: HashMap<String, usize>,
+    /// token → digits: the vault.
+    vault: HashMap<String, String>,
+}
+
+/// The simulated payment system.
+#[derive(Debug, Default)]
+pub struct Simulator {
+    books: Mutex<Books>,
+    faults: Mutex<Faults>,
+}
+
+impl Simulator {
+    pub fn new(faults: Faults) -> Self {
+        Self {
+            books: Mutex::default(),
+            faults: Mutex::new(faults),
+        }
+    }
+
+    pub fn faults(&self) -> Faults {
+        self.faults.lock().unwrap().clone()
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        *self.faults.lock().unwrap() = faults;
+    }
+
+    /// Authorizes `body`. The same idempotency key returns the same authorization.
+    pub async fn authorize(
+        &self,
+        idempotency_key: Option<&str>,
+        body: AuthorizationBody,
+    ) -> Result<AuthorizationReply, SimError> {
+        let faults = self.faults();
+        if faults.down {
+            return Err(SimError::Down);
+        }
+        if faults.latency_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
+        }
+        if faults.fail_rate > 0.0 && rand::rng().random_bool(faults.fail_rate.clamp(0.0, 1.0)) {
+            return Err(SimError::Fault);
+        }
+        let mut books = self.books.lock().unwrap();
+        if let Some(&i) = idempotency_key.and_then(|k| books.by_key.get(k)) {
+            return Ok(books.records[i].reply.clone());
+        }
+        let (status, token) = match (&body.number, &body.token) {
+            (Some(number), None) => {
+                if number.len() < 6 || !number.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(SimError::Invalid("number must be 6 or more digits"));
+                }
+                if number.ends_with("0002") {
+                    (AuthStatus::Declined, None)
+                } else {
+                    let token = format!("tok_{}", random_hex());
+                    books.vault.insert(token.clone(), number.clone());
+                    (AuthStatus::Approved, Some(token))
+                }
+            }
+            (None, Some(token)) if books.vault.contains_key(token) => {
+                (AuthStatus::Approved, Some(token.clone()))
+            }
+            (None, Some(_)) => return Err(SimError::Invalid("unknown token")),
+            _ => return Err(SimError::Invalid("give exactly one of number and token")),
+        };
+        let reply = AuthorizationReply {
+            id: format!("auth_{}", random_hex()),
+            status,
+            decline_code: (status == AuthStatus::Declined).then(|| "card_declined".to_owned()),
+            token,
+            reference: body.reference.clone(),
+        };
+        let i = books.records.len();
+        books.records.push(Record {
+            reply: reply.clone(),
+            amount: body.amount,
+            refunded: false,
+        });
+        if let Some(key) = idempotency_key {
+            books.by_key.insert(key.to_owned(), i);
+        }
+        books.by_reference.insert(body.reference, i);
+        Ok(reply)
+    }
+
+    /// The latest authorization made for `reference`.
+    pub fn find(&self, reference: &str) -> Option<AuthorizationReply> {
+        let books = self.books.lock().unwrap();
+        books
+            .by_reference
+            .get(reference)
+            .map(|&i| books.records[i].reply.clone())
+    }
+
+    pub fn refund(&self, authorization: &str, amount: u64) -> Result<RefundReply, SimError> {
+        let mut books = self.books.lock().unwrap();
+        let record = books
+            .records
+            .iter_mut()
+            .find(|r| r.reply.id == authorization)
+            .ok_or(SimError::NotFound)?;
+        if record.refunded {
+            return Err(SimError::AlreadyRefunded);
+        }
+        record.refunded = true;
+        Ok(RefundReply {
+            id: format!("ref_{}", random_hex()),
+            authorization: authorization.to_owned(),
+            amount,
+        })
+    }
+
+    pub fn ledger(&self) -> Ledger {
+        let books = self.books.lock().unwrap();
+        Ledger {
+            authorizations: books
+                .records
+                .iter()
+                .map(|r| LedgerEntry {
+                    id: r.reply.id.clone(),
+                    reference: r.reply.reference.clone(),
+                    status: r.reply.status,
+                    amount: r.amount,
+                    refunded: r.refunded,
+                })
+                .collect(),
+        }
+    }
+}
+
+fn random_hex() -> String {
+    let bytes: [u8; 12] = rand::rng().random();
+    hex::encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Kind;
+
+    fn body(number: &str) -> AuthorizationBody {
+        AuthorizationBody {
+            reference: format!("ref-{number}"),
+            kind: Kind::Card,
+            number: Some(number.to_owned()),
+            token: None,
+            amount: 0,
+            currency: "KRW".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn approves_tokenizes_and_declines_numbers_ending_in_0002() {
+        let sim = Simulator::default();
+        let ok = sim.authorize(None, body("4242424242424242")).await.unwrap();
+        assert_eq!(ok.status, AuthStatus::Approved);
+        assert!(ok.token.as_deref().unwrap().starts_with("tok_"));
+        let no = sim.authorize(None, body("4000000000000002")).await.unwrap();
+        assert_eq!(no.status, AuthStatus::Declined);
+        assert_eq!(no.token, None);
+        assert_eq!(sim.ledger().authorizations.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn the_same_idempotency_key_returns_the_same_authorization() {
+        let sim = Simulator::default();
+        let a = sim
+            .authorize(Some("k"), body("4242424242424242"))
+            .await
+            .unwrap();
+        let b = sim
+            .authorize(Some("k"), body("4242424242424242"))
+            .await
+            .unwrap();
+        assert_eq!(a, b);
+        assert_eq!(sim.ledger().authorizations.len(), 1);
+        assert_eq!(sim.find("ref-4242424242424242"), Some(a));
+    }
+
+    #[tokio::test]
+    async fn down_fails_every_call_and_refunds_happen_once() {
+        let sim = Simulator::new(Faults {
+            down: true,
+            ..Faults::default()
+        });
+        assert_eq!(
+            sim.authorize(None, body("4242424242424242")).await,
+            Err(SimError::Down)
+        );
+        sim.set_faults(Faults::default());
+        let a = sim.authorize(None, body("4242424242424242")).await.unwrap();
+        assert!(sim.refund(&a.id, 0).is_ok());
+        assert_eq!(sim.refund(&a.id, 0).unwrap_err(), SimError::AlreadyRefunded);
+        assert!(sim.ledger().authorizations[0].refunded);
+    }
+}

@@ -1,0 +1,115 @@
+//! Logging and metrics set-up, and the catalogue of every metric name paytree records.
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// Metric names, in one place. Counters end in `_total`, durations in `_seconds`; labels are
+/// of low cardinality only (never ids, customers or numbers).
+pub mod names {
+    pub const HTTP_REQUESTS: &str = "paytree_http_requests_total";
+    pub const HTTP_DURATION: &str = "paytree_http_request_duration_seconds";
+    pub const PAYMENT_CALLS: &str = "paytree_payment_calls_total";
+    pub const PAYMENT_DURATION: &str = "paytree_payment_call_duration_seconds";
+    pub const BREAKER_STATE: &str = "paytree_breaker_state";
+    pub const BREAKER_TRANSITIONS: &str = "paytree_breaker_transitions_total";
+    pub const STORE_COMMIT_DURATION: &str = "paytree_store_commit_duration_seconds";
+    pub const STORE_BATCH_SIZE: &str = "paytree_store_batch_size";
+    pub const AGGREGATES_LIVE: &str = "paytree_aggregates_live";
+    pub const AGGREGATE_ACTIVATIONS: &str = "paytree_aggregate_activations_total";
+    pub const ACTOR_RESTARTS: &str = "paytree_actor_restarts_total";
+}
+
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    use names::*;
+    describe_counter!(
+        HTTP_REQUESTS,
+        "HTTP requests by method, matched route and status"
+    );
+    describe_histogram!(
+        HTTP_DURATION,
+        Unit::Seconds,
+        "HTTP request latency by method, route and status"
+    );
+    describe_counter!(
+        PAYMENT_CALLS,
+        "Calls to the payment system by outcome (approved, declined, failed, rejected)"
+    );
+    describe_histogram!(
+        PAYMENT_DURATION,
+        Unit::Seconds,
+        "Payment system call latency by outcome"
+    );
+    describe_gauge!(
+        BREAKER_STATE,
+        "Circuit breaker state: 0 closed, 1 open, 2 half-open"
+    );
+    describe_counter!(
+        BREAKER_TRANSITIONS,
+        "Circuit breaker transitions by the state entered"
+    );
+    describe_histogram!(
+        STORE_COMMIT_DURATION,
+        Unit::Seconds,
+        "Durable group-commit latency"
+    );
+    describe_histogram!(STORE_BATCH_SIZE, Unit::Count, "Commands per group commit");
+    describe_gauge!(AGGREGATES_LIVE, "Live payment-method aggregate actors");
+    describe_counter!(
+        AGGREGATE_ACTIVATIONS,
+        "Payment-method aggregate actors started"
+    );
+    describe_counter!(
+        ACTOR_RESTARTS,
+        "Actor restarts by the supervisor, by actor kind"
+    );
+}
+
+/// Installs the Prometheus recorder once per process and returns its handle; later calls
+/// return the same handle. Histograms get buckets so they render as real histograms.
+pub fn metrics() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            const BUCKETS: &[f64] = &[
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ];
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Full(names::STORE_BATCH_SIZE.into()),
+                    &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0],
+                )
+                .and_then(|b| b.set_buckets(BUCKETS))
+                .expect("bucket lists are not empty")
+                .build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_ok() {
+                describe();
+                let upkeep = handle.clone();
+                // Upkeep drains histogram buffers; without it memory grows between scrapes.
+                std::thread::Builder::new()
+                    .name("metrics-upkeep".into())
+                    .spawn(move || {
+                        loop {
+                            std::thread::sleep(Duration::from_secs(5));
+                            upkeep.run_upkeep();
+                        }
+                    })
+                    .expect("spawning a thread");
+            }
+            handle
+        })
+        .clone()
+}
+
+/// Logs to stderr; `RUST_LOG` filters (default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
