@@ -21,6 +21,8 @@ pub async fn serve(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // First, so that nothing recorded during start-up is lost.
+    let metrics = telemetry::metrics();
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
     let fingerprinter = Fingerprinter::new(load_or_create_secret(&settings.data_dir)?);
@@ -43,11 +45,7 @@ pub async fn serve(
     .context("starting the actor tree")?;
 
     let accepting = Arc::new(AtomicBool::new(false));
-    let router = http::router(AppState::new(
-        actors.clone(),
-        telemetry::metrics(),
-        accepting.clone(),
-    ));
+    let router = http::router(AppState::new(actors.clone(), metrics, accepting.clone()));
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("binding {}", settings.listen))?;

@@ -130,6 +130,7 @@ impl Breaker {
             probes: 0,
             open_for: config.open_for,
         })));
+        metrics::gauge!(names::BREAKER_STATE).set(BreakerState::Closed.gauge());
         let policy = consecutive_failures(config.consecutive_failures, Immediately)
             .or_else(FailureRateWindow::new(&config));
         let machine = failsafe::Config::new()

@@ -168,7 +168,7 @@ mod tests {
         let h = |v: &str| {
             let mut m = HeaderMap::new();
             m.insert(axum::http::header::IF_MATCH, v.parse().unwrap());
-            if_match(&m).map_err(|p| p.status)
+            if_match(&m).map_err(|p| p.status())
         };
         assert_eq!(h("\"3\""), Ok(Some(3)));
         assert_eq!(h("W/\"4\""), Ok(Some(4)));

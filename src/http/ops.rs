@@ -2,7 +2,7 @@
 
 use super::AppState;
 use super::dto::{BreakerView, Status};
-use super::problem::Problem;
+use super::problem::{Problem, ProblemBody};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -20,7 +20,7 @@ pub async fn healthz() -> Json<Status> {
     get, path = "/readyz", tag = "operations",
     responses(
         (status = 200, body = Status),
-        (status = 503, description = "Starting, draining or unhealthy", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Starting, draining or unhealthy", body = ProblemBody, content_type = "application/problem+json"),
     )
 )]
 pub async fn readyz(State(app): State<AppState>) -> Response {
@@ -60,7 +60,7 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
     get, path = "/admin/breaker", tag = "operations",
     responses(
         (status = 200, body = BreakerView),
-        (status = 503, description = "The payment actor is restarting", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The payment actor is restarting", body = ProblemBody, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_breaker(State(app): State<AppState>) -> Result<Json<BreakerView>, Problem> {

@@ -3,7 +3,7 @@
 use super::AppState;
 use super::dto::{ListPaymentsQuery, PaymentPage, PaymentView};
 use super::extract::{Id, Params};
-use super::problem::Problem;
+use super::problem::{Problem, ProblemBody};
 use crate::actors::PaymentFilter;
 use crate::domain::{CustomerId, PaymentId, PaymethodId};
 use axum::Json;
@@ -15,7 +15,7 @@ use axum::extract::State;
     params(("id" = u64, Path, minimum = 1)),
     responses(
         (status = 200, body = PaymentView),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = ProblemBody, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_payment(
@@ -32,7 +32,7 @@ pub async fn get_payment(
     params(ListPaymentsQuery),
     responses(
         (status = 200, body = PaymentPage),
-        (status = 400, description = "Neither or both of customerId and paymethodId, or bad paging", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Neither or both of customerId and paymethodId, or bad paging", body = ProblemBody, content_type = "application/problem+json"),
     )
 )]
 pub async fn list_payments(

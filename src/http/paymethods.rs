@@ -4,7 +4,7 @@ use super::dto::{
     ChangeBody, ListMethodsQuery, PaymentMethodPage, PaymentMethodView, RegisterBody,
 };
 use super::extract::{Id, JsonBody, Params, if_match};
-use super::problem::Problem;
+use super::problem::{Problem, ProblemBody};
 use super::{AppState, POSITION, done_headers};
 use crate::actors::{ChangeRequest, RawNumber, Registration, RemoveRequest};
 use crate::domain::{AccountNumber, CustomerId, FieldError, IdempotencyKey, Kind, PaymethodId};
@@ -21,13 +21,13 @@ use axum::response::{IntoResponse, Response};
     responses(
         (status = 201, description = "Verified and registered", body = PaymentMethodView,
             headers(("Location" = String, description = "/paymethods/{id}"), ("Paytree-Position" = u64), ("ETag" = String))),
-        (status = 400, description = "Malformed JSON, wrong types, unknown or missing fields, bad Idempotency-Key", body = Problem, content_type = "application/problem+json"),
-        (status = 402, description = "The payment system declined the verification; nothing registered", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A request with the same Idempotency-Key is in flight", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Validation failed (Luhn, length, customerId, kind, requestId)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Payment system unavailable or circuit open; nothing stored", body = Problem, content_type = "application/problem+json",
+        (status = 400, description = "Malformed JSON, wrong types, unknown or missing fields, bad Idempotency-Key", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 402, description = "The payment system declined the verification; nothing registered", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "A request with the same Idempotency-Key is in flight", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "Validation failed (Luhn, length, customerId, kind, requestId)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "Payment system unavailable or circuit open; nothing stored", body = ProblemBody, content_type = "application/problem+json",
             headers(("Retry-After" = u64))),
     )
 )]
@@ -101,7 +101,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, Proble
     params(("id" = u64, Path, minimum = 1)),
     responses(
         (status = 200, body = PaymentMethodView, headers(("ETag" = String, description = "\"<version>\""))),
-        (status = 404, description = "Unknown or removed", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown or removed", body = ProblemBody, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_paymethod(State(app): State<AppState>, Id(id): Id) -> Result<Response, Problem> {
@@ -116,7 +116,7 @@ pub async fn get_paymethod(State(app): State<AppState>, Id(id): Id) -> Result<Re
     params(ListMethodsQuery),
     responses(
         (status = 200, body = PaymentMethodPage),
-        (status = 400, description = "customerId missing or malformed, limit outside 1–200", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "customerId missing or malformed, limit outside 1–200", body = ProblemBody, content_type = "application/problem+json"),
     )
 )]
 pub async fn list_paymethods(
@@ -144,15 +144,15 @@ pub async fn list_paymethods(
     responses(
         (status = 200, description = "Changed (version + 1), or unchanged when nothing differs", body = PaymentMethodView,
             headers(("Paytree-Position" = u64), ("ETag" = String))),
-        (status = 400, description = "Malformed JSON, wrong types, unknown fields", body = Problem, content_type = "application/problem+json"),
-        (status = 402, description = "The new number's verification was declined; unchanged", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown or removed", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Changed concurrently; retry", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match names another version", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "No field given, or validation failed", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Payment system unavailable; unchanged", body = Problem, content_type = "application/problem+json",
+        (status = 400, description = "Malformed JSON, wrong types, unknown fields", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 402, description = "The new number's verification was declined; unchanged", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown or removed", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "Changed concurrently; retry", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match names another version", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "No field given, or validation failed", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "Payment system unavailable; unchanged", body = ProblemBody, content_type = "application/problem+json",
             headers(("Retry-After" = u64))),
     )
 )]
@@ -187,9 +187,9 @@ pub async fn change_paymethod(
     params(("id" = u64, Path, minimum = 1), ("If-Match" = Option<String>, Header, description = "\"<version>\"")),
     responses(
         (status = 204, description = "Removed", headers(("Paytree-Position" = u64))),
-        (status = 404, description = "Unknown or already removed", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Changed concurrently; retry", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match names another version", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown or already removed", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "Changed concurrently; retry", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match names another version", body = ProblemBody, content_type = "application/problem+json"),
     )
 )]
 pub async fn remove_paymethod(

@@ -11,10 +11,15 @@ use utoipa::ToSchema;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// An RFC 9457 problem.
+/// An RFC 9457 problem; boxed, so that results carrying one stay small.
+#[derive(Debug, Clone)]
+pub struct Problem(Box<ProblemBody>);
+
+/// The body of an RFC 9457 problem.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Problem)]
 #[serde(rename_all = "camelCase")]
-pub struct Problem {
+pub struct ProblemBody {
     /// `/problems/<slug>`.
     #[serde(rename = "type")]
     #[schema(example = "/problems/validation-failed")]
@@ -44,7 +49,7 @@ pub struct ProblemField {
 
 impl Problem {
     pub fn new(status: StatusCode, slug: &str, title: &str, detail: impl Into<String>) -> Self {
-        Self {
+        Self(Box::new(ProblemBody {
             kind: format!("/problems/{slug}"),
             title: title.to_owned(),
             status: status.as_u16(),
@@ -53,7 +58,11 @@ impl Problem {
             payment_id: None,
             current_version: None,
             retry_after: None,
-        }
+        }))
+    }
+
+    pub fn status(&self) -> u16 {
+        self.0.status
     }
 
     pub fn invalid_request(detail: impl Into<String>) -> Self {
@@ -81,7 +90,7 @@ impl Problem {
             "Validation failed",
             "One or more fields are invalid.",
         );
-        p.errors = errors
+        p.0.errors = errors
             .into_iter()
             .map(|e| ProblemField {
                 field: e.field.to_owned(),
@@ -92,7 +101,7 @@ impl Problem {
     }
 
     pub fn retry_after(mut self, seconds: u64) -> Self {
-        self.retry_after = Some(seconds.max(1));
+        self.0.retry_after = Some(seconds.max(1));
         self
     }
 
@@ -136,13 +145,15 @@ impl Problem {
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let problem = *self.0;
+        let status =
+            StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = Response::new(Body::from(body));
         *response.status_mut() = status;
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        if let Some(seconds) = self.retry_after {
+        if let Some(seconds) = problem.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
@@ -160,7 +171,7 @@ impl From<CommandError> for Problem {
                     "Version mismatch",
                     format!("If-Match does not name the current version ({current})."),
                 );
-                p.current_version = Some(current);
+                p.0.current_version = Some(current);
                 p
             }
             CommandError::Invalid(field) => Self::validation(vec![field]),
@@ -171,7 +182,7 @@ impl From<CommandError> for Problem {
                     "Payment declined",
                     "The payment system declined the verification payment; nothing was registered or changed.",
                 );
-                p.payment_id = Some(payment_id.0);
+                p.0.payment_id = Some(payment_id.0);
                 p
             }
             CommandError::PaymentUnavailable { retry_after } => Self::new(

@@ -1,0 +1,99 @@
+use crate::helpers::*;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+#[tokio::test]
+async fn a_slow_payment_system_opens_the_breaker_which_fails_fast_and_closes_after_recovery() {
+    let provider = spawn_provider().await;
+    let app = spawn_app_with(&[
+        "--provider",
+        &provider.address.clone(),
+        "--payment-timeout-ms",
+        "300",
+        "--breaker-open-ms",
+        "1500",
+    ])
+    .await;
+    provider.set_faults(json!({"latencyMs": 1000})).await;
+    for _ in 0..5 {
+        assert_problem(
+            app.register("sam", "card", VISA).await,
+            503,
+            "payment-unavailable",
+        )
+        .await;
+    }
+    let breaker: Value = app.get("/admin/breaker").await.json().await.unwrap();
+    assert_eq!(breaker["state"], "open");
+    // Open: rejected at once, without waiting for the slow payment system.
+    let started = Instant::now();
+    let r = app.register("sam", "card", VISA).await;
+    let waited = started.elapsed();
+    let retry_after: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry_after), "{retry_after}");
+    assert_problem(r, 503, "payment-unavailable").await;
+    assert!(
+        waited < Duration::from_millis(300),
+        "an open breaker does not call the payment system ({waited:?})"
+    );
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(metrics.contains("paytree_breaker_state 1"), "{metrics}");
+
+    provider.set_faults(json!({})).await;
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    assert_eq!(app.register("sam", "card", VISA).await.status(), 201);
+    let breaker: Value = app.get("/admin/breaker").await.json().await.unwrap();
+    assert_eq!(breaker["state"], "closed");
+    assert_eq!(app.list("sam").await["items"].as_array().unwrap().len(), 1);
+    // Timed-out calls were abandoned (the simulator drops them); only the recovered one counts.
+    let ledger = provider.ledger().await;
+    assert_eq!(
+        ledger["authorizations"].as_array().unwrap().len(),
+        1,
+        "{ledger}"
+    );
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains(r#"paytree_payment_calls_total{outcome="timeout"} 5"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"paytree_payment_calls_total{outcome="rejected"} 1"#),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_payment_system_that_is_down_gives_503_with_retry_after_and_stores_nothing() {
+    let provider = spawn_provider().await;
+    let app = spawn_app_with(&["--provider", &provider.address.clone()]).await;
+    provider.set_faults(json!({"down": true})).await;
+    for _ in 0..3 {
+        let r = app.register("tina", "card", VISA).await;
+        assert!(r.headers().contains_key("retry-after"));
+        assert_problem(r, 503, "payment-unavailable").await;
+    }
+    assert_eq!(app.list("tina").await["items"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        app.payments_of("tina").await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn declines_never_open_the_breaker() {
+    let app = spawn_app().await;
+    for _ in 0..8 {
+        assert_eq!(app.register("uma", "card", DECLINED).await.status(), 402);
+    }
+    let breaker: Value = app.get("/admin/breaker").await.json().await.unwrap();
+    assert_eq!(breaker["state"], "closed");
+    assert_eq!(app.register("uma", "card", VISA).await.status(), 201);
+}

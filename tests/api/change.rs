@@ -1,0 +1,206 @@
+use crate::helpers::*;
+use serde_json::{Value, json};
+
+async fn registered(app: &TestApp, customer: &str) -> u64 {
+    app.register_ok(customer, VISA).await["id"]
+        .as_u64()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_new_number_is_verified_then_stored_as_the_next_version_with_its_payment() {
+    let app = spawn_app().await;
+    let id = registered(&app, "ivy").await;
+    let r = app.patch(id, &json!({"number": MASTERCARD}), None).await;
+    assert_eq!(r.status(), 200);
+    let position: u64 = r.headers()["paytree-position"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(r.headers()["etag"], "\"2\"");
+    let m: Value = r.json().await.unwrap();
+    assert_eq!(m["version"], 2);
+    assert_eq!(m["brand"], "mastercard");
+    assert_eq!(m["maskedNumber"], "**** **** **** 4444");
+    assert!(position >= 2);
+    assert_eq!(
+        app.get(&format!("/paymethods/{id}"))
+            .await
+            .json::<Value>()
+            .await
+            .unwrap(),
+        m
+    );
+    let payments: Value = app
+        .get(&format!("/payments?paymethodId={id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(payments["items"].as_array().unwrap().len(), 2);
+    assert_eq!(payments["items"][1]["id"], m["verificationPaymentId"]);
+}
+
+#[tokio::test]
+async fn a_change_of_kind_with_its_number_turns_a_card_into_a_bank_account() {
+    let app = spawn_app().await;
+    let id = registered(&app, "jack").await;
+    let r = app
+        .patch(id, &json!({"kind": "bank", "number": BANK}), Some("\"1\""))
+        .await;
+    assert_eq!(r.status(), 200);
+    let m: Value = r.json().await.unwrap();
+    assert_eq!(
+        (
+            m["kind"].as_str(),
+            m["brand"].clone(),
+            m["version"].as_u64()
+        ),
+        (Some("bank"), Value::Null, Some(2))
+    );
+}
+
+#[tokio::test]
+async fn a_patch_that_changes_nothing_is_200_with_the_same_version_and_no_payment() {
+    let app = spawn_app().await;
+    let id = registered(&app, "kate").await;
+    for body in [
+        json!({"number": "4242-4242-4242-4242"}),
+        json!({"kind": "card"}),
+        json!({"kind": "card", "number": VISA}),
+    ] {
+        let r = app.patch(id, &body, None).await;
+        assert_eq!(r.status(), 200, "{body}");
+        assert!(r.headers().contains_key("paytree-position"));
+        assert_eq!(r.json::<Value>().await.unwrap()["version"], 1);
+    }
+    assert_eq!(
+        app.payments_of("kate").await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_declined_new_number_is_402_and_leaves_the_method_unchanged() {
+    let app = spawn_app().await;
+    let id = registered(&app, "liam").await;
+    let before: Value = app
+        .get(&format!("/paymethods/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let problem = assert_problem(
+        app.patch(id, &json!({"number": DECLINED}), None).await,
+        402,
+        "payment-declined",
+    )
+    .await;
+    let after: Value = app
+        .get(&format!("/paymethods/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(before, after);
+    let declined: Value = app
+        .get(&format!("/payments/{}", problem["paymentId"]))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            declined["status"].as_str(),
+            declined["paymethodId"].as_u64()
+        ),
+        (Some("declined"), Some(id))
+    );
+}
+
+#[tokio::test]
+async fn if_match_with_a_stale_version_is_412_and_with_the_current_one_succeeds() {
+    let app = spawn_app().await;
+    let id = registered(&app, "mia").await;
+    assert_eq!(
+        app.patch(id, &json!({"number": MASTERCARD}), Some("\"1\""))
+            .await
+            .status(),
+        200
+    );
+    let stale = app.patch(id, &json!({"number": VISA}), Some("\"1\"")).await;
+    let problem = assert_problem(stale, 412, "version-mismatch").await;
+    assert_eq!(problem["currentVersion"], 2);
+    assert_problem(
+        app.patch(id, &json!({"number": VISA}), Some("\"nonsense\""))
+            .await,
+        412,
+        "version-mismatch",
+    )
+    .await;
+    assert_eq!(
+        app.get(&format!("/paymethods/{id}"))
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()["version"],
+        2
+    );
+    let fresh = app.patch(id, &json!({"number": VISA}), Some("\"2\"")).await;
+    assert_eq!(fresh.status(), 200);
+    assert_eq!(fresh.json::<Value>().await.unwrap()["version"], 3);
+}
+
+#[tokio::test]
+async fn an_empty_patch_a_kind_change_without_a_number_and_invalid_numbers_are_422() {
+    let app = spawn_app().await;
+    let id = registered(&app, "noah").await;
+    for (body, field) in [
+        (json!({}), "body"),
+        (json!({"kind": "bank"}), "number"),
+        (json!({"kind": "crypto"}), "kind"),
+        (json!({"number": "4242424242424241"}), "number"),
+        (json!({"kind": "card", "number": "110-123-45678"}), "number"),
+    ] {
+        let problem =
+            assert_problem(app.patch(id, &body, None).await, 422, "validation-failed").await;
+        assert_eq!(problem["errors"][0]["field"], field, "{body}");
+    }
+    assert_problem(
+        app.patch(id, &json!({"color": "red"}), None).await,
+        400,
+        "invalid-request",
+    )
+    .await;
+    assert_eq!(
+        app.get(&format!("/paymethods/{id}"))
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()["version"],
+        1
+    );
+}
+
+#[tokio::test]
+async fn patching_an_unknown_id_is_404() {
+    let app = spawn_app().await;
+    assert_problem(
+        app.patch(999_999, &json!({"number": VISA}), None).await,
+        404,
+        "not-found",
+    )
+    .await;
+    let r = app
+        .client
+        .patch(app.url("/paymethods/abc"))
+        .json(&json!({"number": VISA}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, 404, "not-found").await;
+}

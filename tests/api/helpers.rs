@@ -1,0 +1,252 @@
+//! `spawn_app()` and `spawn_provider()`: start the binary, learn its address from the line it
+//! prints, and give one method per endpoint. Dropping a handle kills its process.
+
+use reqwest::{Client, Response};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tempfile::TempDir;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub const VISA: &str = "4242 4242 4242 4242";
+pub const DECLINED: &str = "4000000000000002";
+pub const MASTERCARD: &str = "5555555555554444";
+pub const BANK: &str = "110-123-456789";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    pub dir: PathBuf,
+    child: Option<Child>,
+    log: PathBuf,
+    _temp: Option<TempDir>,
+}
+
+/// A running `paytree serve` with a fresh data dir and the embedded payment system.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// A running `paytree serve` with extra flags.
+pub async fn spawn_app_with(flags: &[&str]) -> TestApp {
+    let temp = TempDir::new().unwrap();
+    let dir = temp.path().join("data");
+    let mut app = start_serve(&dir, flags).await;
+    app._temp = Some(temp);
+    app
+}
+
+/// Starts `paytree serve` on `dir` (which may hold data from an earlier run).
+pub async fn start_serve(dir: &Path, flags: &[&str]) -> TestApp {
+    std::fs::create_dir_all(dir).unwrap();
+    let log = dir.with_extension(format!("log{}", rand_suffix()));
+    let mut args = vec![
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ];
+    args.extend_from_slice(flags);
+    let (child, address) = start(&args, &log).await;
+    TestApp {
+        address,
+        client: Client::new(),
+        dir: dir.to_owned(),
+        child: Some(child),
+        log,
+        _temp: None,
+    }
+}
+
+fn rand_suffix() -> String {
+    format!(
+        "{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
+
+async fn start(args: &[&str], log: &Path) -> (Child, String) {
+    let log_file = std::fs::File::create(log).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_paytree"))
+        .args(args)
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log_file))
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starting paytree");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("paytree announced its address in time")
+        .unwrap()
+        .expect("paytree printed a line");
+    let address = line.rsplit(' ').next().unwrap().to_owned();
+    assert!(address.starts_with("http://127.0.0.1:"), "{line}");
+    (child, address)
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn register(&self, customer: &str, kind: &str, number: &str) -> Response {
+        self.post_json(
+            "/paymethods",
+            &json!({"customerId": customer, "kind": kind, "number": number}),
+        )
+        .await
+    }
+
+    pub async fn register_ok(&self, customer: &str, number: &str) -> Value {
+        let r = self.register(customer, "card", number).await;
+        assert_eq!(r.status(), 201);
+        r.json().await.unwrap()
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> Response {
+        let mut req = self.client.post(self.url(path)).body(body);
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        req.send().await.unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn patch(&self, id: u64, body: &Value, if_match: Option<&str>) -> Response {
+        let mut req = self
+            .client
+            .patch(self.url(&format!("/paymethods/{id}")))
+            .json(body);
+        if let Some(v) = if_match {
+            req = req.header("if-match", v);
+        }
+        req.send().await.unwrap()
+    }
+
+    pub async fn delete(&self, id: u64) -> Response {
+        self.client
+            .delete(self.url(&format!("/paymethods/{id}")))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn list(&self, customer: &str) -> Value {
+        let r = self
+            .get(&format!("/paymethods?customerId={customer}&limit=200"))
+            .await;
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
+
+    pub async fn payments_of(&self, customer: &str) -> Value {
+        let r = self
+            .get(&format!("/payments?customerId={customer}&limit=200"))
+            .await;
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
+
+    /// SIGTERM, then waits for the exit status.
+    pub async fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().unwrap();
+        let pid = child.id().unwrap().to_string();
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(30), child.wait())
+            .await
+            .expect("exits after SIGTERM")
+            .unwrap()
+    }
+
+    /// Everything the server logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// A running `paytree provider`.
+pub struct TestProvider {
+    pub address: String,
+    child: Child,
+    _log: TempDir,
+}
+
+pub async fn spawn_provider() -> TestProvider {
+    let temp = TempDir::new().unwrap();
+    let (child, address) = start(
+        &["provider", "--listen", "127.0.0.1:0"],
+        &temp.path().join("provider.log"),
+    )
+    .await;
+    TestProvider {
+        address,
+        child,
+        _log: temp,
+    }
+}
+
+impl TestProvider {
+    pub async fn set_faults(&self, faults: Value) {
+        let r = Client::new()
+            .put(format!("{}/v1/faults", self.address))
+            .json(&faults)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+
+    pub async fn ledger(&self) -> Value {
+        Client::new()
+            .get(format!("{}/v1/ledger", self.address))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn kill(mut self) {
+        self.child.kill().await.unwrap();
+    }
+}
+
+/// Asserts a problem response: status, content type and slug.
+pub async fn assert_problem(r: Response, status: u16, slug: &str) -> Value {
+    assert_eq!(r.status(), status);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["type"], format!("/problems/{slug}"), "{body}");
+    assert_eq!(body["status"], status);
+    body
+}

@@ -1,0 +1,105 @@
+use crate::helpers::*;
+use serde_json::Value;
+
+#[tokio::test]
+async fn listing_pages_through_a_customers_methods_in_id_order() {
+    let app = spawn_app().await;
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(app.register_ok("quinn", VISA).await["id"].as_u64().unwrap());
+        app.register_ok("someone-else", VISA).await;
+    }
+    let mut seen = Vec::new();
+    let mut after = 0;
+    loop {
+        let page: Value = app
+            .get(&format!(
+                "/paymethods?customerId=quinn&limit=2&after={after}"
+            ))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= 2);
+        seen.extend(items.iter().map(|m| m["id"].as_u64().unwrap()));
+        assert!(items.iter().all(|m| m["customerId"] == "quinn"));
+        match page["nextAfter"].as_u64() {
+            Some(next) => after = next,
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids);
+    let all: Value = app
+        .get("/paymethods?customerId=quinn")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["items"].as_array().unwrap().len(), 5);
+    assert_eq!(all["nextAfter"], Value::Null);
+}
+
+#[tokio::test]
+async fn listing_needs_a_valid_customer_id_and_a_limit_between_1_and_200() {
+    let app = spawn_app().await;
+    for query in [
+        "",
+        "?limit=5",
+        "?customerId=",
+        "?customerId=a%20b",
+        "?customerId=x&limit=0",
+        "?customerId=x&limit=201",
+        "?customerId=x&limit=abc",
+        "?customerId=x&after=-1",
+    ] {
+        assert_problem(
+            app.get(&format!("/paymethods{query}")).await,
+            400,
+            "invalid-request",
+        )
+        .await;
+    }
+    let empty: Value = app
+        .get("/paymethods?customerId=nobody&limit=200")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(empty["items"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn payments_are_listed_by_customer_or_by_payment_method_but_not_both_or_neither() {
+    let app = spawn_app().await;
+    let id = app.register_ok("rita", VISA).await["id"].as_u64().unwrap();
+    assert_eq!(app.register("rita", "card", DECLINED).await.status(), 402);
+    assert_eq!(
+        app.payments_of("rita").await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let of_method: Value = app
+        .get(&format!("/payments?paymethodId={id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(of_method["items"].as_array().unwrap().len(), 1);
+    for query in [
+        "",
+        &format!("?customerId=rita&paymethodId={id}"),
+        "?paymethodId=0",
+        "?customerId=rita&limit=0",
+    ] {
+        assert_problem(
+            app.get(&format!("/payments{query}")).await,
+            400,
+            "invalid-request",
+        )
+        .await;
+    }
+    assert_problem(app.get("/payments/999999").await, 404, "not-found").await;
+}

@@ -1,0 +1,13 @@
+//! Black-box tests: each starts the real `paytree` binary on 127.0.0.1:0 with a temp data dir
+//! (and `paytree provider` where a test must stop or slow the payment system).
+
+mod helpers;
+
+mod breaker;
+mod change;
+mod list;
+mod ops;
+mod register;
+mod remove;
+mod restart;
+mod secrecy;

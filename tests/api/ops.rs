@@ -1,0 +1,94 @@
+use crate::helpers::*;
+use serde_json::Value;
+
+#[tokio::test]
+async fn health_and_readiness_answer_200_while_running() {
+    let app = spawn_app().await;
+    assert_eq!(
+        app.get("/healthz").await.json::<Value>().await.unwrap()["status"],
+        "ok"
+    );
+    assert_eq!(app.get("/readyz").await.status(), 200);
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_matched_route_as_real_histograms_with_the_breaker_state() {
+    let app = spawn_app().await;
+    app.register_ok("wendy", VISA).await;
+    app.get("/paymethods/1").await;
+    app.get("/nowhere").await;
+    let text = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        text.contains(
+            r#"paytree_http_requests_total{method="POST",route="/paymethods",status="201"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains(r#"route="/paymethods/{id}""#), "{text}");
+    assert!(text.contains(r#"route="unmatched",status="404""#), "{text}");
+    assert!(
+        text.contains("paytree_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+    assert!(text.contains("paytree_breaker_state 0"), "{text}");
+    assert!(
+        text.contains("paytree_store_commit_duration_seconds_bucket"),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"paytree_payment_calls_total{outcome="approved"} 1"#),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn unknown_routes_are_404_and_wrong_methods_are_405_with_allow() {
+    let app = spawn_app().await;
+    assert_problem(app.get("/nowhere").await, 404, "not-found").await;
+    let r = app
+        .client
+        .put(app.url("/paymethods/1"))
+        .send()
+        .await
+        .unwrap();
+    let allow = r.headers()["allow"].to_str().unwrap().to_owned();
+    assert!(
+        allow.contains("PATCH") && allow.contains("DELETE"),
+        "{allow}"
+    );
+    assert_problem(r, 405, "method-not-allowed").await;
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_3_1_and_describes_every_route() {
+    let app = spawn_app().await;
+    let doc: Value = app.get("/openapi.json").await.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/paymethods", "post"),
+        ("/paymethods", "get"),
+        ("/paymethods/{id}", "get"),
+        ("/paymethods/{id}", "patch"),
+        ("/paymethods/{id}", "delete"),
+        ("/payments", "get"),
+        ("/payments/{id}", "get"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+        ("/admin/breaker", "get"),
+        ("/openapi.json", "get"),
+    ] {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} missing"
+        );
+    }
+    let register = &paths["/paymethods"]["post"]["responses"];
+    for status in ["201", "400", "402", "409", "413", "415", "422", "503"] {
+        assert!(
+            register.get(status).is_some(),
+            "POST /paymethods lacks {status}"
+        );
+    }
+}

@@ -1,0 +1,108 @@
+use crate::helpers::*;
+use serde_json::json;
+
+/// Every spelling of the test numbers that would betray them.
+fn spellings() -> Vec<String> {
+    let mut out = Vec::new();
+    for n in [
+        "4242424242424242",
+        "5555555555554444",
+        "4000000000000002",
+        "110123456789",
+        "4242424242424241",
+        "378282246310005",
+    ] {
+        out.push(n.to_owned());
+    }
+    out.push("4242 4242 4242 4242".into());
+    out.push("110-123-456789".into());
+    out
+}
+
+#[tokio::test]
+async fn the_full_number_never_appears_in_responses_logs_or_the_store_file() {
+    let mut app = spawn_app().await;
+    let mut seen = String::new();
+    let keep = |r: reqwest::Response| async move {
+        let mut text = format!("{:?}\n", r.headers());
+        text.push_str(&r.text().await.unwrap());
+        text
+    };
+    let id = {
+        let r = app.register("vera", "card", "4242 4242 4242 4242").await;
+        let text = r.text().await.unwrap();
+        seen.push_str(&text);
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()["id"]
+            .as_u64()
+            .unwrap()
+    };
+    seen.push_str(&keep(app.register("vera", "card", "4000000000000002").await).await);
+    seen.push_str(&keep(app.register("vera", "card", "4242424242424241").await).await);
+    seen.push_str(&keep(app.register("vera", "card", "378282246310005").await).await);
+    seen.push_str(&keep(app.register("vera!", "bank", "110-123-456789").await).await);
+    // Wrong type and an unknown field spelled as the number: the 400 must not echo either.
+    let wrong = r#"{"customerId": "vera", "kind": "card", "number": 4242424242424242}"#;
+    seen.push_str(
+        &keep(
+            app.post_raw("/paymethods", Some("application/json"), wrong)
+                .await,
+        )
+        .await,
+    );
+    let unknown = r#"{"customerId": "vera", "kind": "card", "number": "1", "4242424242424242": 1}"#;
+    seen.push_str(
+        &keep(
+            app.post_raw("/paymethods", Some("application/json"), unknown)
+                .await,
+        )
+        .await,
+    );
+    let bad_type = r#"{"customerId": "vera", "kind": "card", "number": "5555555555554444", "requestId": "110123456789"}"#;
+    seen.push_str(
+        &keep(
+            app.post_raw("/paymethods", Some("application/json"), bad_type)
+                .await,
+        )
+        .await,
+    );
+    seen.push_str(
+        &keep(
+            app.patch(id, &json!({"number": "5555555555554444"}), None)
+                .await,
+        )
+        .await,
+    );
+    seen.push_str(
+        &keep(
+            app.patch(
+                id,
+                &json!({"kind": "bank", "number": "110-123-456789"}),
+                None,
+            )
+            .await,
+        )
+        .await,
+    );
+    seen.push_str(&keep(app.get(&format!("/paymethods/{id}")).await).await);
+    seen.push_str(&keep(app.get("/paymethods?customerId=vera").await).await);
+    seen.push_str(&keep(app.get("/payments?customerId=vera").await).await);
+    seen.push_str(&keep(app.get("/metrics").await).await);
+    assert!(seen.contains("**** **** **** 4242"), "the workload ran");
+    assert!(app.stop().await.success());
+
+    let log = app.log();
+    assert!(log.contains("paytree started"), "the log was captured");
+    let store = std::fs::read(app.dir.join("paytree.redb")).unwrap();
+    assert!(
+        store.windows(4).any(|w| w == b"4242"),
+        "the store holds the last four digits"
+    );
+    for number in spellings() {
+        assert!(!seen.contains(&number), "a response contains {number}");
+        assert!(!log.contains(&number), "the log contains {number}");
+        assert!(
+            !store.windows(number.len()).any(|w| w == number.as_bytes()),
+            "the store file contains {number}"
+        );
+    }
+}
