@@ -45,7 +45,8 @@ pub struct TreeOptions {
 #[derive(Debug, Clone)]
 pub enum PaymentFilter {
     Customer(CustomerId),
-    Paymethod(PaymethodId),
+    /// One payment method's records; with a customer, only if the method is theirs.
+    Paymethod(PaymethodId, Option<CustomerId>),
 }
 
 /// The handle on the running tree. Cheap to clone.
@@ -161,7 +162,17 @@ impl Actors {
     ) -> Result<Page<Payment>, CommandError> {
         self.query(move |s| match &filter {
             PaymentFilter::Customer(c) => s.payments_of_customer(c, after, limit),
-            PaymentFilter::Paymethod(p) => s.payments_of_paymethod(*p, after, limit),
+            PaymentFilter::Paymethod(p, customer) => {
+                let mut page = s.payments_of_paymethod(*p, after, limit)?;
+                if let Some(c) = customer {
+                    // A method belongs to one customer: its records all match or none do.
+                    page.items.retain(|payment| &payment.customer_id == c);
+                    if page.items.is_empty() {
+                        page.next_after = None;
+                    }
+                }
+                Ok(page)
+            }
         })
         .await
     }

@@ -11,31 +11,54 @@ use utoipa::{IntoParams, ToSchema};
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegisterBody {
     /// 1–64 characters of `A-Z a-z 0-9 _ . -`.
-    #[schema(example = "alice")]
+    #[schema(
+        example = "alice",
+        pattern = "^[A-Za-z0-9_.-]{1,64}$",
+        min_length = 1,
+        max_length = 64
+    )]
     pub customer_id: String,
     /// `card` or `bank`.
-    #[schema(example = "card")]
+    #[schema(value_type = KindView, example = "card")]
     pub kind: String,
     /// Card: 12–19 digits with a valid Luhn check digit; bank account: 6–20 digits. Spaces
     /// and dashes are ignored.
-    #[schema(example = "4242 4242 4242 4242")]
+    #[schema(example = "4242 4242 4242 4242", pattern = "^[0-9 -]+$")]
     pub number: String,
     /// The caller's reference (order, reservation), a positive integer.
-    #[serde(default)]
-    #[schema(minimum = 1, example = 17)]
-    pub request_id: Option<u64>,
+    #[serde(default, deserialize_with = "integral")]
+    #[schema(minimum = 1, maximum = 9223372036854775807_i64, example = 17)]
+    pub request_id: Option<i64>,
 }
 
 /// `PATCH /paymethods/{id}`: at least one field. A kind change needs the number too.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub struct ChangeBody {
     #[serde(default)]
-    #[schema(example = "bank")]
+    #[schema(value_type = Option<KindView>, example = "bank")]
     pub kind: Option<String>,
     #[serde(default)]
-    #[schema(example = "110-123-456789")]
+    #[schema(example = "110-123-456789", pattern = "^[0-9 -]+$")]
     pub number: Option<String>,
+}
+
+/// An integer as JSON Schema sees one: `17` and `17.0` alike. Anything else is a type error.
+fn integral<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    use serde::de::Error;
+    match Option::<serde_json::Number>::deserialize(d)? {
+        None => Ok(None),
+        Some(n) => n
+            .as_i64()
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18)
+                    .map(|f| f as i64)
+            })
+            .map(Some)
+            .ok_or_else(|| D::Error::custom("requestId must be an integer within int64")),
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -200,7 +223,7 @@ pub struct ListMethodsQuery {
     pub after: Option<u64>,
 }
 
-/// `customerId` or `paymethodId` (one of them is required), and paging.
+/// `customerId` or `paymethodId` (at least one; both narrow to their intersection), and paging.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]

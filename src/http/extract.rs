@@ -66,7 +66,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
 }
 
 /// The version named by `If-Match` (`"3"`, `W/"3"` or `3`); `*` or no header means any.
-/// A value that names no version can match nothing: 412.
+/// A value that is not a version is a malformed request: 400.
 pub fn if_match(headers: &HeaderMap) -> Result<Option<u64>, Problem> {
     let Some(value) = headers.get(axum::http::header::IF_MATCH) else {
         return Ok(None);
@@ -76,14 +76,9 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<u64>, Problem> {
         return Ok(None);
     }
     let tag = raw.trim_start_matches("W/").trim_matches('"');
-    tag.parse::<u64>().map(Some).map_err(|_| {
-        Problem::new(
-            StatusCode::PRECONDITION_FAILED,
-            "version-mismatch",
-            "Version mismatch",
-            "If-Match must name a version, like \"3\".",
-        )
-    })
+    tag.parse::<u64>()
+        .map(Some)
+        .map_err(|_| Problem::invalid_request("If-Match must name a version, like \"3\"."))
 }
 
 /// Keeps a deserializer's message useful without repeating client input: quoted or
@@ -174,7 +169,7 @@ mod tests {
         assert_eq!(h("W/\"4\""), Ok(Some(4)));
         assert_eq!(h("5"), Ok(Some(5)));
         assert_eq!(h("*"), Ok(None));
-        assert_eq!(h("\"abc\""), Err(412));
+        assert_eq!(h("\"abc\""), Err(400));
         assert_eq!(if_match(&HeaderMap::new()).unwrap(), None);
     }
 }

@@ -109,3 +109,14 @@ fn limit(limit: Option<u32>) -> Result<usize, Problem> {
         _ => Err(Problem::invalid_request("limit must be between 1 and 200.")),
     }
 }
+
+/// Ids and cursors are documented as int64: anything larger is a malformed request.
+fn within_int64(name: &str, value: Option<u64>) -> Result<Option<u64>, Problem> {
+    match value {
+        Some(v) if v > i64::MAX as u64 => Err(Problem::invalid_request(format!(
+            "{name} must be at most {}.",
+            i64::MAX
+        ))),
+        v => Ok(v),
+    }
+}

@@ -26,28 +26,34 @@ pub async fn get_payment(
     Ok(Json(PaymentView::from(&payment)))
 }
 
-/// A customer's or a payment method's payment records, by id.
+/// A customer's or a payment method's payment records (both: the method's, if it is the customer's), by id.
 #[utoipa::path(
     get, path = "/payments", tag = "payments",
     params(ListPaymentsQuery),
     responses(
         (status = 200, body = PaymentPage),
-        (status = 400, description = "Neither or both of customerId and paymethodId, or bad paging", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "Neither customerId nor paymethodId, or bad paging", body = ProblemBody, content_type = "application/problem+json"),
     )
 )]
 pub async fn list_payments(
     State(app): State<AppState>,
     Params(q): Params<ListPaymentsQuery>,
 ) -> Result<Json<PaymentPage>, Problem> {
-    let filter = match (q.customer_id, q.paymethod_id) {
-        (Some(c), None) => PaymentFilter::Customer(
-            CustomerId::parse(&c)
-                .map_err(|e| Problem::invalid_request(format!("customerId {}.", e.message)))?,
-        ),
-        (None, Some(id)) if id > 0 => PaymentFilter::Paymethod(PaymethodId(id)),
+    let customer = q
+        .customer_id
+        .map(|c| CustomerId::parse(&c))
+        .transpose()
+        .map_err(|e| Problem::invalid_request(format!("customerId {}.", e.message)))?;
+    let after = super::within_int64("after", q.after)?.unwrap_or(0);
+    let filter = match (
+        customer,
+        super::within_int64("paymethodId", q.paymethod_id)?,
+    ) {
+        (customer, Some(id)) if id > 0 => PaymentFilter::Paymethod(PaymethodId(id), customer),
+        (Some(customer), None) => PaymentFilter::Customer(customer),
         _ => {
             return Err(Problem::invalid_request(
-                "Give exactly one of customerId and paymethodId (a positive integer).",
+                "Give customerId or paymethodId (a positive integer), or both.",
             ));
         }
     };

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 /// Register a payment method: valid only once the payment system approves a verification.
 #[utoipa::path(
     post, path = "/paymethods", tag = "paymethods",
-    params(("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters, scoped per customer")),
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, description = "1–255 visible ASCII characters, scoped per customer", pattern = "^[!-~]{1,255}$")),
     request_body = RegisterBody,
     responses(
         (status = 201, description = "Verified and registered", body = PaymentMethodView,
@@ -66,14 +66,19 @@ fn parse_registration(body: RegisterBody) -> Result<Registration, Problem> {
             .map_err(|e| errors.push(e))
             .ok()
     });
-    if body.request_id == Some(0) {
-        errors.push(FieldError::new("requestId", "must be a positive integer"));
-    }
+    let request_id = match body.request_id {
+        Some(id @ 1..) => Some(id as u64),
+        Some(_) => {
+            errors.push(FieldError::new("requestId", "must be a positive integer"));
+            None
+        }
+        None => None,
+    };
     match (customer, number) {
         (Some(customer_id), Some(number)) if errors.is_empty() => Ok(Registration {
             customer_id,
             number,
-            request_id: body.request_id,
+            request_id,
         }),
         _ => Err(Problem::validation(errors)),
     }
@@ -128,7 +133,11 @@ pub async fn list_paymethods(
     let limit = super::limit(q.limit)?;
     let page = app
         .actors
-        .paymethods_of(customer, q.after.unwrap_or(0), limit)
+        .paymethods_of(
+            customer,
+            super::within_int64("after", q.after)?.unwrap_or(0),
+            limit,
+        )
         .await?;
     Ok(Json(PaymentMethodPage {
         items: page.items.iter().map(PaymentMethodView::from).collect(),
@@ -139,12 +148,12 @@ pub async fn list_paymethods(
 /// Change a payment method; a new number is verified first, as in registration.
 #[utoipa::path(
     patch, path = "/paymethods/{id}", tag = "paymethods",
-    params(("id" = u64, Path, minimum = 1), ("If-Match" = Option<String>, Header, description = "\"<version>\"")),
+    params(("id" = u64, Path, minimum = 1), ("If-Match" = Option<String>, Header, nullable = false, description = "\"<version>\"", pattern = "^(\\*|(W/)?\"[0-9]{1,19}\"|[0-9]{1,19})$")),
     request_body = ChangeBody,
     responses(
         (status = 200, description = "Changed (version + 1), or unchanged when nothing differs", body = PaymentMethodView,
             headers(("Paytree-Position" = u64), ("ETag" = String))),
-        (status = 400, description = "Malformed JSON, wrong types, unknown fields", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON, wrong types, unknown fields, malformed If-Match", body = ProblemBody, content_type = "application/problem+json"),
         (status = 402, description = "The new number's verification was declined; unchanged", body = ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "Unknown or removed", body = ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "Changed concurrently; retry", body = ProblemBody, content_type = "application/problem+json"),
@@ -162,6 +171,10 @@ pub async fn change_paymethod(
     headers: HeaderMap,
     JsonBody(body): JsonBody<ChangeBody>,
 ) -> Result<Response, Problem> {
+    if body.kind.is_none() && body.number.is_none() {
+        let field = FieldError::new("body", "give at least one of \"kind\" and \"number\"");
+        return Err(Problem::validation(vec![field]));
+    }
     let kind = body
         .kind
         .as_deref()
@@ -184,9 +197,10 @@ pub async fn change_paymethod(
 /// Remove a payment method; afterwards its id answers 404.
 #[utoipa::path(
     delete, path = "/paymethods/{id}", tag = "paymethods",
-    params(("id" = u64, Path, minimum = 1), ("If-Match" = Option<String>, Header, description = "\"<version>\"")),
+    params(("id" = u64, Path, minimum = 1), ("If-Match" = Option<String>, Header, nullable = false, description = "\"<version>\"", pattern = "^(\\*|(W/)?\"[0-9]{1,19}\"|[0-9]{1,19})$")),
     responses(
         (status = 204, description = "Removed", headers(("Paytree-Position" = u64))),
+        (status = 400, description = "Malformed If-Match", body = ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "Unknown or already removed", body = ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "Changed concurrently; retry", body = ProblemBody, content_type = "application/problem+json"),
         (status = 412, description = "If-Match names another version", body = ProblemBody, content_type = "application/problem+json"),

@@ -123,7 +123,7 @@ async fn a_declined_new_number_is_402_and_leaves_the_method_unchanged() {
 }
 
 #[tokio::test]
-async fn if_match_with_a_stale_version_is_412_and_with_the_current_one_succeeds() {
+async fn if_match_with_a_stale_version_is_412_a_malformed_one_400_and_the_current_one_succeeds() {
     let app = spawn_app().await;
     let id = registered(&app, "mia").await;
     assert_eq!(
@@ -138,8 +138,8 @@ async fn if_match_with_a_stale_version_is_412_and_with_the_current_one_succeeds(
     assert_problem(
         app.patch(id, &json!({"number": VISA}), Some("\"nonsense\""))
             .await,
-        412,
-        "version-mismatch",
+        400,
+        "invalid-request",
     )
     .await;
     assert_eq!(

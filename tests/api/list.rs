@@ -70,7 +70,7 @@ async fn listing_needs_a_valid_customer_id_and_a_limit_between_1_and_200() {
 }
 
 #[tokio::test]
-async fn payments_are_listed_by_customer_or_by_payment_method_but_not_both_or_neither() {
+async fn payments_are_listed_by_customer_by_payment_method_or_both_but_not_neither() {
     let app = spawn_app().await;
     let id = app.register_ok("rita", VISA).await["id"].as_u64().unwrap();
     assert_eq!(app.register("rita", "card", DECLINED).await.status(), 402);
@@ -88,9 +88,25 @@ async fn payments_are_listed_by_customer_or_by_payment_method_but_not_both_or_ne
         .await
         .unwrap();
     assert_eq!(of_method["items"].as_array().unwrap().len(), 1);
+    let both: Value = app
+        .get(&format!("/payments?customerId=rita&paymethodId={id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(both["items"], of_method["items"]);
+    let other: Value = app
+        .get(&format!("/payments?customerId=someone&paymethodId={id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(other["items"].as_array().unwrap().len(), 0);
     for query in [
         "",
-        &format!("?customerId=rita&paymethodId={id}"),
+        "?customerId=bad%20id",
+        "?paymethodId=9223372036854775808",
+        "?customerId=rita&after=9223372036854775808",
         "?paymethodId=0",
         "?customerId=rita&limit=0",
     ] {

@@ -55,6 +55,11 @@ async fn bank_accounts_and_other_brands_are_registered_with_their_masks() {
     let bank: Value = bank.json().await.unwrap();
     assert_eq!(bank["brand"], Value::Null);
     assert_eq!(bank["maskedNumber"], "******6789");
+    // 17.0 is an integer to JSON Schema, so it is accepted as one.
+    let body = json!({"customerId": "bob", "kind": "card", "number": VISA, "requestId": 17.0});
+    let r = app.post_json("/paymethods", &body).await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.json::<Value>().await.unwrap()["requestId"], 17);
     assert_eq!(
         app.register_ok("bob", MASTERCARD).await["brand"],
         "mastercard"
@@ -90,7 +95,8 @@ async fn malformed_json_wrong_types_unknown_and_missing_fields_are_400_and_store
         r#"{"customerId": "dave", "kind": "card", "number": "4242424242424242", "cvv": "123"}"#.to_owned(),
         r#"{"customerId": "dave", "kind": "card"}"#.to_owned(),
         r#"{"kind": "card", "number": "4242424242424242"}"#.to_owned(),
-        r#"{"customerId": "dave", "kind": "card", "number": "4242424242424242", "requestId": -1}"#.to_owned(),
+        r#"{"customerId": "dave", "kind": "card", "number": "4242424242424242", "requestId": 1.5}"#.to_owned(),
+        r#"{"customerId": "dave", "kind": "card", "number": "4242424242424242", "requestId": 9223372036854775808}"#.to_owned(),
     ];
     for body in cases {
         let r = app
@@ -159,6 +165,11 @@ async fn every_validation_error_is_422_naming_the_field_and_stores_nothing() {
         ),
         (
             json!({"customerId": "erin", "kind": "card", "number": VISA, "requestId": 0}),
+            "requestId",
+            "positive",
+        ),
+        (
+            json!({"customerId": "erin", "kind": "card", "number": VISA, "requestId": -5}),
             "requestId",
             "positive",
         ),
