@@ -40,6 +40,7 @@ pub async fn serve(
         max_payment_calls: settings.max_payment_calls,
         max_batch: 512,
         fingerprinter,
+        idle_timeout: settings.passivate_after,
     })
     .await
     .context("starting the actor tree")?;

@@ -44,6 +44,8 @@ overrides! {
     breaker_probes: u32 = "PAYTREE_BREAKER_PROBES";
     /// Most payment calls in flight at once [default: 64].
     max_payment_calls: usize = "PAYTREE_MAX_PAYMENT_CALLS";
+    /// Milliseconds after which an idle payment-method actor is passivated [default: 60000].
+    passivate_after_ms: u64 = "PAYTREE_PASSIVATE_AFTER_MS";
 }
 
 /// Where the payment system is.
@@ -61,6 +63,7 @@ pub struct Settings {
     pub provider: ProviderSetting,
     pub breaker: BreakerConfig,
     pub max_payment_calls: usize,
+    pub passivate_after: Duration,
 }
 
 impl Settings {
@@ -112,6 +115,7 @@ impl Settings {
             provider,
             breaker,
             max_payment_calls: o.max_payment_calls.unwrap_or(64).max(1),
+            passivate_after: Duration::from_millis(o.passivate_after_ms.unwrap_or(60_000).max(1)),
         })
     }
 }

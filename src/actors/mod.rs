@@ -39,6 +39,8 @@ pub struct TreeOptions {
     pub max_payment_calls: usize,
     pub max_batch: usize,
     pub fingerprinter: Fingerprinter,
+    /// Aggregates idle this long are passivated.
+    pub idle_timeout: Duration,
 }
 
 /// Which payments to list.
@@ -73,6 +75,7 @@ impl Actors {
             fingerprinter: options.fingerprinter,
             payment_wait,
             write_wait,
+            idle_timeout: options.idle_timeout,
         });
         let router = Slot::default();
         let healthy = Arc::new(AtomicBool::new(true));

@@ -21,6 +21,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use rand::Rng;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::time::Instant;
 
 pub struct PaymethodActor;
 
@@ -35,6 +36,8 @@ pub struct AggregateContext {
     pub payment_wait: Duration,
     /// How long to wait for a durable write.
     pub write_wait: Duration,
+    /// An aggregate idle this long stops (by draining); the store keeps its state.
+    pub idle_timeout: Duration,
 }
 
 pub struct PaymethodArgs {
@@ -50,6 +53,8 @@ pub struct PaymethodState {
     /// Set when a write's fate is unknown: the cached state may be wrong, so the actor
     /// fails after replying and the next message rebuilds it from the store.
     poisoned: bool,
+    last_active: Instant,
+    idle_timer_armed: bool,
     ctx: Arc<AggregateContext>,
 }
 
@@ -62,6 +67,9 @@ pub enum PaymethodMessage {
     Change(ChangeRequest, Reply<Done>),
     /// Remove it; replies with the position of the removal event.
     Remove(RemoveRequest, Reply<Position>),
+    /// Stop if idle since the last command (sent by the actor's own timer). It is handled
+    /// between commands, so an aggregate in the middle of a payment is never passivated.
+    Passivate,
 }
 
 impl Actor for PaymethodActor {
@@ -85,6 +93,8 @@ impl Actor for PaymethodActor {
             id: args.id,
             current,
             poisoned: false,
+            last_active: Instant::now(),
+            idle_timer_armed: false,
             ctx: args.ctx,
         })
     }
@@ -99,7 +109,18 @@ impl Actor for PaymethodActor {
             PaymethodMessage::Register(r, reply) => send(reply, state.register(r).await),
             PaymethodMessage::Change(c, reply) => send(reply, state.change(c).await),
             PaymethodMessage::Remove(r, reply) => send(reply, state.remove(r).await),
+            PaymethodMessage::Passivate => {
+                state.idle_timer_armed = false;
+                let idle = state.last_active.elapsed();
+                if idle >= state.ctx.idle_timeout {
+                    let _ = myself.drain();
+                    return Ok(());
+                }
+                state.arm_idle_timer(&myself, state.ctx.idle_timeout - idle);
+                return Ok(());
+            }
         }
+        state.last_active = Instant::now();
         if state.poisoned {
             return Err(format!(
                 "aggregate {} lost track of a write; restarting from the store",
@@ -111,6 +132,8 @@ impl Actor for PaymethodActor {
             // Nothing to hold: finish what is queued, then stop. Later messages are
             // re-routed by the router to a new incarnation.
             let _ = myself.drain();
+        } else if !state.idle_timer_armed {
+            state.arm_idle_timer(&myself, state.ctx.idle_timeout);
         }
         Ok(())
     }
@@ -128,6 +151,11 @@ struct Verified {
 }
 
 impl PaymethodState {
+    fn arm_idle_timer(&mut self, myself: &ActorRef<PaymethodMessage>, after: Duration) {
+        self.idle_timer_armed = true;
+        myself.send_after(after, || PaymethodMessage::Passivate);
+    }
+
     async fn register(&mut self, r: Registration) -> Result<Done, CommandError> {
         if self.current.is_some() {
             tracing::error!(id = %self.id, "registration sent to an existing aggregate");

@@ -58,10 +58,7 @@ pub async fn list_payments(
         }
     };
     let limit = super::limit(q.limit)?;
-    let page = app
-        .actors
-        .payments(filter, q.after.unwrap_or(0), limit)
-        .await?;
+    let page = app.actors.payments(filter, after, limit).await?;
     Ok(Json(PaymentPage {
         items: page.items.iter().map(PaymentView::from).collect(),
         next_after: page.next_after,

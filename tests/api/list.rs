@@ -81,6 +81,23 @@ async fn payments_are_listed_by_customer_by_payment_method_or_both_but_not_neith
             .len(),
         2
     );
+    let first: Value = app
+        .get("/payments?customerId=rita&limit=1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["items"].as_array().unwrap().len(), 1);
+    let after = first["nextAfter"].as_u64().expect("a second page");
+    let second: Value = app
+        .get(&format!("/payments?customerId=rita&limit=1&after={after}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second["items"].as_array().unwrap().len(), 1);
+    assert_ne!(second["items"][0]["id"], first["items"][0]["id"]);
+    assert_eq!(second["nextAfter"], Value::Null);
     let of_method: Value = app
         .get(&format!("/payments?paymethodId={id}"))
         .await

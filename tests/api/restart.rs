@@ -61,3 +61,62 @@ async fn a_restart_keeps_every_registered_method_and_never_reuses_an_id() {
             > max
     );
 }
+
+fn live_aggregates(metrics: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("paytree_aggregates_live "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(-1.0)
+}
+
+#[tokio::test]
+async fn idle_aggregates_are_passivated_and_come_back_from_the_store_on_the_next_command() {
+    let app = spawn_app_with(&["--passivate-after-ms", "50"]).await;
+    let mut ids = Vec::new();
+    for _ in 0..10 {
+        ids.push(app.register_ok("xena", VISA).await["id"].as_u64().unwrap());
+    }
+    let mut live = f64::MAX;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        live = live_aggregates(&app.get("/metrics").await.text().await.unwrap());
+        if live == 0.0 {
+            break;
+        }
+    }
+    assert_eq!(live, 0.0, "every idle aggregate stopped");
+    // Changes racing the passivation timer: none is lost or answered wrongly.
+    let mut handles = Vec::new();
+    for (round, id) in ids.iter().cycle().take(40).enumerate() {
+        let client = app.client.clone();
+        let url = app.url(&format!("/paymethods/{id}"));
+        let number = if (round / 10) % 2 == 0 {
+            MASTERCARD
+        } else {
+            VISA
+        };
+        handles.push(tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis((round as u64 % 4) * 25)).await;
+            client
+                .patch(url)
+                .json(&serde_json::json!({"number": number}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }));
+    }
+    for h in handles {
+        assert_eq!(h.await.unwrap(), 200);
+    }
+    for id in &ids {
+        let m: Value = app
+            .get(&format!("/paymethods/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert!(m["version"].as_u64().unwrap() >= 2, "{m}");
+    }
+}
