@@ -13,6 +13,8 @@ pub struct Registration {
     pub customer_id: CustomerId,
     pub number: AccountNumber,
     pub request_id: Option<u64>,
+    /// Set by the handle when the request carried an `Idempotency-Key`.
+    pub idempotency: Option<crate::domain::idempotency::IdempotencyClaim>,
 }
 
 /// A number as the client sent it, not yet validated (its kind may depend on the stored
@@ -67,6 +69,10 @@ pub enum CommandError {
     PaymentUnavailable { retry_after: Duration },
     #[error("the payment method was changed concurrently")]
     Conflict,
+    #[error("a request with this idempotency key is still running")]
+    IdempotencyInFlight,
+    #[error("this idempotency key was used for a different request")]
+    IdempotencyMismatch,
     #[error("the service is busy or shutting down")]
     Unavailable,
     #[error("internal error")]

@@ -5,6 +5,7 @@
 
 pub mod breaker;
 mod command;
+mod idempotency;
 pub mod payment;
 pub mod paymethod;
 pub mod router;
@@ -15,6 +16,8 @@ pub mod supervisor;
 pub use breaker::{BreakerConfig, BreakerSnapshot, BreakerState};
 pub use command::{ChangeRequest, CommandError, Done, RawNumber, Registration, RemoveRequest};
 
+use crate::domain::IdempotencyKey;
+use crate::domain::idempotency::{IdempotencyClaim, IdempotentOutcome};
 use crate::domain::paymethod::Fingerprinter;
 use crate::domain::{CustomerId, Payment, PaymentId, PaymentMethod, PaymethodId, Position};
 use crate::provider::PaymentSystem;
@@ -60,6 +63,8 @@ pub struct Actors {
     store: Store,
     /// The longest a command may take: a payment call, its margin and a durable write.
     command_wait: Duration,
+    fingerprinter: Fingerprinter,
+    in_flight: idempotency::InFlight,
     healthy: Arc<AtomicBool>,
 }
 
@@ -72,7 +77,7 @@ impl Actors {
             store: options.store.clone(),
             writer: Slot::default(),
             payment: Slot::default(),
-            fingerprinter: options.fingerprinter,
+            fingerprinter: options.fingerprinter.clone(),
             payment_wait,
             write_wait,
             idle_timeout: options.idle_timeout,
@@ -96,6 +101,8 @@ impl Actors {
             payment: ctx.payment.clone(),
             store: options.store,
             command_wait: payment_wait + write_wait,
+            fingerprinter: options.fingerprinter,
+            in_flight: idempotency::InFlight::default(),
             healthy,
         })
     }
@@ -105,7 +112,44 @@ impl Actors {
         self.healthy.load(Ordering::SeqCst)
     }
 
-    pub async fn register(&self, registration: Registration) -> Result<Done, CommandError> {
+    /// Registers, honouring an `Idempotency-Key`: the first request with a key runs and its
+    /// final outcome (201 or 402) is kept with it; a repeat with the same request gets that
+    /// outcome again (replayed), a different request 422, a concurrent one 409.
+    pub async fn register(
+        &self,
+        mut registration: Registration,
+        key: Option<IdempotencyKey>,
+    ) -> Answer<Done> {
+        let Some(key) = key else {
+            return Answer::fresh(self.register_once(registration).await);
+        };
+        let customer = registration.customer_id.clone();
+        let Some(_claim) = self.in_flight.claim(&customer, &key) else {
+            return Answer::fresh(Err(CommandError::IdempotencyInFlight));
+        };
+        let fingerprint = self.fingerprinter.of_registration(
+            &customer,
+            &registration.number,
+            registration.request_id,
+        );
+        let lookup = key.clone();
+        match self.query(move |s| s.idempotency(&customer, &lookup)).await {
+            Err(e) => Answer::fresh(Err(e)),
+            Ok(Some(record)) if record.fingerprint != fingerprint => {
+                Answer::fresh(Err(CommandError::IdempotencyMismatch))
+            }
+            Ok(Some(record)) => Answer {
+                result: replay(record.outcome),
+                replayed: true,
+            },
+            Ok(None) => {
+                registration.idempotency = Some(IdempotencyClaim { key, fingerprint });
+                Answer::fresh(self.register_once(registration).await)
+            }
+        }
+    }
+
+    async fn register_once(&self, registration: Registration) -> Result<Done, CommandError> {
         let router = self.router.get()?;
         ask(
             &router,
@@ -209,6 +253,35 @@ impl Actors {
             }
             Err(_) => Err(CommandError::Internal),
         }
+    }
+}
+
+/// A command's result, and whether it is the stored result of an earlier identical request.
+#[derive(Debug)]
+pub struct Answer<T> {
+    pub result: Result<T, CommandError>,
+    pub replayed: bool,
+}
+
+impl<T> Answer<T> {
+    fn fresh(result: Result<T, CommandError>) -> Self {
+        Self {
+            result,
+            replayed: false,
+        }
+    }
+}
+
+fn replay(outcome: IdempotentOutcome) -> Result<Done, CommandError> {
+    match outcome {
+        IdempotentOutcome::Registered { method } => Ok(Done {
+            position: method.last_position,
+            method,
+        }),
+        IdempotentOutcome::Declined { payment_id } => Err(CommandError::Declined {
+            payment_id,
+            code: None,
+        }),
     }
 }
 

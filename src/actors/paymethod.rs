@@ -161,8 +161,9 @@ impl PaymethodState {
             tracing::error!(id = %self.id, "registration sent to an existing aggregate");
             return Err(CommandError::Internal);
         }
+        let claim = r.idempotency.clone();
         let verified = self
-            .verify(&r.customer_id, &r.number, r.request_id, None)
+            .verify(&r.customer_id, &r.number, r.request_id, None, claim.clone())
             .await?;
         let now = Timestamp::now();
         let method = PaymentMethod {
@@ -184,6 +185,7 @@ impl PaymethodState {
             .write(Command::Register {
                 method: method.clone(),
                 payment: verified.payment,
+                idempotency: claim,
             })
             .await?;
         Ok(self.stored(method, &outcome))
@@ -207,6 +209,7 @@ impl PaymethodState {
                 &number,
                 current.request_id,
                 Some(current.id),
+                None,
             )
             .await?;
         let method = PaymentMethod {
@@ -266,6 +269,7 @@ impl PaymethodState {
         number: &AccountNumber,
         request_id: Option<u64>,
         paymethod: Option<PaymethodId>,
+        idempotency: Option<crate::domain::idempotency::IdempotencyClaim>,
     ) -> Result<Verified, CommandError> {
         let reference = format!("ver_{}", hex::encode(rand::rng().random::<[u8; 12]>()));
         let request = AuthorizeRequest {
@@ -312,7 +316,12 @@ impl PaymethodState {
             }
             (false, _) => {
                 payment.status = PaymentStatus::Declined;
-                let outcome = self.write(Command::RecordDeclined { payment }).await?;
+                let outcome = self
+                    .write(Command::RecordDeclined {
+                        payment,
+                        idempotency,
+                    })
+                    .await?;
                 Err(CommandError::Declined {
                     payment_id: outcome.payment_id.ok_or(CommandError::Internal)?,
                     code: auth.decline_code,

@@ -2,6 +2,7 @@
 //! payments and events. Nothing here does I/O; everything past the HTTP edge is already valid.
 
 pub mod events;
+pub mod idempotency;
 pub mod ids;
 pub mod number;
 pub mod payment;

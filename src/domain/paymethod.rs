@@ -99,6 +99,25 @@ impl Fingerprinter {
         Self { key }
     }
 
+    /// The fingerprint of a registration request, for idempotency: equal for the same
+    /// customer, kind, digits (however spaced) and requestId.
+    pub fn of_registration(
+        &self,
+        customer: &CustomerId,
+        number: &AccountNumber,
+        request_id: Option<u64>,
+    ) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
+            .expect("HMAC accepts a key of any length");
+        mac.update(b"registration:");
+        mac.update(customer.as_str().as_bytes());
+        mac.update(b":");
+        mac.update(self.of(number).as_bytes());
+        mac.update(b":");
+        mac.update(request_id.unwrap_or(0).to_string().as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
     pub fn of(&self, number: &AccountNumber) -> String {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
             .expect("HMAC accepts a key of any length");

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
     request_body = RegisterBody,
     responses(
         (status = 201, description = "Verified and registered", body = PaymentMethodView,
-            headers(("Location" = String, description = "/paymethods/{id}"), ("Paytree-Position" = u64), ("ETag" = String))),
+            headers(("Location" = String, description = "/paymethods/{id}"), ("Paytree-Position" = u64), ("ETag" = String), ("Idempotent-Replayed" = String, description = "`true` when this repeats the first response for the key"))),
         (status = 400, description = "Malformed JSON, wrong types, unknown or missing fields, bad Idempotency-Key", body = ProblemBody, content_type = "application/problem+json"),
         (status = 402, description = "The payment system declined the verification; nothing registered", body = ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "A request with the same Idempotency-Key is in flight", body = ProblemBody, content_type = "application/problem+json"),
@@ -36,9 +36,13 @@ pub async fn register_paymethod(
     headers: HeaderMap,
     JsonBody(body): JsonBody<RegisterBody>,
 ) -> Result<Response, Problem> {
-    idempotency_key(&headers)?;
+    let key = idempotency_key(&headers)?;
     let registration = parse_registration(body)?;
-    let done = app.actors.register(registration).await?;
+    let answer = app.actors.register(registration, key).await;
+    let done = match answer.result {
+        Ok(done) => done,
+        Err(e) => return Ok(replayed(Problem::from(e).into_response(), answer.replayed)),
+    };
     let location = format!("/paymethods/{}", done.method.id);
     let mut response = (
         StatusCode::CREATED,
@@ -50,7 +54,7 @@ pub async fn register_paymethod(
         header::LOCATION,
         location.parse().map_err(|_| Problem::internal())?,
     );
-    Ok(response)
+    Ok(replayed(response, answer.replayed))
 }
 
 /// Validates every field and reports all failures at once; the number is checked only once
@@ -79,9 +83,19 @@ fn parse_registration(body: RegisterBody) -> Result<Registration, Problem> {
             customer_id,
             number,
             request_id,
+            idempotency: None,
         }),
         _ => Err(Problem::validation(errors)),
     }
+}
+
+/// Marks a response that repeats the stored outcome of an earlier request.
+fn replayed(mut response: Response, replayed: bool) -> Response {
+    if replayed {
+        let value = axum::http::HeaderValue::from_static("true");
+        response.headers_mut().insert("idempotent-replayed", value);
+    }
+    response
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, Problem> {

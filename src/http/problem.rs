@@ -192,6 +192,18 @@ impl From<CommandError> for Problem {
                 "The payment system cannot take this request now; nothing was stored. Try again shortly.",
             )
             .retry_after(retry_after.as_secs()),
+                        CommandError::IdempotencyInFlight => Self::new(
+                StatusCode::CONFLICT,
+                "idempotency-in-flight",
+                "Request in flight",
+                "A request with this Idempotency-Key is still running; retry when it has finished.",
+            ),
+            CommandError::IdempotencyMismatch => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-mismatch",
+                "Idempotency key reused",
+                "This Idempotency-Key was used for a different request.",
+            ),
             CommandError::Conflict => Self::new(
                 StatusCode::CONFLICT,
                 "conflict",

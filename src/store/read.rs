@@ -69,6 +69,18 @@ impl Store {
         page(ids, limit, |id| fetch(&rows, id))
     }
 
+    /// The record kept under a customer's idempotency key, if any.
+    pub fn idempotency(
+        &self,
+        customer: &CustomerId,
+        key: &crate::domain::IdempotencyKey,
+    ) -> Result<Option<crate::domain::idempotency::IdempotencyRecord>, StoreError> {
+        let txn = self.read()?;
+        let table = txn.open_table(IDEMPOTENCY)?;
+        let value = table.get((customer.as_str(), key.as_str()))?;
+        value.map(|v| decode(v.value())).transpose()
+    }
+
     /// Events after `after`, in log order, at most `limit` of them.
     pub fn events_after(&self, after: Position, limit: usize) -> Result<Vec<Event>, StoreError> {
         let txn = self.read()?;

@@ -18,6 +18,8 @@ pub const PAYMENTS_BY_CUSTOMER: TableDefinition<(&str, u64), ()> =
 /// (payment-method id, payment id) → ().
 pub const PAYMENTS_BY_PAYMETHOD: TableDefinition<(u64, u64), ()> =
     TableDefinition::new("payments_by_paymethod");
+/// (customer, Idempotency-Key) → encoded `IdempotencyRecord`.
+pub const IDEMPOTENCY: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("idempotency");
 /// Sequence name → the next value to hand out.
 pub const SEQUENCES: TableDefinition<&str, u64> = TableDefinition::new("sequences");
 
@@ -35,6 +37,7 @@ pub fn create_all(db: &Database) -> Result<(), super::StoreError> {
         txn.open_table(PAYMENTS_BY_CUSTOMER)?;
         txn.open_table(PAYMENTS_BY_PAYMETHOD)?;
         txn.open_table(SEQUENCES)?;
+        txn.open_table(IDEMPOTENCY)?;
     }
     txn.commit()?;
     Ok(())

@@ -5,6 +5,7 @@
 use super::StoreError;
 use super::codec::encode;
 use super::tables::*;
+use crate::domain::idempotency::{IdempotencyClaim, IdempotencyRecord, IdempotentOutcome};
 use crate::domain::{
     Event, EventKind, MaskedAttrs, Payment, PaymentId, PaymentMethod, PaymethodId, Position,
     Timestamp,
@@ -20,9 +21,13 @@ pub enum Command {
     Register {
         method: PaymentMethod,
         payment: Payment,
+        idempotency: Option<IdempotencyClaim>,
     },
     /// A declined verification: only the payment record.
-    RecordDeclined { payment: Payment },
+    RecordDeclined {
+        payment: Payment,
+        idempotency: Option<IdempotencyClaim>,
+    },
     /// A verified change: the new state (its version one higher than `expected_version`),
     /// the approved payment and `PaymentMethodChanged` with the previous attributes.
     Change {
@@ -89,6 +94,7 @@ struct Tables<'t> {
     payments: Table<'t, u64, &'static [u8]>,
     payments_by_customer: Table<'t, (&'static str, u64), ()>,
     payments_by_paymethod: Table<'t, (u64, u64), ()>,
+    idempotency: Table<'t, (&'static str, &'static str), &'static [u8]>,
     sequences: Table<'t, &'static str, u64>,
     seq: Sequences,
 }
@@ -111,6 +117,7 @@ impl<'t> Tables<'t> {
             payments: txn.open_table(PAYMENTS)?,
             payments_by_customer: txn.open_table(PAYMENTS_BY_CUSTOMER)?,
             payments_by_paymethod: txn.open_table(PAYMENTS_BY_PAYMETHOD)?,
+            idempotency: txn.open_table(IDEMPOTENCY)?,
             sequences,
             seq,
         })
@@ -125,17 +132,37 @@ impl<'t> Tables<'t> {
 
     fn apply(&mut self, command: &Command) -> Result<Result<Outcome, Rejected>, StoreError> {
         match command {
-            Command::Register { method, payment } => {
+            Command::Register {
+                method,
+                payment,
+                idempotency,
+            } => {
                 if self.paymethods.get(method.id.0)?.is_some() {
                     return Ok(Err(Rejected::VersionConflict));
                 }
                 let kind = EventKind::PaymentMethodRegistered {
                     attrs: method.attrs(),
                 };
-                self.store_verified(method.clone(), payment, kind)
+                let outcome = self.store_verified(method.clone(), payment, kind)?;
+                if let (Ok(stored), Some(claim)) = (&outcome, idempotency) {
+                    let mut method = method.clone();
+                    method.verification_payment_id =
+                        stored.payment_id.unwrap_or(method.verification_payment_id);
+                    method.last_position = stored.position.unwrap_or(method.last_position);
+                    let customer = method.customer_id.clone();
+                    self.remember(&customer, claim, IdempotentOutcome::Registered { method })?;
+                }
+                Ok(outcome)
             }
-            Command::RecordDeclined { payment } => {
+            Command::RecordDeclined {
+                payment,
+                idempotency,
+            } => {
                 let payment_id = self.insert_payment(payment.clone())?;
+                if let Some(claim) = idempotency {
+                    let outcome = IdempotentOutcome::Declined { payment_id };
+                    self.remember(&payment.customer_id, claim, outcome)?;
+                }
                 Ok(Ok(Outcome {
                     payment_id: Some(payment_id),
                     ..Outcome::default()
@@ -222,6 +249,22 @@ impl<'t> Tables<'t> {
             position: Some(position),
             ..Outcome::default()
         }))
+    }
+
+    fn remember(
+        &mut self,
+        customer: &crate::domain::CustomerId,
+        claim: &IdempotencyClaim,
+        outcome: IdempotentOutcome,
+    ) -> Result<(), StoreError> {
+        let record = IdempotencyRecord {
+            fingerprint: claim.fingerprint.clone(),
+            outcome,
+            created_at: Timestamp::now(),
+        };
+        let key = (customer.as_str(), claim.key.as_str());
+        self.idempotency.insert(key, encode(&record)?.as_slice())?;
+        Ok(())
     }
 
     fn stored_version(&self, id: PaymethodId) -> Result<Option<u64>, StoreError> {

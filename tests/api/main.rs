@@ -5,6 +5,7 @@ mod helpers;
 
 mod breaker;
 mod change;
+mod idempotency;
 mod list;
 mod ops;
 mod register;

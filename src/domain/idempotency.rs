@@ -1,0 +1,29 @@
+//! Idempotency records: under a customer's `Idempotency-Key`, the fingerprint of the first
+//! request and its final outcome, so a retry gets the same answer without a second payment.
+
+use super::{PaymentId, PaymentMethod, Timestamp};
+use serde::{Deserialize, Serialize};
+
+/// What a key was used for, and how that ended. Only final outcomes are kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    /// Keyed fingerprint of the request (customer, kind, digits, requestId).
+    pub fingerprint: String,
+    pub outcome: IdempotentOutcome,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IdempotentOutcome {
+    /// 201, with the method as it was returned then.
+    Registered { method: PaymentMethod },
+    /// 402, with the declined payment's record.
+    Declined { payment_id: PaymentId },
+}
+
+/// A registration's claim on a key: stored with the outcome in the same transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyClaim {
+    pub key: super::IdempotencyKey,
+    pub fingerprint: String,
+}
