@@ -205,9 +205,9 @@ impl Breaker {
     where
         F: Future<Output = Result<T, E>>,
     {
-        if permit.probe.is_none() {
-            // The breaker may have opened since the permit was given: do not let failsafe see
-            // this call, or it would start its half-open period early.
+        {
+            // The breaker may have (re)opened since the permit was given, also under a probe:
+            // failsafe must not see this call, or it would end the open period early.
             let m = self.mirror.0.lock().unwrap();
             if m.state == BreakerState::Open {
                 let remaining = m

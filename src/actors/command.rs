@@ -8,13 +8,18 @@ use crate::domain::{
 use std::time::Duration;
 
 /// Register a new payment method (`POST /paymethods`).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Registration {
     pub customer_id: CustomerId,
     pub number: AccountNumber,
     pub request_id: Option<u64>,
-    /// Set by the handle when the request carried an `Idempotency-Key`.
-    pub idempotency: Option<crate::domain::idempotency::IdempotencyClaim>,
+    /// Set by the handle when the request carried an `Idempotency-Key`: what to store with
+    /// the outcome, and the key's in-flight claim, which the aggregate holds until the
+    /// outcome is durable (so a caller that gave up cannot free the key early).
+    pub idempotency: Option<(
+        crate::domain::idempotency::IdempotencyClaim,
+        super::idempotency::Claim,
+    )>,
 }
 
 /// A number as the client sent it, not yet validated (its kind may depend on the stored

@@ -5,7 +5,7 @@
 
 pub mod breaker;
 mod command;
-mod idempotency;
+pub(crate) mod idempotency;
 pub mod payment;
 pub mod paymethod;
 pub mod router;
@@ -124,7 +124,7 @@ impl Actors {
             return Answer::fresh(self.register_once(registration).await);
         };
         let customer = registration.customer_id.clone();
-        let Some(_claim) = self.in_flight.claim(&customer, &key) else {
+        let Some(held) = self.in_flight.claim(&customer, &key) else {
             return Answer::fresh(Err(CommandError::IdempotencyInFlight));
         };
         let fingerprint = self.fingerprinter.of_registration(
@@ -143,7 +143,7 @@ impl Actors {
                 replayed: true,
             },
             Ok(None) => {
-                registration.idempotency = Some(IdempotencyClaim { key, fingerprint });
+                registration.idempotency = Some((IdempotencyClaim { key, fingerprint }, held));
                 Answer::fresh(self.register_once(registration).await)
             }
         }

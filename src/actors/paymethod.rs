@@ -161,7 +161,11 @@ impl PaymethodState {
             tracing::error!(id = %self.id, "registration sent to an existing aggregate");
             return Err(CommandError::Internal);
         }
-        let claim = r.idempotency.clone();
+        // `_held` keeps the key claimed until this registration's outcome is durable.
+        let (claim, _held) = r
+            .idempotency
+            .map(|(c, h)| (Some(c), Some(h)))
+            .unwrap_or_default();
         let verified = self
             .verify(&r.customer_id, &r.number, r.request_id, None, claim.clone())
             .await?;

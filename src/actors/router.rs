@@ -24,6 +24,8 @@ pub struct RouterArgs {
 
 pub struct RouterState {
     live: HashMap<PaymethodId, ActorRef<PaymethodMessage>>,
+    /// Messages for aggregates whose incarnation is draining, in arrival order.
+    waiting: HashMap<PaymethodId, Vec<PaymethodMessage>>,
     ids: HashMap<ActorId, PaymethodId>,
     next_id: u64,
     reserved_end: u64,
@@ -51,6 +53,7 @@ impl Actor for RouterActor {
     ) -> Result<RouterState, ActorProcessingErr> {
         Ok(RouterState {
             live: HashMap::new(),
+            waiting: HashMap::new(),
             ids: HashMap::new(),
             next_id: 0,
             reserved_end: 0,
@@ -78,16 +81,18 @@ impl Actor for RouterActor {
 
     async fn handle_supervisor_evt(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         event: SupervisionEvent,
         state: &mut RouterState,
     ) -> Result<(), ActorProcessingErr> {
         match event {
-            SupervisionEvent::ActorTerminated(cell, _, _) => state.forget(cell.get_id()),
+            SupervisionEvent::ActorTerminated(cell, _, _) => {
+                state.ended(&myself, cell.get_id()).await
+            }
             SupervisionEvent::ActorFailed(cell, error) => {
                 tracing::warn!(error = %error, "payment-method aggregate failed; the next message restarts it from the store");
                 metrics::counter!(names::ACTOR_RESTARTS, "actor" => "paymethod").increment(1);
-                state.forget(cell.get_id());
+                state.ended(&myself, cell.get_id()).await;
             }
             _ => {}
         }
@@ -128,24 +133,36 @@ impl RouterState {
         id: PaymethodId,
         message: PaymethodMessage,
     ) {
-        // A draining incarnation refuses new messages and hands them back: start a new one.
-        let mut message = message;
-        for _ in 0..2 {
-            let actor = match self.live.get(&id) {
-                Some(actor) => actor.clone(),
-                None => match self.activate(myself, id, false).await {
-                    Ok(actor) => actor,
-                    Err(_) => return, // dropping the message drops its reply port: the caller sees Unavailable
-                },
-            };
-            match actor.send_message(message) {
-                Ok(()) => return,
-                Err(ractor::MessagingErr::SendErr(back)) => {
-                    self.forget(actor.get_id());
-                    message = back;
-                }
-                Err(_) => return,
+        // Messages for an incarnation that is still draining wait for it to end, so that
+        // two actors never work on one aggregate at once.
+        if let Some(waiting) = self.waiting.get_mut(&id) {
+            waiting.push(message);
+            return;
+        }
+        let actor = match self.live.get(&id) {
+            Some(actor) => actor.clone(),
+            None => match self.activate(myself, id, false).await {
+                Ok(actor) => actor,
+                Err(_) => return, // dropping the message drops its reply port: the caller sees Unavailable
+            },
+        };
+        match actor.send_message(message) {
+            Ok(()) => {}
+            // A draining incarnation refuses new messages and hands them back.
+            Err(ractor::MessagingErr::SendErr(back)) => {
+                self.waiting.entry(id).or_default().push(back)
             }
+            Err(_) => {}
+        }
+    }
+
+    /// An aggregate stopped or failed: forget it, and hand what waited for it to a new one.
+    async fn ended(&mut self, myself: &ActorRef<RouterMessage>, actor: ActorId) {
+        let Some(id) = self.forget(actor) else {
+            return;
+        };
+        for message in self.waiting.remove(&id).unwrap_or_default() {
+            self.route(myself, id, message).await;
         }
     }
 
@@ -173,13 +190,15 @@ impl RouterState {
         Ok(actor)
     }
 
-    fn forget(&mut self, actor: ActorId) {
-        if let Some(id) = self.ids.remove(&actor)
-            && self.live.get(&id).is_some_and(|a| a.get_id() == actor)
-        {
+    /// Forgets a stopped actor; returns the aggregate it was live for.
+    fn forget(&mut self, actor: ActorId) -> Option<PaymethodId> {
+        let id = self.ids.remove(&actor)?;
+        let was_live = self.live.get(&id).is_some_and(|a| a.get_id() == actor);
+        if was_live {
             self.live.remove(&id);
         }
         metrics::gauge!(names::AGGREGATES_LIVE).set(self.live.len() as f64);
+        was_live.then_some(id)
     }
 
     async fn allocate(&mut self) -> Result<PaymethodId, CommandError> {

@@ -43,7 +43,7 @@ pub struct Event {
     pub position: Position,
     pub paymethod_id: PaymethodId,
     pub customer_id: CustomerId,
-    /// The aggregate's version after this event (0 for a removal).
+    /// The aggregate's version after this event (a removal counts as one more change).
     pub version: u64,
     pub recorded_at: Timestamp,
     pub kind: EventKind,

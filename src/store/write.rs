@@ -243,7 +243,7 @@ impl<'t> Tables<'t> {
             attrs: method.attrs(),
         };
         let mut gone = method;
-        gone.version = 0;
+        gone.version += 1; // a removal is one more change
         let position = self.append_event(&gone, kind)?;
         Ok(Ok(Outcome {
             position: Some(position),
@@ -263,7 +263,11 @@ impl<'t> Tables<'t> {
             created_at: Timestamp::now(),
         };
         let key = (customer.as_str(), claim.key.as_str());
-        self.idempotency.insert(key, encode(&record)?.as_slice())?;
+        // The first outcome stays: a key is claimed while its request runs, so a second
+        // outcome can only come from a bug, and must not replace what was answered first.
+        if self.idempotency.get(key)?.is_none() {
+            self.idempotency.insert(key, encode(&record)?.as_slice())?;
+        }
         Ok(())
     }
 

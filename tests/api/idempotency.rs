@@ -144,3 +144,37 @@ async fn keys_survive_a_restart() {
     assert_eq!(again.json::<Value>().await.unwrap(), first);
     assert_eq!(app.list("cy").await["items"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_client_that_gives_up_and_retries_at_once_does_not_cause_a_second_payment() {
+    let provider = spawn_provider().await;
+    let app = spawn_app_with(&["--provider", &provider.address.clone()]).await;
+    provider.set_faults(json!({"latencyMs": 800})).await;
+    let body = json!({"customerId": "dora", "kind": "card", "number": VISA});
+    let impatient = app
+        .client
+        .post(app.url("/paymethods"))
+        .header("idempotency-key", "g1")
+        .timeout(Duration::from_millis(150))
+        .json(&body)
+        .send()
+        .await;
+    assert!(impatient.is_err(), "the client gave up");
+    // The first request is still verifying: its key is still claimed.
+    assert_problem(
+        post_with_key(&app, "g1", &body).await,
+        409,
+        "idempotency-in-flight",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let retried = post_with_key(&app, "g1", &body).await;
+    assert_eq!(retried.status(), 201);
+    assert_eq!(retried.headers()["idempotent-replayed"], "true");
+    assert_eq!(app.list("dora").await["items"].as_array().unwrap().len(), 1);
+    let approvals = provider.ledger().await["authorizations"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(approvals, 1, "one authorization at the payment system");
+}

@@ -155,3 +155,31 @@ async fn failures_older_than_the_window_do_not_count() {
     fail(&b).await.unwrap_err();
     assert_eq!(b.state(), BreakerState::Closed);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_probe_that_starts_after_another_probe_reopened_it_cannot_close_it() {
+    let b = Breaker::new(config());
+    for _ in 0..5 {
+        fail(&b).await.unwrap_err();
+    }
+    tokio::time::advance(Duration::from_secs(5)).await;
+    let first = b.try_acquire().unwrap();
+    let second = b.try_acquire().unwrap();
+    let failed = b
+        .call(first, is_failure, async {
+            Result::<(), Err>::Err(Err::Down)
+        })
+        .await;
+    assert_eq!(failed, Err(CallError::Inner(Err::Down)));
+    assert_eq!(b.state(), BreakerState::Open);
+    let late = b
+        .call(second, is_failure, async { Result::<(), Err>::Ok(()) })
+        .await;
+    assert!(matches!(late, Err(CallError::Rejected(_))), "{late:?}");
+    assert_eq!(
+        b.state(),
+        BreakerState::Open,
+        "the open period is not cut short"
+    );
+    assert_eq!(b.snapshot().retry_after_seconds, 5);
+}
