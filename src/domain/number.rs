@@ -76,14 +76,7 @@ impl AccountNumber {
     /// Error messages never repeat the number.
     pub fn parse(kind: Kind, raw: &str) -> Result<Self, FieldError> {
         let err = |m: &str| FieldError::new("number", m);
-        let mut digits = String::with_capacity(raw.len());
-        for c in raw.chars() {
-            match c {
-                '0'..='9' => digits.push(c),
-                ' ' | '-' => {}
-                _ => return Err(err("may contain only digits, spaces and dashes")),
-            }
-        }
+        let digits = digits_of(raw)?;
         match kind {
             Kind::Card if !(12..=19).contains(&digits.len()) => {
                 Err(err("a card number has 12 to 19 digits"))
@@ -117,6 +110,25 @@ impl AccountNumber {
     pub fn expose_digits(&self) -> &str {
         &self.digits
     }
+}
+
+/// The digits of `raw`, which may contain only digits, spaces and dashes. This much can be
+/// checked before the number's kind is known.
+pub fn digits_of(raw: &str) -> Result<String, FieldError> {
+    let mut digits = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        match c {
+            '0'..='9' => digits.push(c),
+            ' ' | '-' => {}
+            _ => {
+                return Err(FieldError::new(
+                    "number",
+                    "may contain only digits, spaces and dashes",
+                ));
+            }
+        }
+    }
+    Ok(digits)
 }
 
 /// The masked form of a number from its kind and last four digits:

@@ -7,6 +7,7 @@ use super::extract::{Id, JsonBody, Params, if_match};
 use super::problem::{Problem, ProblemBody};
 use super::{AppState, POSITION, done_headers};
 use crate::actors::{ChangeRequest, RawNumber, Registration, RemoveRequest};
+use crate::domain::number::digits_of;
 use crate::domain::{AccountNumber, CustomerId, FieldError, IdempotencyKey, Kind, PaymethodId};
 use axum::Json;
 use axum::extract::State;
@@ -188,6 +189,11 @@ pub async fn change_paymethod(
     if body.kind.is_none() && body.number.is_none() {
         let field = FieldError::new("body", "give at least one of \"kind\" and \"number\"");
         return Err(Problem::validation(vec![field]));
+    }
+    // What can be checked without the stored state is checked before If-Match: a
+    // malformed body is a 422 whatever the version.
+    if let Some(raw) = &body.number {
+        digits_of(raw).map_err(|e| Problem::validation(vec![e]))?;
     }
     let kind = body
         .kind

@@ -204,3 +204,11 @@ async fn patching_an_unknown_id_is_404() {
         .unwrap();
     assert_problem(r, 404, "not-found").await;
 }
+
+#[tokio::test]
+async fn a_malformed_number_is_422_even_when_if_match_is_stale() {
+    let app = spawn_app().await;
+    let id = registered(&app, "rex").await;
+    let r = app.patch(id, &json!({"number": "Z"}), Some("\"9\"")).await;
+    assert_problem(r, 422, "validation-failed").await;
+}
