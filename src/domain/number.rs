@@ -126,7 +126,7 @@ pub fn digits_of(raw: &str) -> Result<String, FieldError> {
                     "may contain only digits, spaces and dashes",
                 ));
             }
-                }
+        }
     }
     if digits.is_empty() {
         return Err(FieldError::new("number", "must contain digits"));

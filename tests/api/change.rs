@@ -210,7 +210,9 @@ async fn a_malformed_number_is_422_even_when_if_match_is_stale() {
     let app = spawn_app().await;
     let id = registered(&app, "rex").await;
     for number in ["Z", ""] {
-        let r = app.patch(id, &json!({"number": number}), Some("\"9\"")).await;
+        let r = app
+            .patch(id, &json!({"number": number}), Some("\"9\""))
+            .await;
         assert_problem(r, 422, "validation-failed").await;
     }
 }
