@@ -18,6 +18,7 @@ pub mod names {
     pub const AGGREGATES_LIVE: &str = "paytree_aggregates_live";
     pub const AGGREGATE_ACTIVATIONS: &str = "paytree_aggregate_activations_total";
     pub const ACTOR_RESTARTS: &str = "paytree_actor_restarts_total";
+    pub const NOTIFIER_LAG: &str = "paytree_notifier_lag_events";
 }
 
 fn describe() {
@@ -63,6 +64,10 @@ fn describe() {
     describe_counter!(
         ACTOR_RESTARTS,
         "Actor restarts by the supervisor, by actor kind"
+    );
+    describe_gauge!(
+        NOTIFIER_LAG,
+        "Events recorded but not yet turned into messages"
     );
 }
 

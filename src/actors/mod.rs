@@ -6,6 +6,7 @@
 pub mod breaker;
 mod command;
 pub(crate) mod idempotency;
+pub mod notifier;
 pub mod payment;
 pub mod paymethod;
 pub mod router;
@@ -82,6 +83,11 @@ impl Actors {
             write_wait,
             idle_timeout: options.idle_timeout,
         });
+        let head = options.store.last_position().map_err(|e| {
+            tracing::error!(error = %e, "cannot read the event log");
+            ractor::SpawnErr::StartupFailed("cannot read the event log".into())
+        })?;
+        let commits = Arc::new(tokio::sync::watch::channel(head).0);
         let router = Slot::default();
         let healthy = Arc::new(AtomicBool::new(true));
         let args = RootArgs {
@@ -93,6 +99,7 @@ impl Actors {
             ctx: ctx.clone(),
             router: router.clone(),
             healthy: healthy.clone(),
+            commits,
         };
         let (root, _) = Actor::spawn(None, RootActor, args).await?;
         Ok(Self {
@@ -222,6 +229,17 @@ impl Actors {
             }
         })
         .await
+    }
+
+    /// A customer's messages, by id.
+    pub async fn messages(
+        &self,
+        customer: CustomerId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Page<crate::domain::message::Message>, CommandError> {
+        self.query(move |s| s.messages_of(&customer, after, limit))
+            .await
     }
 
     pub async fn breaker(&self) -> Result<BreakerSnapshot, CommandError> {

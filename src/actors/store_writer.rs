@@ -2,11 +2,13 @@
 //! gathered into one durable write transaction (group commit) and each is answered only after
 //! that transaction has committed. It never calls other actors.
 
+use crate::domain::Position;
 use crate::store::{Command, Outcome, Rejected, Store};
 use crate::telemetry::names;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 pub struct StoreWriterActor;
@@ -15,6 +17,8 @@ pub struct StoreWriterArgs {
     pub store: Store,
     /// The most commands in one transaction.
     pub max_batch: usize,
+    /// Told the last event position after every commit that recorded events.
+    pub commits: Arc<watch::Sender<Position>>,
 }
 
 type Reply = RpcReplyPort<Result<Outcome, WriteError>>;
@@ -51,7 +55,12 @@ impl Actor for StoreWriterActor {
         // Commits run in a task of their own so that writes keep queueing (and form the next
         // batch) while one transaction is being made durable.
         let (tx, rx) = mpsc::unbounded_channel();
-        let committer = tokio::spawn(commit_loop(args.store, rx, args.max_batch.max(1)));
+        let committer = tokio::spawn(commit_loop(
+            args.store,
+            rx,
+            args.max_batch.max(1),
+            args.commits,
+        ));
         Ok(StoreWriterState {
             queue: Some(tx),
             committer: Some(committer),
@@ -98,6 +107,7 @@ async fn commit_loop(
     store: Store,
     mut rx: mpsc::UnboundedReceiver<(Command, Reply)>,
     max_batch: usize,
+    commits: Arc<watch::Sender<Position>>,
 ) {
     let mut batch = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut batch, max_batch).await > 0 {
@@ -110,6 +120,13 @@ async fn commit_loop(
         metrics::histogram!(names::STORE_BATCH_SIZE).record(size as f64);
         match result {
             Ok(Ok(outcomes)) => {
+                let last = outcomes
+                    .iter()
+                    .filter_map(|o| o.as_ref().ok()?.position)
+                    .max();
+                if let Some(last) = last {
+                    commits.send_if_modified(|p| (last > *p).then(|| *p = last).is_some());
+                }
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     let _ = reply.send(outcome.map_err(WriteError::from));
                 }

@@ -4,11 +4,13 @@
 //! and its aggregates first, then payment, then the store writer last.
 
 use super::breaker::Breaker;
+use super::notifier::{NotifierActor, NotifierArgs, NotifierMessage};
 use super::payment::{PaymentActor, PaymentArgs};
 use super::paymethod::AggregateContext;
 use super::router::{RouterActor, RouterArgs, RouterMessage};
 use super::slot::Slot;
 use super::store_writer::{StoreWriterActor, StoreWriterArgs};
+use crate::domain::Position;
 use crate::provider::PaymentSystem;
 use crate::store::Store;
 use crate::telemetry::names;
@@ -17,6 +19,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 /// Restarts allowed within `RESTART_WINDOW` before the supervisor gives up.
@@ -37,11 +40,14 @@ pub struct RootArgs {
     pub router: Slot<RouterMessage>,
     /// Cleared when the restart budget is spent.
     pub healthy: Arc<AtomicBool>,
+    /// The last committed event position, published by the store writer.
+    pub commits: Arc<watch::Sender<Position>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Child {
     StoreWriter,
+    Notifier,
     Payment,
     Router,
 }
@@ -50,6 +56,7 @@ impl Child {
     fn name(self) -> &'static str {
         match self {
             Self::StoreWriter => "store_writer",
+            Self::Notifier => "notifier",
             Self::Payment => "payment",
             Self::Router => "router",
         }
@@ -61,6 +68,7 @@ pub struct RootState {
     children: HashMap<ActorId, Child>,
     restarts: VecDeque<Instant>,
     shutting_down: bool,
+    notifier: Option<ActorRef<NotifierMessage>>,
 }
 
 pub enum RootMessage {
@@ -85,8 +93,14 @@ impl Actor for RootActor {
             children: HashMap::new(),
             restarts: VecDeque::new(),
             shutting_down: false,
+            notifier: None,
         };
-        for child in [Child::StoreWriter, Child::Payment, Child::Router] {
+        for child in [
+            Child::StoreWriter,
+            Child::Notifier,
+            Child::Payment,
+            Child::Router,
+        ] {
             state.start(&myself, child).await?;
         }
         Ok(state)
@@ -156,10 +170,22 @@ impl RootState {
                 let args = StoreWriterArgs {
                     store: a.store.clone(),
                     max_batch: a.max_batch,
+                    commits: a.commits.clone(),
                 };
                 let (actor, _) =
                     Actor::spawn_linked(None, StoreWriterActor, args, supervisor).await?;
                 a.ctx.writer.set(Some(actor.clone()));
+                actor.get_id()
+            }
+            Child::Notifier => {
+                let args = NotifierArgs {
+                    store: a.store.clone(),
+                    writer: a.ctx.writer.clone(),
+                    commits: a.commits.subscribe(),
+                    write_wait: a.ctx.write_wait,
+                };
+                let (actor, _) = Actor::spawn_linked(None, NotifierActor, args, supervisor).await?;
+                self.notifier = Some(actor.clone());
                 actor.get_id()
             }
             Child::Payment => {
@@ -183,9 +209,10 @@ impl RootState {
         Ok(())
     }
 
-    fn clear_slot(&self, child: Child) {
+    fn clear_slot(&mut self, child: Child) {
         match child {
             Child::StoreWriter => self.args.ctx.writer.set(None),
+            Child::Notifier => self.notifier = None,
             Child::Payment => self.args.ctx.payment.set(None),
             Child::Router => self.args.router.set(None),
         }
@@ -222,6 +249,9 @@ impl RootState {
         if let Ok(router) = self.args.router.get() {
             router.drain_children_and_wait(Some(DRAIN_WAIT)).await;
             let _ = router.drain_and_wait(Some(DRAIN_WAIT)).await;
+        }
+        if let Some(notifier) = self.notifier.take() {
+            let _ = notifier.drain_and_wait(Some(DRAIN_WAIT)).await;
         }
         if let Ok(payment) = self.args.ctx.payment.get() {
             let _ = payment.drain_and_wait(Some(DRAIN_WAIT)).await;

@@ -4,6 +4,7 @@
 pub mod events;
 pub mod idempotency;
 pub mod ids;
+pub mod message;
 pub mod number;
 pub mod payment;
 pub mod paymethod;

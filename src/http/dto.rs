@@ -284,6 +284,64 @@ impl From<BreakerSnapshot> for BreakerView {
     }
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageStatusView {
+    Pending,
+    Delivered,
+    Failed,
+}
+
+/// A message to the customer about one event.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageView {
+    pub id: u64,
+    /// The event's position in the log; receivers deduplicate by it.
+    pub event_id: u64,
+    pub customer_id: String,
+    pub paymethod_id: u64,
+    /// `PaymentMethodRegistered`, `PaymentMethodChanged` or `PaymentMethodRemoved`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[schema(example = "Your card ending 4242 was registered.")]
+    pub text: String,
+    pub status: MessageStatusView,
+    pub attempts: u32,
+    pub created_at: String,
+    pub delivered_at: Option<String>,
+}
+
+impl From<&crate::domain::message::Message> for MessageView {
+    fn from(m: &crate::domain::message::Message) -> Self {
+        use crate::domain::message::MessageStatus;
+        Self {
+            id: m.id,
+            event_id: m.event_id.0,
+            customer_id: m.customer_id.to_string(),
+            paymethod_id: m.paymethod_id.0,
+            kind: m.kind.clone(),
+            text: m.text.clone(),
+            status: match m.status {
+                MessageStatus::Pending => MessageStatusView::Pending,
+                MessageStatus::Delivered => MessageStatusView::Delivered,
+                MessageStatus::Failed => MessageStatusView::Failed,
+            },
+            attempts: m.attempts,
+            created_at: m.created_at.to_rfc3339(),
+            delivered_at: m.delivered_at.map(|t| t.to_rfc3339()),
+        }
+    }
+}
+
+/// A page of messages, ordered by id.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessagePage {
+    pub items: Vec<MessageView>,
+    pub next_after: Option<u64>,
+}
+
 /// `{"status": "ok"}`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Status {

@@ -3,6 +3,7 @@
 
 mod dto;
 mod extract;
+mod messages;
 mod middleware;
 mod ops;
 mod payments;
@@ -53,7 +54,8 @@ impl AppState {
     info(title = "paytree", description = "Payment methods registered, changed and shown reliably: every registration is verified by the payment system synchronously."),
     tags(
         (name = "paymethods", description = "The payment-method aggregate"),
-        (name = "payments", description = "Records kept by the payment side"),
+                (name = "payments", description = "Records kept by the payment side"),
+        (name = "messages", description = "Notifications to the customer, one per event"),
         (name = "operations", description = "Health, readiness, metrics and the circuit breaker"),
     )
 )]
@@ -73,6 +75,7 @@ pub fn router(state: AppState) -> axum::Router {
         ))
         .routes(routes!(payments::list_payments))
         .routes(routes!(payments::get_payment))
+        .routes(routes!(messages::list_messages))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))

@@ -7,6 +7,7 @@ mod tables;
 mod write;
 
 pub use read::Page;
+pub use tables::NOTIFIER;
 pub use write::{Command, Outcome, Rejected};
 
 use redb::{Database, ReadableDatabase};

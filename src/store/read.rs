@@ -4,6 +4,7 @@
 use super::codec::decode;
 use super::tables::*;
 use super::{Store, StoreError};
+use crate::domain::message::Message;
 use crate::domain::{CustomerId, Event, Payment, PaymentId, PaymentMethod, PaymethodId, Position};
 use redb::{ReadableTable, TableDefinition};
 use serde::de::DeserializeOwned;
@@ -79,6 +80,28 @@ impl Store {
         let table = txn.open_table(IDEMPOTENCY)?;
         let value = table.get((customer.as_str(), key.as_str()))?;
         value.map(|v| decode(v.value())).transpose()
+    }
+
+    /// A customer's messages with ids above `after`.
+    pub fn messages_of(
+        &self,
+        customer: &CustomerId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Page<Message>, StoreError> {
+        let txn = self.read()?;
+        let index = txn.open_table(MESSAGES_BY_CUSTOMER)?;
+        let rows = txn.open_table(MESSAGES)?;
+        let range = (customer.as_str(), after.saturating_add(1))..=(customer.as_str(), u64::MAX);
+        let ids = index.range(range)?.map(|r| r.map(|(k, _)| k.value().1));
+        page(ids, limit, |id| fetch(&rows, id))
+    }
+
+    /// Where the reader `name` has got to in the event log.
+    pub fn checkpoint(&self, name: &str) -> Result<Position, StoreError> {
+        let txn = self.read()?;
+        let table = txn.open_table(CHECKPOINTS)?;
+        Ok(Position(table.get(name)?.map(|v| v.value()).unwrap_or(0)))
     }
 
     /// Events after `after`, in log order, at most `limit` of them.

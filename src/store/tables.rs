@@ -18,6 +18,16 @@ pub const PAYMENTS_BY_CUSTOMER: TableDefinition<(&str, u64), ()> =
 /// (payment-method id, payment id) → ().
 pub const PAYMENTS_BY_PAYMETHOD: TableDefinition<(u64, u64), ()> =
     TableDefinition::new("payments_by_paymethod");
+/// Message id → encoded `Message`.
+pub const MESSAGES: TableDefinition<u64, &[u8]> = TableDefinition::new("messages");
+/// (customer, message id) → ().
+pub const MESSAGES_BY_CUSTOMER: TableDefinition<(&str, u64), ()> =
+    TableDefinition::new("messages_by_customer");
+/// Event position → message id: at most one message per event.
+pub const MESSAGE_BY_EVENT: TableDefinition<u64, u64> = TableDefinition::new("message_by_event");
+/// Reader name → the last event position it has fully handled.
+pub const CHECKPOINTS: TableDefinition<&str, u64> = TableDefinition::new("checkpoints");
+
 /// (customer, Idempotency-Key) → encoded `IdempotencyRecord`.
 pub const IDEMPOTENCY: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("idempotency");
 /// Sequence name → the next value to hand out.
@@ -26,6 +36,9 @@ pub const SEQUENCES: TableDefinition<&str, u64> = TableDefinition::new("sequence
 pub const SEQ_PAYMETHOD: &str = "paymethod_id";
 pub const SEQ_PAYMENT: &str = "payment_id";
 pub const SEQ_POSITION: &str = "event_position";
+pub const SEQ_MESSAGE: &str = "message_id";
+/// The notifier's checkpoint name.
+pub const NOTIFIER: &str = "notifier";
 
 pub fn create_all(db: &Database) -> Result<(), super::StoreError> {
     let txn = db.begin_write()?;
@@ -38,6 +51,10 @@ pub fn create_all(db: &Database) -> Result<(), super::StoreError> {
         txn.open_table(PAYMENTS_BY_PAYMETHOD)?;
         txn.open_table(SEQUENCES)?;
         txn.open_table(IDEMPOTENCY)?;
+        txn.open_table(MESSAGES)?;
+        txn.open_table(MESSAGES_BY_CUSTOMER)?;
+        txn.open_table(MESSAGE_BY_EVENT)?;
+        txn.open_table(CHECKPOINTS)?;
     }
     txn.commit()?;
     Ok(())

@@ -6,6 +6,7 @@ use super::StoreError;
 use super::codec::encode;
 use super::tables::*;
 use crate::domain::idempotency::{IdempotencyClaim, IdempotencyRecord, IdempotentOutcome};
+use crate::domain::message::Message;
 use crate::domain::{
     Event, EventKind, MaskedAttrs, Payment, PaymentId, PaymentMethod, PaymethodId, Position,
     Timestamp,
@@ -40,6 +41,12 @@ pub enum Command {
     Remove {
         id: PaymethodId,
         expected_version: u64,
+    },
+    /// Messages for events (one per event: an event that already has one is skipped) and
+    /// the notifier's checkpoint, together.
+    RecordMessages {
+        messages: Vec<Message>,
+        checkpoint: Position,
     },
     /// Reserves `count` payment-method ids, so that an id handed out is never handed out again.
     ReserveIds { count: u64 },
@@ -85,6 +92,7 @@ struct Sequences {
     paymethod: u64,
     payment: u64,
     position: u64,
+    message: u64,
 }
 
 struct Tables<'t> {
@@ -95,6 +103,10 @@ struct Tables<'t> {
     payments_by_customer: Table<'t, (&'static str, u64), ()>,
     payments_by_paymethod: Table<'t, (u64, u64), ()>,
     idempotency: Table<'t, (&'static str, &'static str), &'static [u8]>,
+    messages: Table<'t, u64, &'static [u8]>,
+    messages_by_customer: Table<'t, (&'static str, u64), ()>,
+    message_by_event: Table<'t, u64, u64>,
+    checkpoints: Table<'t, &'static str, u64>,
     sequences: Table<'t, &'static str, u64>,
     seq: Sequences,
 }
@@ -109,6 +121,7 @@ impl<'t> Tables<'t> {
             paymethod: read(SEQ_PAYMETHOD)?,
             payment: read(SEQ_PAYMENT)?,
             position: read(SEQ_POSITION)?,
+            message: read(SEQ_MESSAGE)?,
         };
         Ok(Self {
             paymethods: txn.open_table(PAYMETHODS)?,
@@ -118,6 +131,10 @@ impl<'t> Tables<'t> {
             payments_by_customer: txn.open_table(PAYMENTS_BY_CUSTOMER)?,
             payments_by_paymethod: txn.open_table(PAYMENTS_BY_PAYMETHOD)?,
             idempotency: txn.open_table(IDEMPOTENCY)?,
+            messages: txn.open_table(MESSAGES)?,
+            messages_by_customer: txn.open_table(MESSAGES_BY_CUSTOMER)?,
+            message_by_event: txn.open_table(MESSAGE_BY_EVENT)?,
+            checkpoints: txn.open_table(CHECKPOINTS)?,
             sequences,
             seq,
         })
@@ -127,6 +144,7 @@ impl<'t> Tables<'t> {
         self.sequences.insert(SEQ_PAYMETHOD, self.seq.paymethod)?;
         self.sequences.insert(SEQ_PAYMENT, self.seq.payment)?;
         self.sequences.insert(SEQ_POSITION, self.seq.position)?;
+        self.sequences.insert(SEQ_MESSAGE, self.seq.message)?;
         Ok(())
     }
 
@@ -187,6 +205,16 @@ impl<'t> Tables<'t> {
                 id,
                 expected_version,
             } => self.remove(*id, *expected_version),
+            Command::RecordMessages {
+                messages,
+                checkpoint,
+            } => {
+                for message in messages {
+                    self.insert_message(message.clone())?;
+                }
+                self.checkpoints.insert(NOTIFIER, checkpoint.0)?;
+                Ok(Ok(Outcome::default()))
+            }
             Command::ReserveIds { count } => {
                 let first = self.seq.paymethod;
                 self.seq.paymethod += count;
@@ -268,6 +296,22 @@ impl<'t> Tables<'t> {
         if self.idempotency.get(key)?.is_none() {
             self.idempotency.insert(key, encode(&record)?.as_slice())?;
         }
+        Ok(())
+    }
+
+    /// Stores `message` unless its event already has one (a redelivery after a crash).
+    fn insert_message(&mut self, mut message: Message) -> Result<(), StoreError> {
+        if self.message_by_event.get(message.event_id.0)?.is_some() {
+            return Ok(());
+        }
+        message.id = self.seq.message;
+        self.seq.message += 1;
+        self.messages
+            .insert(message.id, encode(&message)?.as_slice())?;
+        self.messages_by_customer
+            .insert((message.customer_id.as_str(), message.id), ())?;
+        self.message_by_event
+            .insert(message.event_id.0, message.id)?;
         Ok(())
     }
 

@@ -7,6 +7,7 @@ mod breaker;
 mod change;
 mod idempotency;
 mod list;
+mod messages;
 mod ops;
 mod register;
 mod remove;

@@ -73,6 +73,7 @@ async fn the_openapi_document_is_3_1_and_describes_every_route() {
         ("/paymethods/{id}", "delete"),
         ("/payments", "get"),
         ("/payments/{id}", "get"),
+        ("/messages", "get"),
         ("/healthz", "get"),
         ("/readyz", "get"),
         ("/metrics", "get"),
