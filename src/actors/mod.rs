@@ -247,12 +247,6 @@ impl Actors {
         ask(&payment, PaymentMessage::GetBreaker, Duration::from_secs(2)).await
     }
 
-    /// How many aggregate actors are live.
-    pub async fn live_aggregates(&self) -> Result<usize, CommandError> {
-        let router = self.router.get()?;
-        ask(&router, RouterMessage::GetLive, Duration::from_secs(2)).await
-    }
-
     /// Drains the tree (aggregates, payment, store writer, in that order) and stops it.
     pub async fn shutdown(&self) {
         let _ = ask(&self.root, RootMessage::Shutdown, Duration::from_secs(60)).await;

@@ -89,29 +89,17 @@ impl Actor for NotifierActor {
 }
 
 /// Sends `CatchUp` whenever the store writer reports a new commit.
-pub fn wake_on_commit<M>(
-    actor: ActorRef<M>,
+fn wake_on_commit(
+    actor: ActorRef<NotifierMessage>,
     mut commits: watch::Receiver<Position>,
-) -> JoinHandle<()>
-where
-    M: ractor::Message + From<Wake>,
-{
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         while commits.changed().await.is_ok() {
-            if actor.send_message(M::from(Wake)).is_err() {
+            if actor.send_message(NotifierMessage::CatchUp).is_err() {
                 break;
             }
         }
     })
-}
-
-/// "There is something new in the event log."
-pub struct Wake;
-
-impl From<Wake> for NotifierMessage {
-    fn from(_: Wake) -> Self {
-        Self::CatchUp
-    }
 }
 
 impl NotifierState {

@@ -37,8 +37,6 @@ pub enum RouterMessage {
     Register(Registration, RpcReplyPort<Result<Done, CommandError>>),
     /// Deliver a message to an aggregate, starting it if it is not live.
     Route(PaymethodId, PaymethodMessage),
-    /// How many aggregate actors are live.
-    GetLive(RpcReplyPort<usize>),
 }
 
 impl Actor for RouterActor {
@@ -72,9 +70,6 @@ impl Actor for RouterActor {
                 state.register(&myself, registration, reply).await;
             }
             RouterMessage::Route(id, message) => state.route(&myself, id, message).await,
-            RouterMessage::GetLive(reply) => {
-                let _ = reply.send(state.live.len());
-            }
         }
         Ok(())
     }

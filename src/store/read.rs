@@ -32,12 +32,7 @@ impl Store {
         after: u64,
         limit: usize,
     ) -> Result<Page<PaymentMethod>, StoreError> {
-        let txn = self.read()?;
-        let index = txn.open_table(PAYMETHODS_BY_CUSTOMER)?;
-        let rows = txn.open_table(PAYMETHODS)?;
-        let range = (customer.as_str(), after.saturating_add(1))..=(customer.as_str(), u64::MAX);
-        let ids = index.range(range)?.map(|r| r.map(|(k, _)| k.value().1));
-        page(ids, limit, |id| fetch(&rows, id))
+        self.customer_page(PAYMETHODS_BY_CUSTOMER, PAYMETHODS, customer, after, limit)
     }
 
     /// A customer's payment records with ids above `after`.
@@ -47,12 +42,7 @@ impl Store {
         after: u64,
         limit: usize,
     ) -> Result<Page<Payment>, StoreError> {
-        let txn = self.read()?;
-        let index = txn.open_table(PAYMENTS_BY_CUSTOMER)?;
-        let rows = txn.open_table(PAYMENTS)?;
-        let range = (customer.as_str(), after.saturating_add(1))..=(customer.as_str(), u64::MAX);
-        let ids = index.range(range)?.map(|r| r.map(|(k, _)| k.value().1));
-        page(ids, limit, |id| fetch(&rows, id))
+        self.customer_page(PAYMENTS_BY_CUSTOMER, PAYMENTS, customer, after, limit)
     }
 
     /// The payment records of one payment method with ids above `after`.
@@ -89,12 +79,7 @@ impl Store {
         after: u64,
         limit: usize,
     ) -> Result<Page<Message>, StoreError> {
-        let txn = self.read()?;
-        let index = txn.open_table(MESSAGES_BY_CUSTOMER)?;
-        let rows = txn.open_table(MESSAGES)?;
-        let range = (customer.as_str(), after.saturating_add(1))..=(customer.as_str(), u64::MAX);
-        let ids = index.range(range)?.map(|r| r.map(|(k, _)| k.value().1));
-        page(ids, limit, |id| fetch(&rows, id))
+        self.customer_page(MESSAGES_BY_CUSTOMER, MESSAGES, customer, after, limit)
     }
 
     /// Where the reader `name` has got to in the event log.
@@ -122,6 +107,23 @@ impl Store {
         Ok(Position(
             events.last()?.map(|(k, _)| k.value()).unwrap_or(0),
         ))
+    }
+
+    /// Rows of `rows` listed for `customer` in `index` (keyed by customer and id), by id.
+    fn customer_page<T: DeserializeOwned>(
+        &self,
+        index: TableDefinition<(&str, u64), ()>,
+        rows: TableDefinition<u64, &[u8]>,
+        customer: &CustomerId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Page<T>, StoreError> {
+        let txn = self.read()?;
+        let index = txn.open_table(index)?;
+        let rows = txn.open_table(rows)?;
+        let range = (customer.as_str(), after.saturating_add(1))..=(customer.as_str(), u64::MAX);
+        let ids = index.range(range)?.map(|r| r.map(|(k, _)| k.value().1));
+        page(ids, limit, |id| fetch(&rows, id))
     }
 
     fn get<T: DeserializeOwned>(

@@ -142,14 +142,7 @@ async fn if_match_with_a_stale_version_is_412_a_malformed_one_400_and_the_curren
         "invalid-request",
     )
     .await;
-    assert_eq!(
-        app.get(&format!("/paymethods/{id}"))
-            .await
-            .json::<Value>()
-            .await
-            .unwrap()["version"],
-        2
-    );
+    assert_eq!(app.version(id).await, 2);
     let fresh = app.patch(id, &json!({"number": VISA}), Some("\"2\"")).await;
     assert_eq!(fresh.status(), 200);
     assert_eq!(fresh.json::<Value>().await.unwrap()["version"], 3);
@@ -176,14 +169,7 @@ async fn an_empty_patch_a_kind_change_without_a_number_and_invalid_numbers_are_4
         "invalid-request",
     )
     .await;
-    assert_eq!(
-        app.get(&format!("/paymethods/{id}"))
-            .await
-            .json::<Value>()
-            .await
-            .unwrap()["version"],
-        1
-    );
+    assert_eq!(app.version(id).await, 1);
 }
 
 #[tokio::test]

@@ -157,6 +157,17 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The stored version of payment method `id`.
+    pub async fn version(&self, id: u64) -> u64 {
+        let m: Value = self
+            .get(&format!("/paymethods/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        m["version"].as_u64().unwrap()
+    }
+
     pub async fn list(&self, customer: &str) -> Value {
         let r = self
             .get(&format!("/paymethods?customerId={customer}&limit=200"))

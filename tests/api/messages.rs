@@ -100,7 +100,7 @@ async fn register_change_and_remove_give_exactly_three_messages_in_order_with_ma
 }
 
 #[tokio::test]
-async fn declined_and_failed_commands_record_no_event_and_no_message() {
+async fn a_declined_registration_records_no_message() {
     let app = spawn_app().await;
     assert_eq!(app.register("finn", "card", DECLINED).await.status(), 402);
     app.register_ok("finn", VISA).await;
