@@ -1,6 +1,8 @@
 //! Start order (data dir, secret, store, payment system, actor tree, HTTP) and shutdown order
 //! (readiness off, in-flight requests finish, the tree drains, exit).
 
+use crate::actors::notifier::WebhookChannel;
+use crate::actors::webhook::Webhook;
 use crate::actors::{Actors, TreeOptions};
 use crate::config::{ProviderSetting, Settings};
 use crate::domain::paymethod::Fingerprinter;
@@ -29,6 +31,18 @@ pub async fn serve(
     let db_path = settings.data_dir.join("paytree.redb");
     let store =
         Store::open(&db_path).with_context(|| format!("opening store {}", db_path.display()))?;
+    if settings.rebuild_views {
+        store.reset_views().context("emptying the mypage views")?;
+        tracing::info!("mypage views emptied; the projector folds the event log from the start");
+    }
+    let webhook = settings
+        .notify
+        .webhook
+        .clone()
+        .map(|config| WebhookChannel {
+            webhook: Webhook::new(config, settings.notify.timeout),
+            retries: settings.notify.retries.clone().into(),
+        });
     let system = match &settings.provider {
         ProviderSetting::Embedded => PaymentSystem::Embedded(Arc::new(Simulator::default())),
         ProviderSetting::Url(url) => PaymentSystem::Http(HttpPaymentSystem::new(url)),
@@ -41,12 +55,15 @@ pub async fn serve(
         max_batch: 512,
         fingerprinter,
         idle_timeout: settings.passivate_after,
+        webhook,
     })
     .await
     .context("starting the actor tree")?;
 
     let accepting = Arc::new(AtomicBool::new(false));
-    let router = http::router(AppState::new(actors.clone(), metrics, accepting.clone()));
+    let state = AppState::new(actors.clone(), metrics, accepting.clone())
+        .with_test_hooks(settings.test_hooks);
+    let router = http::router(state);
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("binding {}", settings.listen))?;

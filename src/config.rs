@@ -46,7 +46,17 @@ overrides! {
     max_payment_calls: usize = "PAYTREE_MAX_PAYMENT_CALLS";
     /// Milliseconds after which an idle payment-method actor is passivated [default: 60000].
     passivate_after_ms: u64 = "PAYTREE_PASSIVATE_AFTER_MS";
+    /// URL that receives every message as a signed JSON POST (besides the inbox) [default: none].
+    notify_webhook: String = "PAYTREE_NOTIFY_WEBHOOK";
+    /// Secret for the webhook's `Paytree-Signature` HMAC; required with --notify-webhook.
+    notify_webhook_secret: String = "PAYTREE_NOTIFY_WEBHOOK_SECRET";
+    /// Webhook call timeout in milliseconds [default: 5000].
+    notify_timeout_ms: u64 = "PAYTREE_NOTIFY_TIMEOUT_MS";
+    /// Waits before each webhook retry, e.g. `500ms,1s,1m`; each is jittered down to half [default: 1s,2s,4s,8s,16s,30s,1m,2m,5m,10m,30m,1h].
+    notify_retries: String = "PAYTREE_NOTIFY_RETRIES";
 }
+
+const DEFAULT_RETRIES: &str = "1s,2s,4s,8s,16s,30s,1m,2m,5m,10m,30m,1h";
 
 /// Where the payment system is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +74,60 @@ pub struct Settings {
     pub breaker: BreakerConfig,
     pub max_payment_calls: usize,
     pub passivate_after: Duration,
+    pub notify: NotifyConfig,
+    /// Empty the mypage views at start, so the projector folds the event log from scratch.
+    pub rebuild_views: bool,
+    /// Serve `/admin/test/*` (fault injection for tests). Never on in production.
+    pub test_hooks: bool,
+}
+
+/// Where messages go besides the inbox, and how hard to try.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyConfig {
+    pub webhook: Option<WebhookConfig>,
+    pub timeout: Duration,
+    /// Base wait before retry 1, 2, ...; after the last one a message is `failed`.
+    pub retries: Vec<Duration>,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookConfig {
+    pub url: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookConfig")
+            .field("url", &self.url)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Parses `500ms,1s,2m,1h` into durations.
+fn parse_schedule(text: &str) -> anyhow::Result<Vec<Duration>> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|item| {
+            let split = item
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(item.len());
+            let (digits, unit) = item.split_at(split);
+            let n: u64 = digits
+                .parse()
+                .with_context(|| format!("retry wait {item:?} does not start with a number"))?;
+            let ms = match unit {
+                "ms" => n,
+                "s" | "" => n * 1_000,
+                "m" => n * 60_000,
+                "h" => n * 3_600_000,
+                _ => bail!("retry wait {item:?}: the unit must be ms, s, m or h"),
+            };
+            Ok(Duration::from_millis(ms.max(1)))
+        })
+        .collect()
 }
 
 impl Settings {
@@ -107,7 +171,26 @@ impl Settings {
                 .unwrap_or(defaults.call_timeout),
             ..defaults
         };
+        let webhook = match (o.notify_webhook, o.notify_webhook_secret) {
+            (None, _) => None,
+            (Some(url), Some(secret)) if !secret.is_empty() => {
+                if !url.starts_with("http://") {
+                    // reqwest is built without TLS: put a TLS-terminating proxy in front.
+                    bail!("--notify-webhook must be an http:// URL");
+                }
+                Some(WebhookConfig { url, secret })
+            }
+            (Some(_), _) => bail!("--notify-webhook needs --notify-webhook-secret"),
+        };
+        let notify = NotifyConfig {
+            webhook,
+            timeout: Duration::from_millis(o.notify_timeout_ms.unwrap_or(5_000).max(1)),
+            retries: parse_schedule(o.notify_retries.as_deref().unwrap_or(DEFAULT_RETRIES))?,
+        };
         Ok(Self {
+            notify,
+            rebuild_views: false,
+            test_hooks: false,
             listen: o
                 .listen
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
@@ -143,6 +226,29 @@ mod tests {
         );
         assert_eq!(s.data_dir, PathBuf::from("./data"));
         assert_eq!(s.breaker.call_timeout, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn retry_schedules_parse_and_a_webhook_needs_its_secret() {
+        assert_eq!(
+            parse_schedule("500ms, 2s,1m,1h").unwrap(),
+            [500, 2_000, 60_000, 3_600_000].map(Duration::from_millis)
+        );
+        assert!(parse_schedule("2 days").is_err());
+        assert!(parse_schedule("s").is_err());
+        let o = Overrides {
+            notify_webhook: Some("http://127.0.0.1:1/hook".into()),
+            ..Overrides::default()
+        };
+        assert!(Settings::resolve(o.clone()).is_err());
+        let with_secret = Overrides {
+            notify_webhook_secret: Some("s3cret".into()),
+            ..o
+        };
+        let s = Settings::resolve(with_secret).unwrap();
+        assert_eq!(s.notify.webhook.unwrap().url, "http://127.0.0.1:1/hook");
+        assert_eq!(s.notify.retries.len(), 12);
+        assert_eq!(s.notify.timeout, Duration::from_secs(5));
     }
 
     #[test]

@@ -22,10 +22,16 @@ enum Command {
     /// Run the service (defaults: 127.0.0.1:8080, ./data, the embedded payment system).
     Serve {
         #[command(flatten)]
-        settings: Overrides,
+        settings: Box<Overrides>,
         /// A TOML file with the same settings (snake_case keys); flags and environment win.
         #[arg(long, env = "PAYTREE_CONFIG")]
         config: Option<PathBuf>,
+        /// Empty the mypage views at start and fold the whole event log again.
+        #[arg(long)]
+        rebuild_views: bool,
+        /// Serve /admin/test/* fault injection (for tests only).
+        #[arg(long, hide = true)]
+        test_hooks: bool,
     },
     /// Run the simulated payment system alone over HTTP.
     Provider {
@@ -48,8 +54,15 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     paytree::telemetry::init_logging();
     match Cli::parse().command {
-        Command::Serve { settings, config } => {
-            let settings = Settings::load(settings, config.as_deref())?;
+        Command::Serve {
+            settings,
+            config,
+            rebuild_views,
+            test_hooks,
+        } => {
+            let mut settings = Settings::load(*settings, config.as_deref())?;
+            settings.rebuild_views = rebuild_views;
+            settings.test_hooks = test_hooks;
             paytree::app::serve(settings, paytree::app::shutdown_signal()).await
         }
         Command::Provider {

@@ -19,7 +19,19 @@ pub mod names {
     pub const AGGREGATE_ACTIVATIONS: &str = "paytree_aggregate_activations_total";
     pub const ACTOR_RESTARTS: &str = "paytree_actor_restarts_total";
     pub const NOTIFIER_LAG: &str = "paytree_notifier_lag_events";
+    pub const PROJECTOR_LAG: &str = "paytree_projector_lag_events";
+    pub const MESSAGES_PENDING: &str = "paytree_messages_pending";
+    pub const DELIVERY_ATTEMPTS: &str = "paytree_delivery_attempts_total";
+    pub const DELIVERIES: &str = "paytree_deliveries_total";
+    pub const DELIVERY_DELAY: &str = "paytree_delivery_delay_seconds";
+    pub const PROJECTION_DELAY: &str = "paytree_projection_delay_seconds";
 }
+
+/// Buckets for delays that run from milliseconds (normal) to hours (a dead webhook).
+const DELAY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    300.0, 1800.0, 3600.0,
+];
 
 fn describe() {
     use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
@@ -69,6 +81,32 @@ fn describe() {
         NOTIFIER_LAG,
         "Events recorded but not yet turned into messages"
     );
+    describe_gauge!(
+        PROJECTOR_LAG,
+        "Events recorded but not yet applied to the mypage views"
+    );
+    describe_gauge!(
+        MESSAGES_PENDING,
+        "Messages waiting for the webhook (queued or between retries)"
+    );
+    describe_counter!(
+        DELIVERY_ATTEMPTS,
+        "Message delivery attempts by channel and outcome (delivered, rejected, timeout, error)"
+    );
+    describe_counter!(
+        DELIVERIES,
+        "Messages finished by channel and outcome (delivered, failed after the last retry)"
+    );
+    describe_histogram!(
+        DELIVERY_DELAY,
+        Unit::Seconds,
+        "From an event's commit to its message's delivery, by channel"
+    );
+    describe_histogram!(
+        PROJECTION_DELAY,
+        Unit::Seconds,
+        "From an event's commit to its mypage view's commit"
+    );
 }
 
 /// Installs the Prometheus recorder once per process and returns its handle; later calls
@@ -85,6 +123,18 @@ pub fn metrics() -> PrometheusHandle {
                     metrics_exporter_prometheus::Matcher::Full(names::STORE_BATCH_SIZE.into()),
                     &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0],
                 )
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        metrics_exporter_prometheus::Matcher::Full(names::DELIVERY_DELAY.into()),
+                        DELAY_BUCKETS,
+                    )
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        metrics_exporter_prometheus::Matcher::Full(names::PROJECTION_DELAY.into()),
+                        DELAY_BUCKETS,
+                    )
+                })
                 .and_then(|b| b.set_buckets(BUCKETS))
                 .expect("bucket lists are not empty")
                 .build_recorder();

@@ -78,6 +78,10 @@ pub enum CommandError {
     IdempotencyInFlight,
     #[error("this idempotency key was used for a different request")]
     IdempotencyMismatch,
+    #[error("no event has been recorded at position {}", .head.0 + 1)]
+    PositionAhead { head: Position },
+    #[error("the view has not reached the position in time")]
+    ViewBehind,
     #[error("the service is busy or shutting down")]
     Unavailable,
     #[error("internal error")]

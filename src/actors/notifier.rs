@@ -1,29 +1,49 @@
-//! The notifier (the seed's notification service): tails the event log from its own durable
+//! The notifier (the seed's notification service). It tails the event log from its own durable
 //! checkpoint and creates exactly one message per event, stored with the checkpoint in one
-//! write. It is woken by the store writer after each commit; a failure here never reaches a
-//! command, and a restart resumes from the checkpoint.
+//! write (a message's id is its event's position, so a redelivery creates nothing twice).
+//! Every message is in the inbox (`GET /messages`) at once. With a webhook configured, each is
+//! also POSTed there, per payment method in event order, retried on the configured schedule
+//! with jitter, every attempt recorded; after the last retry it is `failed`.
+//!
+//! Nothing here is on a command's path: a slow or dead webhook only grows the queue. A failure
+//! to read or write is returned from `handle`, so the supervisor restarts the notifier with
+//! backoff; the new incarnation resumes from the checkpoint and the pending messages.
 
 use super::slot::Slot;
-use super::store_writer::{StoreWriterMessage, WriteError};
-use crate::domain::message::Message;
-use crate::domain::{Position, Timestamp};
+use super::store_writer::StoreWriterMessage;
+use super::tail;
+use super::webhook::Webhook;
+use crate::domain::message::{Channel, DeliveryAttempt, Message, MessageStatus};
+use crate::domain::{PaymethodId, Position, Timestamp};
 use crate::store::{Command, NOTIFIER, Store};
 use crate::telemetry::names;
-use ractor::{Actor, ActorProcessingErr, ActorRef};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use rand::Rng;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
-/// Events handled per write.
-const BATCH: usize = 256;
+/// Webhook calls in flight at once, over all payment methods.
+const MAX_SENDING: usize = 32;
 
 pub struct NotifierActor;
+
+/// The webhook and how hard to try it.
+#[derive(Clone, Debug)]
+pub struct WebhookChannel {
+    pub webhook: Webhook,
+    /// Base wait before retry 1, 2, ...; each is jittered down to as little as half.
+    pub retries: Arc<[Duration]>,
+}
 
 pub struct NotifierArgs {
     pub store: Store,
     pub writer: Slot<StoreWriterMessage>,
     pub commits: watch::Receiver<Position>,
     pub write_wait: Duration,
+    pub webhook: Option<WebhookChannel>,
 }
 
 pub struct NotifierState {
@@ -33,11 +53,44 @@ pub struct NotifierState {
     write_wait: Duration,
     checkpoint: Position,
     waker: JoinHandle<()>,
+    webhook: Option<WebhookChannel>,
+    /// Messages waiting for the webhook, per payment method, in event order.
+    queues: HashMap<PaymethodId, VecDeque<Queued>>,
+    /// Payment methods whose first message is being sent or waits for its retry.
+    busy: std::collections::HashSet<PaymethodId>,
+    sending: Arc<Semaphore>,
+}
+
+struct Queued {
+    message: Message,
+    /// Attempts in this round (a restart or a redelivery starts a new round).
+    tries: u32,
+}
+
+/// Why a message cannot be sent again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedeliverError {
+    NotFound,
+    /// There is no channel but the inbox, which has every message already.
+    NoWebhook,
+    /// It is still queued or between retries.
+    StillPending,
+    Unavailable,
 }
 
 pub enum NotifierMessage {
     /// Handle every event recorded after the checkpoint.
     CatchUp,
+    /// A webhook attempt for the first queued message of a payment method finished.
+    Attempted(PaymethodId, u64, DeliveryAttempt),
+    /// The wait before a payment method's next retry is over.
+    Retry(PaymethodId),
+    /// Send a delivered or failed message again (a new round of attempts).
+    Redeliver(u64, RpcReplyPort<Result<Message, RedeliverError>>),
+    /// Something this actor started could not finish: fail, and be restarted.
+    Failed(String),
+    /// Test hook: fail the way a bug would.
+    Panic,
 }
 
 impl Actor for NotifierActor {
@@ -50,18 +103,27 @@ impl Actor for NotifierActor {
         myself: ActorRef<Self::Msg>,
         args: NotifierArgs,
     ) -> Result<NotifierState, ActorProcessingErr> {
-        let store = args.store.clone();
-        let checkpoint = tokio::task::spawn_blocking(move || store.checkpoint(NOTIFIER)).await??;
-        let waker = wake_on_commit(myself.clone(), args.commits.clone());
-        myself.send_message(NotifierMessage::CatchUp)?;
-        Ok(NotifierState {
+        let checkpoint = tail::read(&args.store, |s| s.checkpoint(NOTIFIER)).await?;
+        let mut state = NotifierState {
             store: args.store,
             writer: args.writer,
+            waker: tail::wake_on_commit(myself.clone(), args.commits.clone(), || {
+                NotifierMessage::CatchUp
+            }),
             commits: args.commits,
             write_wait: args.write_wait,
             checkpoint,
-            waker,
-        })
+            webhook: args.webhook,
+            queues: HashMap::new(),
+            busy: Default::default(),
+            sending: Arc::new(Semaphore::new(MAX_SENDING)),
+        };
+        if state.webhook.is_some() {
+            let pending = tail::read(&state.store, |s| s.pending_messages()).await?;
+            state.enqueue(&myself, pending);
+        }
+        myself.send_message(NotifierMessage::CatchUp)?;
+        Ok(state)
     }
 
     async fn handle(
@@ -71,9 +133,20 @@ impl Actor for NotifierActor {
         state: &mut NotifierState,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            // A failure to read or write is returned: the supervisor restarts this actor
-            // with backoff and it resumes from its durable checkpoint.
             NotifierMessage::CatchUp => state.catch_up(&myself).await?,
+            NotifierMessage::Attempted(paymethod, id, attempt) => {
+                state.attempted(&myself, paymethod, id, attempt)?
+            }
+            NotifierMessage::Retry(paymethod) => {
+                state.busy.remove(&paymethod);
+                state.start(&myself, paymethod);
+            }
+            NotifierMessage::Redeliver(id, reply) => {
+                let result = state.redeliver(&myself, id).await;
+                let _ = reply.send(result);
+            }
+            NotifierMessage::Failed(why) => return Err(why.into()),
+            NotifierMessage::Panic => panic!("test hook: the notifier panics"),
         }
         Ok(())
     }
@@ -88,58 +161,226 @@ impl Actor for NotifierActor {
     }
 }
 
-/// Sends `CatchUp` whenever the store writer reports a new commit.
-fn wake_on_commit(
-    actor: ActorRef<NotifierMessage>,
-    mut commits: watch::Receiver<Position>,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        while commits.changed().await.is_ok() {
-            if actor.send_message(NotifierMessage::CatchUp).is_err() {
-                break;
-            }
-        }
-    })
-}
-
 impl NotifierState {
     async fn catch_up(
         &mut self,
         myself: &ActorRef<NotifierMessage>,
     ) -> Result<(), ActorProcessingErr> {
-        let store = self.store.clone();
-        let after = self.checkpoint;
-        let events =
-            tokio::task::spawn_blocking(move || store.events_after(after, BATCH)).await??;
+        let events = tail::events_after(&self.store, self.checkpoint).await?;
         let Some(last) = events.last().map(|e| e.position) else {
-            self.record_lag();
+            metrics::gauge!(names::NOTIFIER_LAG).set(tail::lag(&self.commits, self.checkpoint));
             return Ok(());
         };
         let now = Timestamp::now();
-        let messages = events.iter().map(|e| Message::for_event(e, now)).collect();
-        let writer = self.writer.get().map_err(|e| e.to_string())?;
+        let inbox_only = self.webhook.is_none();
+        let messages: Vec<Message> = events
+            .iter()
+            .map(|e| {
+                let mut m = Message::for_event(e);
+                if inbox_only {
+                    m.attempted(true, true, now);
+                }
+                m
+            })
+            .collect();
         let command = Command::RecordMessages {
-            messages,
+            messages: messages.clone(),
             checkpoint: last,
         };
-        let build = |reply| StoreWriterMessage::Write(command, reply);
-        match super::ask(&writer, build, self.write_wait).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(WriteError::Rejected(r))) => return Err(r.to_string().into()),
-            Ok(Err(e)) => return Err(e.to_string().into()),
-            Err(e) => return Err(e.to_string().into()),
-        }
+        tail::write(&self.writer, command, self.write_wait).await?;
         self.checkpoint = last;
-        self.record_lag();
-        if events.len() == BATCH {
+        metrics::gauge!(names::NOTIFIER_LAG).set(tail::lag(&self.commits, self.checkpoint));
+        if inbox_only {
+            let done = Timestamp::now();
+            for m in &messages {
+                record_delivered(Channel::Inbox, m, done);
+            }
+        } else {
+            self.enqueue(myself, messages);
+        }
+        if events.len() == tail::BATCH {
             myself.send_message(NotifierMessage::CatchUp)?;
         }
         Ok(())
     }
 
-    fn record_lag(&self) {
-        let head = *self.commits.borrow();
-        let lag = head.0.saturating_sub(self.checkpoint.0);
-        metrics::gauge!(names::NOTIFIER_LAG).set(lag as f64);
+    /// Queues messages for the webhook (in id order) and starts their payment methods.
+    fn enqueue(&mut self, myself: &ActorRef<NotifierMessage>, messages: Vec<Message>) {
+        let mut touched = Vec::new();
+        for message in messages {
+            let paymethod = message.paymethod_id;
+            self.queues
+                .entry(paymethod)
+                .or_default()
+                .push_back(Queued { message, tries: 0 });
+            touched.push(paymethod);
+        }
+        for paymethod in touched {
+            self.start(myself, paymethod);
+        }
+        self.count_pending();
+    }
+
+    /// Sends the first queued message of `paymethod`, unless one is already on its way.
+    fn start(&mut self, myself: &ActorRef<NotifierMessage>, paymethod: PaymethodId) {
+        let (Some(channel), Some(head)) = (
+            &self.webhook,
+            self.queues.get(&paymethod).and_then(|q| q.front()),
+        ) else {
+            return;
+        };
+        if !self.busy.insert(paymethod) {
+            return;
+        }
+        let webhook = channel.webhook.clone();
+        let message = head.message.clone();
+        let number = message.attempts + 1;
+        let sending = self.sending.clone();
+        let reply = myself.clone();
+        tokio::spawn(async move {
+            let Ok(_permit) = sending.acquire_owned().await else {
+                return;
+            };
+            let attempt = webhook.send(&message, number).await;
+            let _ = reply.send_message(NotifierMessage::Attempted(paymethod, message.id, attempt));
+        });
+    }
+
+    fn attempted(
+        &mut self,
+        myself: &ActorRef<NotifierMessage>,
+        paymethod: PaymethodId,
+        id: u64,
+        attempt: DeliveryAttempt,
+    ) -> Result<(), ActorProcessingErr> {
+        self.busy.remove(&paymethod);
+        let retries = match &self.webhook {
+            Some(channel) => channel.retries.clone(),
+            None => return Ok(()),
+        };
+        let Some(queue) = self.queues.get_mut(&paymethod) else {
+            return Ok(());
+        };
+        let Some(head) = queue.front_mut().filter(|q| q.message.id == id) else {
+            self.start(myself, paymethod);
+            return Ok(());
+        };
+        metrics::counter!(
+            names::DELIVERY_ATTEMPTS,
+            "channel" => Channel::Webhook.as_str(),
+            "outcome" => attempt.outcome()
+        )
+        .increment(1);
+        let ok = attempt.succeeded();
+        let last = !ok && head.tries as usize >= retries.len();
+        let finished = Timestamp(attempt.at.0 + attempt.duration_ms as i64);
+        head.message.attempted(ok, last, finished);
+        let message = head.message.clone();
+        if !ok && !last {
+            tracing::debug!(message = id, tries = head.tries + 1, error = ?attempt.error, "webhook attempt failed; will retry");
+        }
+        // Sent now, so the records of one message commit in the order they happened; nothing
+        // waits for the commit (a crash before it only means the message is sent again).
+        let commit = tail::send(
+            &self.writer,
+            Command::RecordDelivery {
+                message: message.clone(),
+                attempt: Some(attempt),
+            },
+        )?;
+        let wait = self.write_wait;
+        let watcher = myself.clone();
+        tokio::spawn(async move {
+            if let Err(e) = tail::committed(commit, wait).await {
+                tracing::error!(error = %e, "recording a delivery attempt failed");
+                let _ = watcher.send_message(NotifierMessage::Failed(e.to_string()));
+            }
+        });
+        if ok || last {
+            queue.pop_front();
+            if queue.is_empty() {
+                self.queues.remove(&paymethod);
+            }
+            if ok {
+                record_delivered(Channel::Webhook, &message, finished);
+            } else {
+                tracing::warn!(
+                    message = id,
+                    attempts = message.attempts,
+                    "webhook delivery failed after the last retry"
+                );
+                metrics::counter!(names::DELIVERIES, "channel" => "webhook", "outcome" => "failed")
+                    .increment(1);
+            }
+            self.count_pending();
+            self.start(myself, paymethod);
+        } else {
+            let base = retries[head.tries as usize];
+            head.tries += 1;
+            self.busy.insert(paymethod);
+            myself.send_after(jitter(base), move || NotifierMessage::Retry(paymethod));
+        }
+        Ok(())
+    }
+
+    async fn redeliver(
+        &mut self,
+        myself: &ActorRef<NotifierMessage>,
+        id: u64,
+    ) -> Result<Message, RedeliverError> {
+        let found = tail::read(&self.store, move |s| s.message(id)).await;
+        let mut message = match found {
+            Ok(Some(m)) => m,
+            Ok(None) => return Err(RedeliverError::NotFound),
+            Err(_) => return Err(RedeliverError::Unavailable),
+        };
+        if self.webhook.is_none() {
+            return Err(RedeliverError::NoWebhook);
+        }
+        if message.status == MessageStatus::Pending {
+            return Err(RedeliverError::StillPending);
+        }
+        message.status = MessageStatus::Pending;
+        let command = Command::RecordDelivery {
+            message: message.clone(),
+            attempt: None,
+        };
+        tail::write(&self.writer, command, self.write_wait)
+            .await
+            .map_err(|_| RedeliverError::Unavailable)?;
+        self.enqueue(myself, vec![message.clone()]);
+        Ok(message)
+    }
+
+    fn count_pending(&self) {
+        let pending: usize = self.queues.values().map(VecDeque::len).sum();
+        metrics::gauge!(names::MESSAGES_PENDING).set(pending as f64);
+    }
+}
+
+fn record_delivered(channel: Channel, message: &Message, at: Timestamp) {
+    let delay = (at.0 - message.created_at.0).max(0) as f64 / 1_000.0;
+    metrics::histogram!(names::DELIVERY_DELAY, "channel" => channel.as_str()).record(delay);
+    metrics::counter!(names::DELIVERIES, "channel" => channel.as_str(), "outcome" => "delivered")
+        .increment(1);
+}
+
+/// A wait between half of `base` and `base`, at random, so receivers that recover are not
+/// hit by every sender at the same moment.
+fn jitter(base: Duration) -> Duration {
+    let half = base / 2;
+    half + base.mul_f64(rand::rng().random::<f64>() * 0.5)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_between_half_and_the_whole_wait() {
+        for _ in 0..1_000 {
+            let d = jitter(Duration::from_millis(1_000));
+            assert!(d >= Duration::from_millis(500) && d <= Duration::from_millis(1_000));
+        }
     }
 }

@@ -1,12 +1,15 @@
-//! The root supervisor: starts the store writer, the payment actor and the paymethods router,
-//! restarts a failed one with exponential backoff within a restart budget (past it, it stops
-//! trying and readiness fails), and on shutdown drains them in dependency order: the router
-//! and its aggregates first, then payment, then the store writer last.
+//! The root supervisor: starts the store writer, the notifier, the projector, the payment actor
+//! and the paymethods router, restarts a failed one with exponential backoff within a restart
+//! budget (past it, it stops trying and readiness fails), and on shutdown drains them in
+//! dependency order: the router and its aggregates first, then the notifier and the
+//! projector, then payment, then the store writer last.
 
 use super::breaker::Breaker;
+use super::notifier::WebhookChannel;
 use super::notifier::{NotifierActor, NotifierArgs, NotifierMessage};
 use super::payment::{PaymentActor, PaymentArgs};
 use super::paymethod::AggregateContext;
+use super::projector::{ProjectorActor, ProjectorArgs, ProjectorMessage, Views};
 use super::router::{RouterActor, RouterArgs, RouterMessage};
 use super::slot::Slot;
 use super::store_writer::{StoreWriterActor, StoreWriterArgs};
@@ -42,12 +45,17 @@ pub struct RootArgs {
     pub healthy: Arc<AtomicBool>,
     /// The last committed event position, published by the store writer.
     pub commits: Arc<watch::Sender<Position>>,
+    pub notifier: Slot<NotifierMessage>,
+    pub webhook: Option<WebhookChannel>,
+    pub projector: Slot<ProjectorMessage>,
+    pub views: Arc<Views>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Child {
     StoreWriter,
     Notifier,
+    Projector,
     Payment,
     Router,
 }
@@ -57,6 +65,7 @@ impl Child {
         match self {
             Self::StoreWriter => "store_writer",
             Self::Notifier => "notifier",
+            Self::Projector => "projector",
             Self::Payment => "payment",
             Self::Router => "router",
         }
@@ -68,7 +77,6 @@ pub struct RootState {
     children: HashMap<ActorId, Child>,
     restarts: VecDeque<Instant>,
     shutting_down: bool,
-    notifier: Option<ActorRef<NotifierMessage>>,
 }
 
 pub enum RootMessage {
@@ -93,11 +101,11 @@ impl Actor for RootActor {
             children: HashMap::new(),
             restarts: VecDeque::new(),
             shutting_down: false,
-            notifier: None,
         };
         for child in [
             Child::StoreWriter,
             Child::Notifier,
+            Child::Projector,
             Child::Payment,
             Child::Router,
         ] {
@@ -183,9 +191,23 @@ impl RootState {
                     writer: a.ctx.writer.clone(),
                     commits: a.commits.subscribe(),
                     write_wait: a.ctx.write_wait,
+                    webhook: a.webhook.clone(),
                 };
                 let (actor, _) = Actor::spawn_linked(None, NotifierActor, args, supervisor).await?;
-                self.notifier = Some(actor.clone());
+                a.notifier.set(Some(actor.clone()));
+                actor.get_id()
+            }
+            Child::Projector => {
+                let args = ProjectorArgs {
+                    store: a.store.clone(),
+                    writer: a.ctx.writer.clone(),
+                    commits: a.commits.subscribe(),
+                    write_wait: a.ctx.write_wait,
+                    views: a.views.clone(),
+                };
+                let (actor, _) =
+                    Actor::spawn_linked(None, ProjectorActor, args, supervisor).await?;
+                a.projector.set(Some(actor.clone()));
                 actor.get_id()
             }
             Child::Payment => {
@@ -212,7 +234,8 @@ impl RootState {
     fn clear_slot(&mut self, child: Child) {
         match child {
             Child::StoreWriter => self.args.ctx.writer.set(None),
-            Child::Notifier => self.notifier = None,
+            Child::Notifier => self.args.notifier.set(None),
+            Child::Projector => self.args.projector.set(None),
             Child::Payment => self.args.ctx.payment.set(None),
             Child::Router => self.args.router.set(None),
         }
@@ -250,8 +273,11 @@ impl RootState {
             router.drain_children_and_wait(Some(DRAIN_WAIT)).await;
             let _ = router.drain_and_wait(Some(DRAIN_WAIT)).await;
         }
-        if let Some(notifier) = self.notifier.take() {
+        if let Ok(notifier) = self.args.notifier.get() {
             let _ = notifier.drain_and_wait(Some(DRAIN_WAIT)).await;
+        }
+        if let Ok(projector) = self.args.projector.get() {
+            let _ = projector.drain_and_wait(Some(DRAIN_WAIT)).await;
         }
         if let Ok(payment) = self.args.ctx.payment.get() {
             let _ = payment.drain_and_wait(Some(DRAIN_WAIT)).await;

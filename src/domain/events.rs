@@ -1,7 +1,8 @@
 //! Events: what happened to an aggregate, in the order the global log recorded it.
-//! Events carry masked attributes only; they are read by the notifier and the projector.
+//! Events carry what may be shown and nothing secret (no token, no fingerprint); the notifier
+//! and the projector read them, and the mypage view is a fold of them.
 
-use super::{Brand, CustomerId, Kind, PaymethodId, Position, Timestamp};
+use super::{Brand, CustomerId, Kind, PaymentId, PaymethodId, Position, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// The attributes of a payment method that may be shown: kind, brand and last four digits.
@@ -12,15 +13,40 @@ pub struct MaskedAttrs {
     pub last4: String,
 }
 
+/// A payment method as a view shows it, after the event that carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MethodSnapshot {
+    pub id: PaymethodId,
+    pub customer_id: CustomerId,
+    pub kind: Kind,
+    pub brand: Option<Brand>,
+    pub last4: String,
+    pub request_id: Option<u64>,
+    pub version: u64,
+    pub verification_payment_id: PaymentId,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl MethodSnapshot {
+    pub fn attrs(&self) -> MaskedAttrs {
+        MaskedAttrs {
+            kind: self.kind,
+            brand: self.brand,
+            last4: self.last4.clone(),
+        }
+    }
+}
+
 /// What happened.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EventKind {
     PaymentMethodRegistered {
-        attrs: MaskedAttrs,
+        method: MethodSnapshot,
     },
     PaymentMethodChanged {
         previous: MaskedAttrs,
-        attrs: MaskedAttrs,
+        method: MethodSnapshot,
     },
     PaymentMethodRemoved {
         attrs: MaskedAttrs,

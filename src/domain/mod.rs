@@ -5,12 +5,13 @@ pub mod events;
 pub mod idempotency;
 pub mod ids;
 pub mod message;
+pub mod mypage;
 pub mod number;
 pub mod payment;
 pub mod paymethod;
 pub mod time;
 
-pub use events::{Event, EventKind, MaskedAttrs};
+pub use events::{Event, EventKind, MaskedAttrs, MethodSnapshot};
 pub use ids::{CustomerId, IdempotencyKey, PaymentId, PaymethodId, Position};
 pub use number::{AccountNumber, Brand, Kind};
 pub use payment::{Payment, PaymentPurpose, PaymentStatus};

@@ -3,8 +3,8 @@
 
 use super::number::mask;
 use super::{
-    AccountNumber, Brand, CustomerId, FieldError, Kind, MaskedAttrs, PaymentId, PaymethodId,
-    Position, Timestamp,
+    AccountNumber, Brand, CustomerId, FieldError, Kind, MaskedAttrs, MethodSnapshot, PaymentId,
+    PaymethodId, Position, Timestamp,
 };
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -39,6 +39,22 @@ impl PaymentMethod {
             kind: self.kind,
             brand: self.brand,
             last4: self.last4.clone(),
+        }
+    }
+
+    /// The method as views show it.
+    pub fn snapshot(&self) -> MethodSnapshot {
+        MethodSnapshot {
+            id: self.id,
+            customer_id: self.customer_id.clone(),
+            kind: self.kind,
+            brand: self.brand,
+            last4: self.last4.clone(),
+            request_id: self.request_id,
+            version: self.version,
+            verification_payment_id: self.verification_payment_id,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
         }
     }
 

@@ -1,8 +1,11 @@
 //! The JSON shapes of API.md: request bodies (unknown fields rejected) and representations.
 //! These are the OpenAPI schemas too, so what is documented is what is sent.
 
-use crate::actors::{BreakerSnapshot, BreakerState};
-use crate::domain::{Brand, Kind, Payment, PaymentMethod, PaymentPurpose, PaymentStatus};
+use crate::actors::{BreakerSnapshot, BreakerState, MypageRead};
+use crate::domain::message::DeliveryAttempt;
+use crate::domain::{
+    Brand, Kind, MethodSnapshot, Payment, PaymentMethod, PaymentPurpose, PaymentStatus,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -106,6 +109,12 @@ pub struct PaymentMethodView {
 
 impl From<&PaymentMethod> for PaymentMethodView {
     fn from(m: &PaymentMethod) -> Self {
+        Self::from(&m.snapshot())
+    }
+}
+
+impl From<&MethodSnapshot> for PaymentMethodView {
+    fn from(m: &MethodSnapshot) -> Self {
         Self {
             id: m.id.0,
             customer_id: m.customer_id.to_string(),
@@ -120,7 +129,7 @@ impl From<&PaymentMethod> for PaymentMethodView {
                 Brand::Unknown => BrandView::Unknown,
             }),
             last4: m.last4.clone(),
-            masked_number: m.masked_number(),
+            masked_number: crate::domain::number::mask(m.kind, &m.last4),
             request_id: m.request_id,
             status: MethodStatusView::Active,
             version: m.version,
@@ -347,4 +356,76 @@ pub struct MessagePage {
 pub struct Status {
     #[schema(example = "ok")]
     pub status: &'static str,
+}
+
+/// `GET /mypages/{customerId}` options.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct MypageQuery {
+    /// Wait (at most 2 s) until the view has applied this event position, e.g. the
+    /// `Paytree-Position` of the client's own command.
+    #[param(minimum = 0)]
+    pub min_position: Option<u64>,
+}
+
+/// A customer's read view, built from recorded events by the projection.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MypageView {
+    pub customer_id: String,
+    /// The customer's payment methods, by id.
+    pub payment_methods: Vec<PaymentMethodView>,
+    /// Up to 20 messages, newest first, with their delivery state.
+    pub recent_messages: Vec<MessageView>,
+    /// The last event position the projection had applied when this was read.
+    pub position: u64,
+}
+
+impl From<&MypageRead> for MypageView {
+    fn from(read: &MypageRead) -> Self {
+        Self {
+            customer_id: read.view.customer_id.to_string(),
+            payment_methods: read.view.methods.iter().map(Into::into).collect(),
+            recent_messages: read.messages.iter().map(Into::into).collect(),
+            position: read.position.0,
+        }
+    }
+}
+
+/// One delivery attempt of a message.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptView {
+    pub number: u32,
+    /// `webhook`.
+    pub channel: String,
+    pub at: String,
+    /// The receiver's HTTP status, when it answered.
+    pub status_code: Option<u16>,
+    pub duration_ms: u64,
+    /// Why it failed, when it did.
+    pub error: Option<String>,
+}
+
+impl From<&DeliveryAttempt> for AttemptView {
+    fn from(a: &DeliveryAttempt) -> Self {
+        Self {
+            number: a.number,
+            channel: a.channel.as_str().to_owned(),
+            at: a.at.to_rfc3339(),
+            status_code: a.status_code,
+            duration_ms: a.duration_ms,
+            error: a.error.clone(),
+        }
+    }
+}
+
+/// A message with every recorded delivery attempt.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageDetail {
+    #[serde(flatten)]
+    pub message: MessageView,
+    pub delivery_attempts: Vec<AttemptView>,
 }

@@ -5,6 +5,7 @@ mod dto;
 mod extract;
 mod messages;
 mod middleware;
+mod mypages;
 mod ops;
 mod payments;
 mod paymethods;
@@ -32,6 +33,8 @@ pub struct AppState {
     /// False until started and again while draining.
     pub accepting: Arc<AtomicBool>,
     openapi: Arc<OnceLock<String>>,
+    /// Serve the `/admin/test/*` fault injection (tests only).
+    test_hooks: bool,
 }
 
 impl AppState {
@@ -41,7 +44,14 @@ impl AppState {
             metrics,
             accepting,
             openapi: Arc::default(),
+            test_hooks: false,
         }
+    }
+
+    /// With `on`, the router also serves `/admin/test/*`, which makes actors fail on purpose.
+    pub fn with_test_hooks(mut self, on: bool) -> Self {
+        self.test_hooks = on;
+        self
     }
 
     fn is_ready(&self) -> bool {
@@ -56,6 +66,7 @@ impl AppState {
         (name = "paymethods", description = "The payment-method aggregate"),
                 (name = "payments", description = "Records kept by the payment side"),
         (name = "messages", description = "Notifications to the customer, one per event"),
+        (name = "mypage", description = "The customer's read view (CQRS projection)"),
         (name = "operations", description = "Health, readiness, metrics and the circuit breaker"),
     )
 )]
@@ -76,6 +87,9 @@ pub fn router(state: AppState) -> axum::Router {
         .routes(routes!(payments::list_payments))
         .routes(routes!(payments::get_payment))
         .routes(routes!(messages::list_messages))
+        .routes(routes!(messages::get_message))
+        .routes(routes!(messages::redeliver_message))
+        .routes(routes!(mypages::get_mypage))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))
@@ -84,6 +98,14 @@ pub fn router(state: AppState) -> axum::Router {
         .split_for_parts();
     let doc = api.to_json().expect("the OpenAPI document serializes");
     let _ = state.openapi.set(doc);
+    let routes = if state.test_hooks {
+        routes.route(
+            "/admin/test/panic/{actor}",
+            axum::routing::post(ops::panic_hook),
+        )
+    } else {
+        routes
+    };
     routes
         .route_layer(axum::middleware::from_fn(middleware::label_route))
         .fallback(|| async { Problem::not_found() })

@@ -3,6 +3,7 @@
 use super::AppState;
 use super::dto::{BreakerView, Status};
 use super::problem::{Problem, ProblemBody};
+use crate::actors::PanicTarget;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -77,4 +78,18 @@ pub async fn openapi(State(app): State<AppState>) -> Response {
         Some(doc) => ([(header::CONTENT_TYPE, "application/json")], doc.clone()).into_response(),
         None => Problem::internal().into_response(),
     }
+}
+
+/// Test hook (served only with `--test-hooks`): makes the notifier or the projector panic.
+pub async fn panic_hook(
+    State(app): State<AppState>,
+    axum::extract::Path(actor): axum::extract::Path<String>,
+) -> Result<StatusCode, Problem> {
+    let target = match actor.as_str() {
+        "notifier" => PanicTarget::Notifier,
+        "projector" => PanicTarget::Projector,
+        _ => return Err(Problem::not_found()),
+    };
+    app.actors.inject_panic(target)?;
+    Ok(StatusCode::ACCEPTED)
 }

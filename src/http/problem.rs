@@ -210,6 +210,17 @@ impl From<CommandError> for Problem {
                 "Concurrent change",
                 "The payment method changed while this request ran; read it again and retry.",
             ),
+            CommandError::PositionAhead { head } => Self::invalid_request(format!(
+                "minPosition is beyond the last recorded event ({}).",
+                head.0
+            )),
+            CommandError::ViewBehind => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "view-behind",
+                "View not caught up",
+                "The view did not reach minPosition within 2 s. Try again shortly.",
+            )
+            .retry_after(1),
             CommandError::Unavailable => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "service-unavailable",

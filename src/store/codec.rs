@@ -24,7 +24,8 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
 mod tests {
     use super::*;
     use crate::domain::{
-        Brand, CustomerId, Event, EventKind, Kind, MaskedAttrs, PaymethodId, Position, Timestamp,
+        Brand, CustomerId, Event, EventKind, Kind, MaskedAttrs, PaymentId, PaymethodId, Position,
+        Timestamp,
     };
 
     #[test]
@@ -35,11 +36,23 @@ mod tests {
             customer_id: CustomerId::parse("alice").unwrap(),
             version: 1,
             recorded_at: Timestamp(5),
-            kind: EventKind::PaymentMethodRegistered {
-                attrs: MaskedAttrs {
+            kind: EventKind::PaymentMethodChanged {
+                previous: MaskedAttrs {
+                    kind: Kind::Bank,
+                    brand: None,
+                    last4: "6789".into(),
+                },
+                method: crate::domain::MethodSnapshot {
+                    id: PaymethodId(7),
+                    customer_id: CustomerId::parse("alice").unwrap(),
                     kind: Kind::Card,
                     brand: Some(Brand::Visa),
                     last4: "4242".into(),
+                    request_id: Some(17),
+                    version: 2,
+                    verification_payment_id: PaymentId(9),
+                    created_at: Timestamp(1),
+                    updated_at: Timestamp(5),
                 },
             },
         };

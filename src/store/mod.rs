@@ -7,7 +7,7 @@ mod tables;
 mod write;
 
 pub use read::Page;
-pub use tables::NOTIFIER;
+pub use tables::{NOTIFIER, PROJECTOR};
 pub use write::{Command, Outcome, Rejected};
 
 use redb::{Database, ReadableDatabase};
@@ -65,6 +65,20 @@ impl Store {
         commands: &[Command],
     ) -> Result<Vec<Result<Outcome, Rejected>>, StoreError> {
         write::commit_batch(&self.db, commands)
+    }
+
+    /// Empties the mypage views and resets the projector's checkpoint, in one transaction, so
+    /// the projector folds the whole event log again from its first event.
+    pub fn reset_views(&self) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        {
+            txn.delete_table(tables::MYPAGES)?;
+            txn.open_table(tables::MYPAGES)?;
+            txn.open_table(tables::CHECKPOINTS)?
+                .remove(tables::PROJECTOR)?;
+        }
+        txn.commit()?;
+        Ok(())
     }
 
     fn read(&self) -> Result<redb::ReadTransaction, StoreError> {

@@ -4,7 +4,8 @@
 use super::codec::decode;
 use super::tables::*;
 use super::{Store, StoreError};
-use crate::domain::message::Message;
+use crate::domain::message::{DeliveryAttempt, Message};
+use crate::domain::mypage::Mypage;
 use crate::domain::{CustomerId, Event, Payment, PaymentId, PaymentMethod, PaymethodId, Position};
 use redb::{ReadableTable, TableDefinition};
 use serde::de::DeserializeOwned;
@@ -80,6 +81,50 @@ impl Store {
         limit: usize,
     ) -> Result<Page<Message>, StoreError> {
         self.customer_page(MESSAGES_BY_CUSTOMER, MESSAGES, customer, after, limit)
+    }
+
+    pub fn message(&self, id: u64) -> Result<Option<Message>, StoreError> {
+        self.get(MESSAGES, id)
+    }
+
+    /// The messages with these ids, in the same order (`None` where there is none yet).
+    pub fn messages_by_id(&self, ids: &[u64]) -> Result<Vec<Option<Message>>, StoreError> {
+        let txn = self.read()?;
+        let rows = txn.open_table(MESSAGES)?;
+        ids.iter().map(|id| fetch(&rows, *id)).collect()
+    }
+
+    /// Messages still waiting for a channel, by id.
+    pub fn pending_messages(&self) -> Result<Vec<Message>, StoreError> {
+        let txn = self.read()?;
+        let pending = txn.open_table(MESSAGES_PENDING)?;
+        let rows = txn.open_table(MESSAGES)?;
+        let mut out = Vec::new();
+        for row in pending.iter()? {
+            if let Some(m) = fetch(&rows, row?.0.value())? {
+                out.push(m);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every recorded delivery attempt of a message, in order.
+    pub fn attempts_of(&self, message: u64) -> Result<Vec<DeliveryAttempt>, StoreError> {
+        let txn = self.read()?;
+        let table = txn.open_table(DELIVERY_ATTEMPTS)?;
+        let mut out = Vec::new();
+        for row in table.range((message, 0)..=(message, u32::MAX))? {
+            out.push(decode(row?.1.value())?);
+        }
+        Ok(out)
+    }
+
+    /// A customer's stored mypage view, as of the projector's checkpoint.
+    pub fn mypage(&self, customer: &CustomerId) -> Result<Option<Mypage>, StoreError> {
+        let txn = self.read()?;
+        let table = txn.open_table(MYPAGES)?;
+        let value = table.get(customer.as_str())?;
+        value.map(|v| decode(v.value())).transpose()
     }
 
     /// Where the reader `name` has got to in the event log.

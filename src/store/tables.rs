@@ -18,13 +18,18 @@ pub const PAYMENTS_BY_CUSTOMER: TableDefinition<(&str, u64), ()> =
 /// (payment-method id, payment id) → ().
 pub const PAYMENTS_BY_PAYMETHOD: TableDefinition<(u64, u64), ()> =
     TableDefinition::new("payments_by_paymethod");
-/// Message id → encoded `Message`.
+/// Message id (its event's position: one message per event) → encoded `Message`.
 pub const MESSAGES: TableDefinition<u64, &[u8]> = TableDefinition::new("messages");
 /// (customer, message id) → ().
 pub const MESSAGES_BY_CUSTOMER: TableDefinition<(&str, u64), ()> =
     TableDefinition::new("messages_by_customer");
-/// Event position → message id: at most one message per event.
-pub const MESSAGE_BY_EVENT: TableDefinition<u64, u64> = TableDefinition::new("message_by_event");
+/// Message id → (): the messages still waiting for a channel.
+pub const MESSAGES_PENDING: TableDefinition<u64, ()> = TableDefinition::new("messages_pending");
+/// (message id, attempt number) → encoded `DeliveryAttempt`.
+pub const DELIVERY_ATTEMPTS: TableDefinition<(u64, u32), &[u8]> =
+    TableDefinition::new("delivery_attempts");
+/// Customer → encoded `Mypage`, the projector's view.
+pub const MYPAGES: TableDefinition<&str, &[u8]> = TableDefinition::new("mypages");
 /// Reader name → the last event position it has fully handled.
 pub const CHECKPOINTS: TableDefinition<&str, u64> = TableDefinition::new("checkpoints");
 
@@ -36,9 +41,10 @@ pub const SEQUENCES: TableDefinition<&str, u64> = TableDefinition::new("sequence
 pub const SEQ_PAYMETHOD: &str = "paymethod_id";
 pub const SEQ_PAYMENT: &str = "payment_id";
 pub const SEQ_POSITION: &str = "event_position";
-pub const SEQ_MESSAGE: &str = "message_id";
 /// The notifier's checkpoint name.
 pub const NOTIFIER: &str = "notifier";
+/// The projector's checkpoint name.
+pub const PROJECTOR: &str = "projector";
 
 pub fn create_all(db: &Database) -> Result<(), super::StoreError> {
     let txn = db.begin_write()?;
@@ -53,7 +59,9 @@ pub fn create_all(db: &Database) -> Result<(), super::StoreError> {
         txn.open_table(IDEMPOTENCY)?;
         txn.open_table(MESSAGES)?;
         txn.open_table(MESSAGES_BY_CUSTOMER)?;
-        txn.open_table(MESSAGE_BY_EVENT)?;
+        txn.open_table(MESSAGES_PENDING)?;
+        txn.open_table(DELIVERY_ATTEMPTS)?;
+        txn.open_table(MYPAGES)?;
         txn.open_table(CHECKPOINTS)?;
     }
     txn.commit()?;

@@ -6,7 +6,8 @@ use super::StoreError;
 use super::codec::encode;
 use super::tables::*;
 use crate::domain::idempotency::{IdempotencyClaim, IdempotencyRecord, IdempotentOutcome};
-use crate::domain::message::Message;
+use crate::domain::message::{DeliveryAttempt, Message, MessageStatus};
+use crate::domain::mypage::Mypage;
 use crate::domain::{
     Event, EventKind, MaskedAttrs, Payment, PaymentId, PaymentMethod, PaymethodId, Position,
     Timestamp,
@@ -46,6 +47,16 @@ pub enum Command {
     /// the notifier's checkpoint, together.
     RecordMessages {
         messages: Vec<Message>,
+        checkpoint: Position,
+    },
+    /// A message's new delivery state and, when it comes from an attempt, that attempt.
+    RecordDelivery {
+        message: Message,
+        attempt: Option<DeliveryAttempt>,
+    },
+    /// Customers' mypage views and the projector's checkpoint, together.
+    ProjectViews {
+        views: Vec<Mypage>,
         checkpoint: Position,
     },
     /// Reserves `count` payment-method ids, so that an id handed out is never handed out again.
@@ -92,7 +103,6 @@ struct Sequences {
     paymethod: u64,
     payment: u64,
     position: u64,
-    message: u64,
 }
 
 struct Tables<'t> {
@@ -105,7 +115,9 @@ struct Tables<'t> {
     idempotency: Table<'t, (&'static str, &'static str), &'static [u8]>,
     messages: Table<'t, u64, &'static [u8]>,
     messages_by_customer: Table<'t, (&'static str, u64), ()>,
-    message_by_event: Table<'t, u64, u64>,
+    messages_pending: Table<'t, u64, ()>,
+    attempts: Table<'t, (u64, u32), &'static [u8]>,
+    mypages: Table<'t, &'static str, &'static [u8]>,
     checkpoints: Table<'t, &'static str, u64>,
     sequences: Table<'t, &'static str, u64>,
     seq: Sequences,
@@ -121,7 +133,6 @@ impl<'t> Tables<'t> {
             paymethod: read(SEQ_PAYMETHOD)?,
             payment: read(SEQ_PAYMENT)?,
             position: read(SEQ_POSITION)?,
-            message: read(SEQ_MESSAGE)?,
         };
         Ok(Self {
             paymethods: txn.open_table(PAYMETHODS)?,
@@ -133,7 +144,9 @@ impl<'t> Tables<'t> {
             idempotency: txn.open_table(IDEMPOTENCY)?,
             messages: txn.open_table(MESSAGES)?,
             messages_by_customer: txn.open_table(MESSAGES_BY_CUSTOMER)?,
-            message_by_event: txn.open_table(MESSAGE_BY_EVENT)?,
+            messages_pending: txn.open_table(MESSAGES_PENDING)?,
+            attempts: txn.open_table(DELIVERY_ATTEMPTS)?,
+            mypages: txn.open_table(MYPAGES)?,
             checkpoints: txn.open_table(CHECKPOINTS)?,
             sequences,
             seq,
@@ -144,7 +157,6 @@ impl<'t> Tables<'t> {
         self.sequences.insert(SEQ_PAYMETHOD, self.seq.paymethod)?;
         self.sequences.insert(SEQ_PAYMENT, self.seq.payment)?;
         self.sequences.insert(SEQ_POSITION, self.seq.position)?;
-        self.sequences.insert(SEQ_MESSAGE, self.seq.message)?;
         Ok(())
     }
 
@@ -158,10 +170,7 @@ impl<'t> Tables<'t> {
                 if self.paymethods.get(method.id.0)?.is_some() {
                     return Ok(Err(Rejected::VersionConflict));
                 }
-                let kind = EventKind::PaymentMethodRegistered {
-                    attrs: method.attrs(),
-                };
-                let outcome = self.store_verified(method.clone(), payment, kind)?;
+                let outcome = self.store_verified(method.clone(), payment, None)?;
                 if let (Ok(stored), Some(claim)) = (&outcome, idempotency) {
                     let mut method = method.clone();
                     method.verification_payment_id =
@@ -195,11 +204,7 @@ impl<'t> Tables<'t> {
                 if self.stored_version(method.id)? != Some(*expected_version) {
                     return Ok(Err(Rejected::VersionConflict));
                 }
-                let kind = EventKind::PaymentMethodChanged {
-                    previous: previous.clone(),
-                    attrs: method.attrs(),
-                };
-                self.store_verified(method.clone(), payment, kind)
+                self.store_verified(method.clone(), payment, Some(previous.clone()))
             }
             Command::Remove {
                 id,
@@ -210,9 +215,28 @@ impl<'t> Tables<'t> {
                 checkpoint,
             } => {
                 for message in messages {
-                    self.insert_message(message.clone())?;
+                    self.insert_message(message)?;
                 }
                 self.checkpoints.insert(NOTIFIER, checkpoint.0)?;
+                Ok(Ok(Outcome::default()))
+            }
+            Command::RecordDelivery { message, attempt } => {
+                if self.messages.get(message.id)?.is_none() {
+                    return Ok(Err(Rejected::VersionConflict));
+                }
+                self.put_message(message)?;
+                if let Some(attempt) = attempt {
+                    self.attempts
+                        .insert((message.id, attempt.number), encode(attempt)?.as_slice())?;
+                }
+                Ok(Ok(Outcome::default()))
+            }
+            Command::ProjectViews { views, checkpoint } => {
+                for view in views {
+                    self.mypages
+                        .insert(view.customer_id.as_str(), encode(view)?.as_slice())?;
+                }
+                self.checkpoints.insert(PROJECTOR, checkpoint.0)?;
                 Ok(Ok(Outcome::default()))
             }
             Command::ReserveIds { count } => {
@@ -226,18 +250,27 @@ impl<'t> Tables<'t> {
         }
     }
 
-    /// Stores an approved payment, the method that it verified and the event, together.
+    /// Stores an approved payment, the method that it verified and the event, together:
+    /// `PaymentMethodRegistered`, or `PaymentMethodChanged` when there are `previous` attributes.
     fn store_verified(
         &mut self,
         mut method: PaymentMethod,
         payment: &Payment,
-        kind: EventKind,
+        previous: Option<MaskedAttrs>,
     ) -> Result<Result<Outcome, Rejected>, StoreError> {
         let mut payment = payment.clone();
         payment.paymethod_id = Some(method.id);
-        let payment_id = self.insert_payment(payment)?;
+        method.verification_payment_id = self.insert_payment(payment)?;
+        let snapshot = method.snapshot();
+        let kind = match previous {
+            None => EventKind::PaymentMethodRegistered { method: snapshot },
+            Some(previous) => EventKind::PaymentMethodChanged {
+                previous,
+                method: snapshot,
+            },
+        };
         let position = self.append_event(&method, kind)?;
-        method.verification_payment_id = payment_id;
+        let payment_id = method.verification_payment_id;
         method.last_position = position;
         self.paymethods
             .insert(method.id.0, encode(&method)?.as_slice())?;
@@ -299,19 +332,26 @@ impl<'t> Tables<'t> {
         Ok(())
     }
 
-    /// Stores `message` unless its event already has one (a redelivery after a crash).
-    fn insert_message(&mut self, mut message: Message) -> Result<(), StoreError> {
-        if self.message_by_event.get(message.event_id.0)?.is_some() {
+    /// Stores `message` unless its event already has one (a redelivery after a crash): a
+    /// message's id is its event's position, so there is at most one per event.
+    fn insert_message(&mut self, message: &Message) -> Result<(), StoreError> {
+        if self.messages.get(message.id)?.is_some() {
             return Ok(());
         }
-        message.id = self.seq.message;
-        self.seq.message += 1;
-        self.messages
-            .insert(message.id, encode(&message)?.as_slice())?;
         self.messages_by_customer
             .insert((message.customer_id.as_str(), message.id), ())?;
-        self.message_by_event
-            .insert(message.event_id.0, message.id)?;
+        self.put_message(message)
+    }
+
+    /// Writes a message's current state and keeps the index of pending ones in step.
+    fn put_message(&mut self, message: &Message) -> Result<(), StoreError> {
+        self.messages
+            .insert(message.id, encode(message)?.as_slice())?;
+        if message.status == MessageStatus::Pending {
+            self.messages_pending.insert(message.id, ())?;
+        } else {
+            self.messages_pending.remove(message.id)?;
+        }
         Ok(())
     }
 

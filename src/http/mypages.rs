@@ -1,0 +1,36 @@
+//! The mypage route: a customer's read view, from the projection (CQRS).
+
+use super::AppState;
+use super::dto::{MypageQuery, MypageView};
+use super::extract::Params;
+use super::problem::{Problem, ProblemBody};
+use crate::domain::{CustomerId, Position};
+use axum::Json;
+use axum::extract::{Path, State};
+
+/// A customer's payment methods and newest messages, as the projection of recorded events
+/// has them. An unknown customer gets empty lists. With `minPosition`, it answers once the
+/// view has applied that position (at most 2 s), so a client reads its own writes.
+#[utoipa::path(
+    get, path = "/mypages/{customerId}", tag = "mypage",
+    params(
+        ("customerId" = String, Path, pattern = "^[A-Za-z0-9_.-]{1,64}$"),
+        MypageQuery,
+    ),
+    responses(
+        (status = 200, body = MypageView),
+        (status = 400, description = "customerId malformed, or minPosition beyond the last recorded event", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "The view did not reach minPosition within 2 s", body = ProblemBody, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_mypage(
+    State(app): State<AppState>,
+    Path(customer): Path<String>,
+    Params(q): Params<MypageQuery>,
+) -> Result<Json<MypageView>, Problem> {
+    let customer = CustomerId::parse(&customer)
+        .map_err(|e| Problem::invalid_request(format!("customerId {}.", e.message)))?;
+    let min = super::within_int64("minPosition", q.min_position)?.map(Position);
+    let read = app.actors.mypage(customer, min).await?;
+    Ok(Json(MypageView::from(&read)))
+}
