@@ -94,6 +94,18 @@ async fn start(args: &[&str], log: &Path) -> (Child, String) {
 }
 
 impl TestApp {
+    /// A second handle on the same server (for concurrent clients); it does not own the process.
+    pub fn handle(app: &TestApp) -> TestApp {
+        TestApp {
+            address: app.address.clone(),
+            client: app.client.clone(),
+            dir: app.dir.clone(),
+            child: None,
+            log: app.log.clone(),
+            _temp: None,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
@@ -184,6 +196,44 @@ impl TestApp {
         r.json().await.unwrap()
     }
 
+    /// A customer's mypage; with `min`, read-your-writes from that position.
+    pub async fn mypage(&self, customer: &str, min: Option<u64>) -> Value {
+        let path = match min {
+            Some(p) => format!("/mypages/{customer}?minPosition={p}"),
+            None => format!("/mypages/{customer}"),
+        };
+        let r = self.get(&path).await;
+        assert_eq!(r.status(), 200, "{path}");
+        r.json().await.unwrap()
+    }
+
+    /// All of a customer's messages, by id.
+    pub async fn messages(&self, customer: &str) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut after = 0;
+        loop {
+            let page: Value = self
+                .get(&format!(
+                    "/messages?customerId={customer}&limit=200&after={after}"
+                ))
+                .await
+                .json()
+                .await
+                .unwrap();
+            items.extend(page["items"].as_array().unwrap().iter().cloned());
+            match page["nextAfter"].as_u64() {
+                Some(next) => after = next,
+                None => return items,
+            }
+        }
+    }
+
+    /// `kill -9`: no drain, no shutdown, whatever was in flight is cut off.
+    pub async fn kill(&mut self) {
+        let mut child = self.child.take().unwrap();
+        child.kill().await.unwrap();
+    }
+
     /// SIGTERM, then waits for the exit status.
     pub async fn stop(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().unwrap();
@@ -250,6 +300,27 @@ impl TestProvider {
     pub async fn kill(mut self) {
         self.child.kill().await.unwrap();
     }
+}
+
+/// The `Paytree-Position` of a command's response.
+pub fn position(r: &Response) -> u64 {
+    r.headers()["paytree-position"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Messages are created asynchronously: waits (at most 10 s) until `customer` has `n`.
+pub async fn wait_for_messages(app: &TestApp, customer: &str, n: usize) -> Vec<Value> {
+    for _ in 0..200 {
+        let items = app.messages(customer).await;
+        if items.len() >= n {
+            return items;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{customer} did not get {n} messages in time");
 }
 
 /// Asserts a problem response: status, content type and slug.

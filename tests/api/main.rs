@@ -8,6 +8,7 @@ mod change;
 mod idempotency;
 mod list;
 mod messages;
+mod mypage;
 mod ops;
 mod register;
 mod remove;

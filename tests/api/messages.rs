@@ -2,32 +2,6 @@ use crate::helpers::*;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-/// Messages are created asynchronously: waits (at most 10 s) until `customer` has `n`.
-pub async fn wait_for_messages(app: &TestApp, customer: &str, n: usize) -> Vec<Value> {
-    for _ in 0..200 {
-        let page: Value = app
-            .get(&format!("/messages?customerId={customer}&limit=200"))
-            .await
-            .json()
-            .await
-            .unwrap();
-        let items = page["items"].as_array().unwrap().clone();
-        if items.len() >= n {
-            return items;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{customer} did not get {n} messages in time");
-}
-
-fn position(r: &reqwest::Response) -> u64 {
-    r.headers()["paytree-position"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn register_change_and_remove_give_exactly_three_messages_in_order_with_masked_text() {
     let temp = tempfile::TempDir::new().unwrap();
