@@ -14,3 +14,5 @@ mod register;
 mod remove;
 mod restart;
 mod secrecy;
+mod supervision;
+mod webhook;
