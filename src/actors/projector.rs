@@ -1,7 +1,7 @@
 //! The projector (the seed's mypage service, CQRS). It tails the event log from its own
-//! durable checkpoint and folds each event into its customer's [`Mypage`]; the views and the
-//! checkpoint commit together, so the stored views are always exactly the fold of the log up
-//! to the checkpoint. After each commit it puts the new views in [`Views`], the in-memory copy
+//! durable checkpoint and folds each event into its customer's [`Mypage`]; the rows the
+//! events change and the checkpoint commit together, so the stored views are always exactly
+//! the fold of the log up to the checkpoint. After each commit it puts the new views in [`Views`], the in-memory copy
 //! that `GET /mypages` reads, and then publishes the position it has applied, which is what
 //! `minPosition` waits for.
 
@@ -60,13 +60,13 @@ impl Views {
         )
     }
 
-    fn put(&self, views: &[Mypage]) {
+    fn put(&self, views: Vec<Arc<Mypage>>) {
         let mut cache = self.cache.write().unwrap();
         if cache.len() + views.len() > CACHED_VIEWS {
             cache.clear();
         }
         for view in views {
-            cache.insert(view.customer_id.clone(), Arc::new(view.clone()));
+            cache.insert(view.customer_id.clone(), view);
         }
     }
 }
@@ -182,19 +182,19 @@ impl ProjectorState {
         for view in stored.into_iter().flatten() {
             views.insert(view.customer_id.clone(), view);
         }
+        let mut changes = Vec::new();
         for event in &events {
             if let Some(view) = views.get_mut(&event.customer_id) {
-                view.apply(event);
+                view.apply(event, &mut changes);
             }
         }
-        let views: Vec<Mypage> = views.into_values().collect();
         let command = Command::ProjectViews {
-            views: views.clone(),
+            changes,
             checkpoint: last,
         };
         tail::write(&a.writer, command, a.write_wait).await?;
         self.checkpoint = last;
-        a.views.put(&views);
+        a.views.put(views.into_values().map(Arc::new).collect());
         a.views.applied.send_replace(last);
         let now = Timestamp::now();
         for event in &events {

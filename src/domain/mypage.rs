@@ -3,7 +3,7 @@
 //! the whole definition of the view, so a rebuild from the first event gives the same result.
 
 use super::message::Message;
-use super::{CustomerId, Event, EventKind, MethodSnapshot, Position};
+use super::{CustomerId, Event, EventKind, MethodSnapshot, PaymethodId, Position};
 use serde::{Deserialize, Serialize};
 
 /// How many messages the view keeps, newest first.
@@ -31,9 +31,25 @@ impl Mypage {
         }
     }
 
-    /// Applies one of this customer's events. An event at or before `last_position` was
-    /// applied already and changes nothing, so a redelivery is harmless.
-    pub fn apply(&mut self, event: &Event) {
+    /// Rebuilds a view from its stored rows (methods by id, messages newest first).
+    pub fn from_rows(
+        customer_id: CustomerId,
+        methods: Vec<MethodSnapshot>,
+        recent: Vec<Message>,
+    ) -> Self {
+        let last_position = recent.first().map_or(Position(0), |m| m.event_id);
+        Self {
+            customer_id,
+            methods,
+            recent,
+            last_position,
+        }
+    }
+
+    /// Applies one of this customer's events and says which stored rows change. An event at
+    /// or before `last_position` was applied already and changes nothing, so a redelivery
+    /// is harmless.
+    pub fn apply(&mut self, event: &Event, changes: &mut Vec<ViewChange>) {
         if event.position <= self.last_position || event.customer_id != self.customer_id {
             return;
         }
@@ -44,22 +60,44 @@ impl Mypage {
             (
                 EventKind::PaymentMethodRegistered { method }
                 | EventKind::PaymentMethodChanged { method, .. },
-                Ok(i),
-            ) => self.methods[i] = method.clone(),
-            (
-                EventKind::PaymentMethodRegistered { method }
-                | EventKind::PaymentMethodChanged { method, .. },
-                Err(i),
-            ) => self.methods.insert(i, method.clone()),
+                found,
+            ) => {
+                match found {
+                    Ok(i) => self.methods[i] = method.clone(),
+                    Err(i) => self.methods.insert(i, method.clone()),
+                }
+                changes.push(ViewChange::PutMethod(method.clone()));
+            }
             (EventKind::PaymentMethodRemoved { .. }, Ok(i)) => {
                 self.methods.remove(i);
+                changes.push(ViewChange::DropMethod(
+                    self.customer_id.clone(),
+                    event.paymethod_id,
+                ));
             }
             (EventKind::PaymentMethodRemoved { .. }, Err(_)) => {}
         }
-        self.recent.insert(0, Message::for_event(event));
-        self.recent.truncate(RECENT_MESSAGES);
+        let message = Message::for_event(event);
+        changes.push(ViewChange::PutMessage(message.clone()));
+        self.recent.insert(0, message);
+        for dropped in self.recent.drain(RECENT_MESSAGES.min(self.recent.len())..) {
+            changes.push(ViewChange::DropMessage(
+                self.customer_id.clone(),
+                dropped.id,
+            ));
+        }
         self.last_position = event.position;
     }
+}
+
+/// One stored row of a view that an event changes; the store keeps views as rows so that an
+/// event writes a few small rows, not its customer's whole view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ViewChange {
+    PutMethod(MethodSnapshot),
+    DropMethod(CustomerId, PaymethodId),
+    PutMessage(Message),
+    DropMessage(CustomerId, u64),
 }
 
 #[cfg(test)]
@@ -137,37 +175,54 @@ mod tests {
             ),
         ];
         let mut view = Mypage::empty(alice());
+        let mut changes = Vec::new();
         for e in &log[..3] {
-            view.apply(e);
+            view.apply(e, &mut changes);
         }
         assert_eq!(
             view.methods,
             vec![method(1, 2, "4444"), method(2, 1, "1111")]
         );
-        view.apply(&log[3]);
+        changes.clear();
+        view.apply(&log[3], &mut changes);
         assert_eq!(view.methods, vec![method(2, 1, "1111")]);
+        assert_eq!(changes.len(), 2);
+        assert_eq!(changes[0], ViewChange::DropMethod(alice(), PaymethodId(1)));
         let ids: Vec<u64> = view.recent.iter().map(|m| m.id).collect();
         assert_eq!(ids, [4, 3, 2, 1]);
         assert_eq!(view.last_position, Position(4));
 
         let before = view.clone();
-        view.apply(&log[1]);
+        changes.clear();
+        view.apply(&log[1], &mut changes);
         assert_eq!(view, before, "an event applied again changes nothing");
+        assert!(changes.is_empty());
+        let rebuilt = Mypage::from_rows(alice(), view.methods.clone(), view.recent.clone());
+        assert_eq!(rebuilt, view);
     }
 
     #[test]
     fn only_the_newest_messages_are_kept() {
         let mut view = Mypage::empty(alice());
+        let mut changes = Vec::new();
         for p in 1..=(RECENT_MESSAGES as u64 + 5) {
-            view.apply(&event(
-                p,
-                EventKind::PaymentMethodChanged {
-                    previous: method(1, 1, "4242").attrs(),
-                    method: method(1, p, "4242"),
-                },
-            ));
+            view.apply(
+                &event(
+                    p,
+                    EventKind::PaymentMethodChanged {
+                        previous: method(1, 1, "4242").attrs(),
+                        method: method(1, p, "4242"),
+                    },
+                ),
+                &mut changes,
+            );
         }
         assert_eq!(view.recent.len(), RECENT_MESSAGES);
+        let dropped = changes
+            .iter()
+            .filter(|c| matches!(c, ViewChange::DropMessage(..)))
+            .count();
+        assert_eq!(dropped, 5, "the five oldest messages leave the stored view");
         assert_eq!(view.recent[0].id, RECENT_MESSAGES as u64 + 5);
         assert_eq!(view.methods.len(), 1);
     }

@@ -119,12 +119,23 @@ impl Store {
         Ok(out)
     }
 
-    /// A customer's stored mypage view, as of the projector's checkpoint.
+    /// A customer's stored mypage view, as of the projector's checkpoint (`None` when the
+    /// view has nothing).
     pub fn mypage(&self, customer: &CustomerId) -> Result<Option<Mypage>, StoreError> {
         let txn = self.read()?;
-        let table = txn.open_table(MYPAGES)?;
-        let value = table.get(customer.as_str())?;
-        value.map(|v| decode(v.value())).transpose()
+        let range = (customer.as_str(), 0)..=(customer.as_str(), u64::MAX);
+        let mut methods = Vec::new();
+        for row in txn.open_table(MYPAGE_METHODS)?.range(range.clone())? {
+            methods.push(decode(row?.1.value())?);
+        }
+        let mut recent = Vec::new();
+        for row in txn.open_table(MYPAGE_MESSAGES)?.range(range)?.rev() {
+            recent.push(decode(row?.1.value())?);
+        }
+        if methods.is_empty() && recent.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Mypage::from_rows(customer.clone(), methods, recent)))
     }
 
     /// Where the reader `name` has got to in the event log.

@@ -28,8 +28,12 @@ pub const MESSAGES_PENDING: TableDefinition<u64, ()> = TableDefinition::new("mes
 /// (message id, attempt number) → encoded `DeliveryAttempt`.
 pub const DELIVERY_ATTEMPTS: TableDefinition<(u64, u32), &[u8]> =
     TableDefinition::new("delivery_attempts");
-/// Customer → encoded `Mypage`, the projector's view.
-pub const MYPAGES: TableDefinition<&str, &[u8]> = TableDefinition::new("mypages");
+/// (customer, payment-method id) → encoded `MethodSnapshot`: the mypage view's methods.
+pub const MYPAGE_METHODS: TableDefinition<(&str, u64), &[u8]> =
+    TableDefinition::new("mypage_methods");
+/// (customer, message id) → encoded `Message` as folded: the view's newest messages.
+pub const MYPAGE_MESSAGES: TableDefinition<(&str, u64), &[u8]> =
+    TableDefinition::new("mypage_messages");
 /// Reader name → the last event position it has fully handled.
 pub const CHECKPOINTS: TableDefinition<&str, u64> = TableDefinition::new("checkpoints");
 
@@ -61,7 +65,8 @@ pub fn create_all(db: &Database) -> Result<(), super::StoreError> {
         txn.open_table(MESSAGES_BY_CUSTOMER)?;
         txn.open_table(MESSAGES_PENDING)?;
         txn.open_table(DELIVERY_ATTEMPTS)?;
-        txn.open_table(MYPAGES)?;
+        txn.open_table(MYPAGE_METHODS)?;
+        txn.open_table(MYPAGE_MESSAGES)?;
         txn.open_table(CHECKPOINTS)?;
     }
     txn.commit()?;

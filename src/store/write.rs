@@ -7,7 +7,7 @@ use super::codec::encode;
 use super::tables::*;
 use crate::domain::idempotency::{IdempotencyClaim, IdempotencyRecord, IdempotentOutcome};
 use crate::domain::message::{DeliveryAttempt, Message, MessageStatus};
-use crate::domain::mypage::Mypage;
+use crate::domain::mypage::ViewChange;
 use crate::domain::{
     Event, EventKind, MaskedAttrs, Payment, PaymentId, PaymentMethod, PaymethodId, Position,
     Timestamp,
@@ -54,9 +54,9 @@ pub enum Command {
         message: Message,
         attempt: Option<DeliveryAttempt>,
     },
-    /// Customers' mypage views and the projector's checkpoint, together.
+    /// The rows of the mypage views that events change, and the projector's checkpoint.
     ProjectViews {
-        views: Vec<Mypage>,
+        changes: Vec<ViewChange>,
         checkpoint: Position,
     },
     /// Reserves `count` payment-method ids, so that an id handed out is never handed out again.
@@ -117,7 +117,8 @@ struct Tables<'t> {
     messages_by_customer: Table<'t, (&'static str, u64), ()>,
     messages_pending: Table<'t, u64, ()>,
     attempts: Table<'t, (u64, u32), &'static [u8]>,
-    mypages: Table<'t, &'static str, &'static [u8]>,
+    mypage_methods: Table<'t, (&'static str, u64), &'static [u8]>,
+    mypage_messages: Table<'t, (&'static str, u64), &'static [u8]>,
     checkpoints: Table<'t, &'static str, u64>,
     sequences: Table<'t, &'static str, u64>,
     seq: Sequences,
@@ -146,7 +147,8 @@ impl<'t> Tables<'t> {
             messages_by_customer: txn.open_table(MESSAGES_BY_CUSTOMER)?,
             messages_pending: txn.open_table(MESSAGES_PENDING)?,
             attempts: txn.open_table(DELIVERY_ATTEMPTS)?,
-            mypages: txn.open_table(MYPAGES)?,
+            mypage_methods: txn.open_table(MYPAGE_METHODS)?,
+            mypage_messages: txn.open_table(MYPAGE_MESSAGES)?,
             checkpoints: txn.open_table(CHECKPOINTS)?,
             sequences,
             seq,
@@ -231,10 +233,12 @@ impl<'t> Tables<'t> {
                 }
                 Ok(Ok(Outcome::default()))
             }
-            Command::ProjectViews { views, checkpoint } => {
-                for view in views {
-                    self.mypages
-                        .insert(view.customer_id.as_str(), encode(view)?.as_slice())?;
+            Command::ProjectViews {
+                changes,
+                checkpoint,
+            } => {
+                for change in changes {
+                    self.change_view(change)?;
                 }
                 self.checkpoints.insert(PROJECTOR, checkpoint.0)?;
                 Ok(Ok(Outcome::default()))
@@ -351,6 +355,26 @@ impl<'t> Tables<'t> {
             self.messages_pending.insert(message.id, ())?;
         } else {
             self.messages_pending.remove(message.id)?;
+        }
+        Ok(())
+    }
+
+    fn change_view(&mut self, change: &ViewChange) -> Result<(), StoreError> {
+        match change {
+            ViewChange::PutMethod(m) => {
+                self.mypage_methods
+                    .insert((m.customer_id.as_str(), m.id.0), encode(m)?.as_slice())?;
+            }
+            ViewChange::DropMethod(customer, id) => {
+                self.mypage_methods.remove((customer.as_str(), id.0))?;
+            }
+            ViewChange::PutMessage(m) => {
+                self.mypage_messages
+                    .insert((m.customer_id.as_str(), m.id), encode(m)?.as_slice())?;
+            }
+            ViewChange::DropMessage(customer, id) => {
+                self.mypage_messages.remove((customer.as_str(), *id))?;
+            }
         }
         Ok(())
     }
