@@ -10,6 +10,7 @@ pub mod notifier;
 pub mod payment;
 pub mod paymethod;
 pub mod projector;
+mod reads;
 pub mod router;
 mod slot;
 pub mod store_writer;
@@ -19,16 +20,15 @@ pub mod webhook;
 
 pub use breaker::{BreakerConfig, BreakerSnapshot, BreakerState};
 pub use command::{ChangeRequest, CommandError, Done, RawNumber, Registration, RemoveRequest};
+pub use reads::{MypageRead, PanicTarget};
 
 use crate::domain::IdempotencyKey;
 use crate::domain::idempotency::{IdempotencyClaim, IdempotentOutcome};
-use crate::domain::message::{DeliveryAttempt, Message};
-use crate::domain::mypage::Mypage;
 use crate::domain::paymethod::Fingerprinter;
 use crate::domain::{CustomerId, Payment, PaymentId, PaymentMethod, PaymethodId, Position};
 use crate::provider::PaymentSystem;
 use crate::store::{Page, Store, StoreError};
-use notifier::{NotifierMessage, RedeliverError};
+use notifier::NotifierMessage;
 use payment::PaymentMessage;
 use paymethod::{AggregateContext, PaymethodMessage};
 use projector::{ProjectorMessage, Views};
@@ -54,22 +54,6 @@ pub struct TreeOptions {
     pub idle_timeout: Duration,
     /// Where messages go besides the inbox.
     pub webhook: Option<notifier::WebhookChannel>,
-}
-
-/// A customer's mypage as read: the view, its messages' delivery state from the notifier,
-/// and the position the projection had applied when it was read.
-#[derive(Debug, Clone)]
-pub struct MypageRead {
-    pub view: Arc<Mypage>,
-    pub messages: Vec<Message>,
-    pub position: Position,
-}
-
-/// Actors that the test hooks can make fail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PanicTarget {
-    Notifier,
-    Projector,
 }
 
 /// Which payments to list.
@@ -98,9 +82,6 @@ pub struct Actors {
     /// The last committed event position.
     commits: Arc<tokio::sync::watch::Sender<Position>>,
 }
-
-/// How long `minPosition` waits for the projection.
-const VIEW_WAIT: Duration = Duration::from_secs(2);
 
 impl Actors {
     /// Starts the tree under its root supervisor.
@@ -273,99 +254,6 @@ impl Actors {
             }
         })
         .await
-    }
-
-    /// A customer's messages, by id.
-    pub async fn messages(
-        &self,
-        customer: CustomerId,
-        after: u64,
-        limit: usize,
-    ) -> Result<Page<Message>, CommandError> {
-        self.query(move |s| s.messages_of(&customer, after, limit))
-            .await
-    }
-
-    /// A customer's mypage from the projection. With `min`, waits (at most 2 s) until the
-    /// projection has applied that position; a position not yet recorded is refused at once.
-    pub async fn mypage(
-        &self,
-        customer: CustomerId,
-        min: Option<Position>,
-    ) -> Result<MypageRead, CommandError> {
-        if let Some(min) = min {
-            let head = *self.commits.borrow();
-            if min > head {
-                return Err(CommandError::PositionAhead { head });
-            }
-            if !self.views.reached(min, VIEW_WAIT).await {
-                return Err(CommandError::ViewBehind);
-            }
-        }
-        let position = self.views.applied();
-        let view = match self.views.cached(&customer) {
-            Some(view) => view,
-            None => {
-                let c = customer.clone();
-                let stored = self.query(move |s| s.mypage(&c)).await?;
-                Arc::new(stored.unwrap_or_else(|| Mypage::empty(customer)))
-            }
-        };
-        let ids: Vec<u64> = view.recent.iter().map(|m| m.id).collect();
-        let states = self.query(move |s| s.messages_by_id(&ids)).await?;
-        // The view has each message as its event defines it; the notifier has how far its
-        // delivery got. One not created yet is pending.
-        let messages = view
-            .recent
-            .iter()
-            .zip(states)
-            .map(|(folded, state)| state.unwrap_or_else(|| folded.clone()))
-            .collect();
-        Ok(MypageRead {
-            view,
-            messages,
-            position,
-        })
-    }
-
-    /// A message and every recorded delivery attempt of it.
-    pub async fn message(&self, id: u64) -> Result<(Message, Vec<DeliveryAttempt>), CommandError> {
-        let (message, attempts) = self
-            .query(move |s| Ok((s.message(id)?, s.attempts_of(id)?)))
-            .await?;
-        Ok((message.ok_or(CommandError::NotFound)?, attempts))
-    }
-
-    /// Sends a delivered or failed message to the webhook again.
-    pub async fn redeliver(&self, id: u64) -> Result<Message, RedeliverError> {
-        let notifier = self
-            .notifier
-            .get()
-            .map_err(|_| RedeliverError::Unavailable)?;
-        ask(
-            &notifier,
-            |r| NotifierMessage::Redeliver(id, r),
-            Duration::from_secs(15),
-        )
-        .await
-        .unwrap_or(Err(RedeliverError::Unavailable))
-    }
-
-    /// Test hook: makes the notifier or the projector panic, as a bug would.
-    pub fn inject_panic(&self, target: PanicTarget) -> Result<(), CommandError> {
-        let sent = match target {
-            PanicTarget::Notifier => self
-                .notifier
-                .get()?
-                .send_message(NotifierMessage::Panic)
-                .is_ok(),
-            PanicTarget::Projector => self
-                .projector
-                .get()?
-                .send_message(ProjectorMessage::Panic)
-                .is_ok(),
-        };
-        sent.then_some(()).ok_or(CommandError::Unavailable)
     }
 
     pub async fn breaker(&self) -> Result<BreakerSnapshot, CommandError> {

@@ -19,7 +19,7 @@ use crate::store::{Command, NOTIFIER, Store};
 use crate::telemetry::names;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use rand::Rng;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
@@ -57,7 +57,7 @@ pub struct NotifierState {
     /// Messages waiting for the webhook, per payment method, in event order.
     queues: HashMap<PaymethodId, VecDeque<Queued>>,
     /// Payment methods whose first message is being sent or waits for its retry.
-    busy: std::collections::HashSet<PaymethodId>,
+    busy: HashSet<PaymethodId>,
     sending: Arc<Semaphore>,
 }
 

@@ -11,6 +11,8 @@ use sha2::Sha256;
 use std::time::{Duration, Instant};
 
 pub const SIGNATURE_HEADER: &str = "Paytree-Signature";
+/// The recorded error of an attempt that got no answer in time.
+const TIMED_OUT: &str = "timed out";
 
 /// The signature header's value for `body` sent at `unix_seconds`.
 pub fn signature(secret: &[u8], unix_seconds: i64, body: &[u8]) -> String {
@@ -89,7 +91,7 @@ impl Webhook {
                 Some(r.status().as_u16()),
                 Some(format!("the receiver answered {}", r.status().as_u16())),
             ),
-            Err(e) if e.is_timeout() => (None, Some("timed out".to_owned())),
+            Err(e) if e.is_timeout() => (None, Some(TIMED_OUT.to_owned())),
             Err(e) if e.is_connect() => (None, Some("could not connect".to_owned())),
             Err(_) => (None, Some("the request failed".to_owned())),
         };
@@ -114,7 +116,7 @@ impl DeliveryAttempt {
         match (&self.error, self.status_code) {
             (None, _) => "delivered",
             (Some(_), Some(_)) => "rejected",
-            (Some(e), None) if e == "timed out" => "timeout",
+            (Some(e), None) if e == TIMED_OUT => "timeout",
             (Some(_), None) => "error",
         }
     }

@@ -2,13 +2,14 @@
 //! commit that the store-writer actor calls. The store is the source of truth; actors cache.
 
 mod codec;
+mod command;
 mod read;
 mod tables;
 mod write;
 
+pub use command::{Command, Outcome, Rejected};
 pub use read::Page;
 pub use tables::{NOTIFIER, PROJECTOR};
-pub use write::{Command, Outcome, Rejected};
 
 use redb::{Database, ReadableDatabase};
 use std::path::Path;
