@@ -56,6 +56,9 @@ pub async fn serve(
         fingerprinter,
         idle_timeout: settings.passivate_after,
         webhook,
+        aggregates: settings.aggregates.clone(),
+        reconcile: settings.reconcile.clone(),
+        ack_before_commit: settings.test_ack_before_commit,
     })
     .await
     .context("starting the actor tree")?;

@@ -46,6 +46,18 @@ overrides! {
     max_payment_calls: usize = "PAYTREE_MAX_PAYMENT_CALLS";
     /// Milliseconds after which an idle payment-method actor is passivated [default: 60000].
     passivate_after_ms: u64 = "PAYTREE_PASSIVATE_AFTER_MS";
+    /// Most payment-method actors live at once; past it the least recently used is passivated [default: 100000].
+    max_live_aggregates: usize = "PAYTREE_MAX_LIVE_AGGREGATES";
+    /// Commands queued for one payment method before more get 503 with Retry-After [default: 32].
+    aggregate_mailbox: usize = "PAYTREE_AGGREGATE_MAILBOX";
+    /// Failures of one payment-method actor within --quarantine-window-ms that quarantine it [default: 3].
+    quarantine_failures: usize = "PAYTREE_QUARANTINE_FAILURES";
+    /// The window for --quarantine-failures, in milliseconds [default: 60000].
+    quarantine_window_ms: u64 = "PAYTREE_QUARANTINE_WINDOW_MS";
+    /// Milliseconds after which a payment call without an outcome is reconciled with the payment system, and an unclaimed approval refunded [default: 60000].
+    reconcile_after_ms: u64 = "PAYTREE_RECONCILE_AFTER_MS";
+    /// How long Idempotency-Keys are kept, in milliseconds; API.md promises at least 24 h [default: 86400000].
+    idempotency_retention_ms: u64 = "PAYTREE_IDEMPOTENCY_RETENTION_MS";
     /// URL that receives every message as a signed JSON POST (besides the inbox) [default: none].
     notify_webhook: String = "PAYTREE_NOTIFY_WEBHOOK";
     /// Secret for the webhook's `Paytree-Signature` HMAC; required with --notify-webhook.
@@ -74,11 +86,32 @@ pub struct Settings {
     pub breaker: BreakerConfig,
     pub max_payment_calls: usize,
     pub passivate_after: Duration,
+    pub aggregates: AggregateLimits,
+    pub reconcile: ReconcileConfig,
     pub notify: NotifyConfig,
     /// Empty the mypage views at start, so the projector folds the event log from scratch.
     pub rebuild_views: bool,
     /// Serve `/admin/test/*` (fault injection for tests). Never on in production.
     pub test_hooks: bool,
+    /// Acknowledge registrations before their commit: a deliberate bug, so the crash test
+    /// can show that it detects lost acknowledgements. Never on in production.
+    pub test_ack_before_commit: bool,
+}
+
+/// Bounds on the payment-method actors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AggregateLimits {
+    pub max_live: usize,
+    pub mailbox: usize,
+    pub quarantine_failures: usize,
+    pub quarantine_window: Duration,
+}
+
+/// When open payment intents are reconciled and how long idempotency records are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReconcileConfig {
+    pub after: Duration,
+    pub retention: Duration,
 }
 
 /// Where messages go besides the inbox, and how hard to try.
@@ -187,10 +220,26 @@ impl Settings {
             timeout: Duration::from_millis(o.notify_timeout_ms.unwrap_or(5_000).max(1)),
             retries: parse_schedule(o.notify_retries.as_deref().unwrap_or(DEFAULT_RETRIES))?,
         };
+        let aggregates = AggregateLimits {
+            max_live: o.max_live_aggregates.unwrap_or(100_000).max(1),
+            mailbox: o.aggregate_mailbox.unwrap_or(32).max(1),
+            quarantine_failures: o.quarantine_failures.unwrap_or(3).max(1),
+            quarantine_window: Duration::from_millis(o.quarantine_window_ms.unwrap_or(60_000)),
+        };
+        // An intent must outlive its own payment call, or the reconciler would judge a call
+        // that is still waiting for its answer.
+        let min_reconcile = breaker.call_timeout + Duration::from_secs(1);
+        let reconcile = ReconcileConfig {
+            after: Duration::from_millis(o.reconcile_after_ms.unwrap_or(60_000)).max(min_reconcile),
+            retention: Duration::from_millis(o.idempotency_retention_ms.unwrap_or(86_400_000)),
+        };
         Ok(Self {
             notify,
+            aggregates,
+            reconcile,
             rebuild_views: false,
             test_hooks: false,
+            test_ack_before_commit: false,
             listen: o
                 .listen
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),

@@ -32,6 +32,10 @@ enum Command {
         /// Serve /admin/test/* fault injection (for tests only).
         #[arg(long, hide = true)]
         test_hooks: bool,
+        /// Acknowledge registrations before they are durable (a deliberate bug, for the
+        /// crash test's negative control only).
+        #[arg(long, hide = true)]
+        test_ack_before_commit: bool,
     },
     /// Run the simulated payment system alone over HTTP.
     Provider {
@@ -44,6 +48,9 @@ enum Command {
         /// Share of authorizations that fail with 503 (0.0–1.0).
         #[arg(long, default_value_t = 0.0)]
         fail_rate: f64,
+        /// Share of approvals whose answer is lost (made, then never answered) (0.0–1.0).
+        #[arg(long, default_value_t = 0.0)]
+        drop_rate: f64,
         /// Delay before every answer, in milliseconds.
         #[arg(long, default_value_t = 0)]
         latency_ms: u64,
@@ -59,26 +66,31 @@ async fn main() -> anyhow::Result<()> {
             config,
             rebuild_views,
             test_hooks,
+            test_ack_before_commit,
         } => {
             let mut settings = Settings::load(*settings, config.as_deref())?;
             settings.rebuild_views = rebuild_views;
             settings.test_hooks = test_hooks;
+            settings.test_ack_before_commit = test_ack_before_commit;
             paytree::app::serve(settings, paytree::app::shutdown_signal()).await
         }
         Command::Provider {
             listen,
             fail_rate,
+            drop_rate,
             latency_ms,
         } => {
-            anyhow::ensure!(
-                (0.0..=1.0).contains(&fail_rate),
-                "--fail-rate must be between 0 and 1"
-            );
-            let sim = Simulator::new(Faults {
+            let faults = Faults {
                 fail_rate,
+                drop_rate,
                 latency_ms,
                 down: false,
-            });
+            };
+            anyhow::ensure!(
+                faults.is_valid(),
+                "--fail-rate and --drop-rate must be between 0 and 1"
+            );
+            let sim = Simulator::new(faults);
             paytree::app::provider(listen, sim, paytree::app::shutdown_signal()).await
         }
     }

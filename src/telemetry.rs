@@ -25,6 +25,9 @@ pub mod names {
     pub const DELIVERIES: &str = "paytree_deliveries_total";
     pub const DELIVERY_DELAY: &str = "paytree_delivery_delay_seconds";
     pub const PROJECTION_DELAY: &str = "paytree_projection_delay_seconds";
+    pub const INTENTS_OPEN: &str = "paytree_payment_intents_open";
+    pub const RECONCILIATIONS: &str = "paytree_reconciliations_total";
+    pub const PRUNED: &str = "paytree_pruned_records_total";
 }
 
 /// Buckets for delays that run from milliseconds (normal) to hours (a dead webhook).
@@ -101,6 +104,18 @@ fn describe() {
         DELIVERY_DELAY,
         Unit::Seconds,
         "From an event's commit to its message's delivery, by channel"
+    );
+    describe_gauge!(
+        INTENTS_OPEN,
+        "Payment calls started whose outcome is not stored yet (in flight or awaiting reconciliation)"
+    );
+    describe_counter!(
+        RECONCILIATIONS,
+        "Reconciler steps by outcome (not_charged, declined, abandoned, refunded, refund_failed, unreachable)"
+    );
+    describe_counter!(
+        PRUNED,
+        "Idempotency records and abandoned intents deleted after their retention"
     );
     describe_histogram!(
         PROJECTION_DELAY,

@@ -144,6 +144,10 @@ impl Breaker {
         }
     }
 
+    pub fn config(&self) -> &BreakerConfig {
+        &self.config
+    }
+
     pub fn state(&self) -> BreakerState {
         self.mirror.0.lock().unwrap().state
     }

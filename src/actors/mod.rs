@@ -11,6 +11,7 @@ pub mod payment;
 pub mod paymethod;
 pub mod projector;
 mod reads;
+pub mod reconciler;
 pub mod router;
 mod slot;
 pub mod store_writer;
@@ -54,6 +55,10 @@ pub struct TreeOptions {
     pub idle_timeout: Duration,
     /// Where messages go besides the inbox.
     pub webhook: Option<notifier::WebhookChannel>,
+    pub aggregates: crate::config::AggregateLimits,
+    pub reconcile: crate::config::ReconcileConfig,
+    /// Test only: acknowledge registrations before their commit (a deliberate bug).
+    pub ack_before_commit: bool,
 }
 
 /// Which payments to list.
@@ -121,6 +126,9 @@ impl Actors {
             webhook: options.webhook,
             projector: projector.clone(),
             views: views.clone(),
+            reconciler: Slot::default(),
+            reconcile: options.reconcile,
+            ack_before_commit: options.ack_before_commit,
         };
         let (root, _) = Actor::spawn(None, RootActor, args).await?;
         Ok(Self {

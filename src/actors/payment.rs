@@ -1,15 +1,16 @@
-//! The payment actor: the only way to the payment system. Each call goes through the bulkhead
-//! (at most `max_in_flight` at once) and the circuit breaker, with the timeout inside the
-//! breaker's guard. Calls run in tasks of their own, so one slow call never queues the next;
-//! the actor itself never waits on the payment system.
+//! The payment actor: the only way to the payment system. A call is first admitted — a place
+//! in the bulkhead (at most `max_in_flight` at once) and the circuit breaker's leave — so an
+//! open breaker answers at once, before the caller records anything. The admitted call then
+//! runs with the timeout inside the breaker's guard, in a task of its own, so one slow call
+//! never queues the next; the actor itself never waits on the payment system.
 
-use super::breaker::{Breaker, BreakerSnapshot, CallError, ceil_secs};
+use super::breaker::{Breaker, BreakerSnapshot, CallError, Permit, ceil_secs};
 use crate::provider::{Authorization, AuthorizeRequest, PaymentSystem, ProviderError};
 use crate::telemetry::names;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub struct PaymentActor;
 
@@ -47,10 +48,22 @@ impl Unavailable {
     }
 }
 
+/// Leave to make one payment call: a bulkhead place and the breaker's permit, both given
+/// back when it is dropped (also when the caller gives up before calling).
+#[derive(Debug)]
+pub struct Admission {
+    slot: OwnedSemaphorePermit,
+    permit: Permit,
+}
+
 pub enum PaymentMessage {
+    /// Ask leave to call the payment system; refused at once while the breaker is open or
+    /// the bulkhead is full.
+    Admit(RpcReplyPort<Result<Admission, Unavailable>>),
     /// Authorize with the payment system; the reply is its answer (approved or declined)
     /// or why there is none.
     Authorize(
+        Admission,
         AuthorizeRequest,
         RpcReplyPort<Result<Authorization, Unavailable>>,
     ),
@@ -82,7 +95,12 @@ impl Actor for PaymentActor {
         state: &mut PaymentState,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            PaymentMessage::Authorize(request, reply) => state.authorize(request, reply),
+            PaymentMessage::Admit(reply) => {
+                let _ = reply.send(state.admit());
+            }
+            PaymentMessage::Authorize(admission, request, reply) => {
+                state.authorize(admission, request, reply)
+            }
             PaymentMessage::GetBreaker(reply) => {
                 let _ = reply.send(state.breaker.snapshot());
             }
@@ -92,30 +110,33 @@ impl Actor for PaymentActor {
 }
 
 impl PaymentState {
+    fn admit(&self) -> Result<Admission, Unavailable> {
+        let Ok(slot) = self.bulkhead.clone().try_acquire_owned() else {
+            record("rejected", None);
+            return Err(Unavailable::Bulkhead);
+        };
+        match self.breaker.try_acquire() {
+            Ok(permit) => Ok(Admission { slot, permit }),
+            Err(rejected) => {
+                record("rejected", None);
+                Err(Unavailable::BreakerOpen {
+                    retry_after: rejected.retry_after,
+                })
+            }
+        }
+    }
+
     fn authorize(
         &self,
+        admission: Admission,
         request: AuthorizeRequest,
         reply: RpcReplyPort<Result<Authorization, Unavailable>>,
     ) {
-        let Ok(slot) = self.bulkhead.clone().try_acquire_owned() else {
-            record("rejected", None);
-            let _ = reply.send(Err(Unavailable::Bulkhead));
-            return;
-        };
-        let permit = match self.breaker.try_acquire() {
-            Ok(permit) => permit,
-            Err(rejected) => {
-                record("rejected", None);
-                let _ = reply.send(Err(Unavailable::BreakerOpen {
-                    retry_after: rejected.retry_after,
-                }));
-                return;
-            }
-        };
         let breaker = self.breaker.clone();
         let system = self.system.clone();
         tokio::spawn(async move {
             let started = Instant::now();
+            let Admission { slot, permit } = admission;
             let result = breaker
                 .call(
                     permit,

@@ -9,6 +9,8 @@ use super::command::{ChangeRequest, CommandError, Done, Registration, RemoveRequ
 use super::payment::{PaymentMessage, Unavailable};
 use super::slot::Slot;
 use super::store_writer::{StoreWriterMessage, WriteError};
+use crate::domain::idempotency::IdempotencyClaim;
+use crate::domain::intent::IntentRef;
 use crate::domain::payment::VERIFICATION_CURRENCY;
 use crate::domain::paymethod::{ChangePlan, Fingerprinter, plan_change};
 use crate::domain::{
@@ -148,6 +150,36 @@ fn send<T>(reply: Reply<T>, result: Result<T, CommandError>) {
 struct Verified {
     payment: Payment,
     token: String,
+    intent: IntentRef,
+}
+
+/// A verification to ask the payment system for.
+struct Verification<'a> {
+    customer: &'a CustomerId,
+    number: &'a AccountNumber,
+    request_id: Option<u64>,
+    /// The method being changed; `None` for a registration.
+    paymethod: Option<PaymethodId>,
+    /// The stable part of the intent's reference.
+    intent_base: String,
+    idempotency: Option<IdempotencyClaim>,
+}
+
+/// A fresh, random intent base, for a request that cannot be retried as the same request.
+fn random_base(prefix: &str) -> String {
+    format!("{prefix}_{}", hex::encode(rand::rng().random::<[u8; 12]>()))
+}
+
+/// The intent base of a registration under an `Idempotency-Key`: the same for every retry of
+/// the same request, so a retry reuses the intent and its authorization.
+fn keyed_base(customer: &CustomerId, claim: &IdempotencyClaim) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for part in [customer.as_str(), claim.key.as_str(), &claim.fingerprint] {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part.as_bytes());
+    }
+    format!("reg_{}", hex::encode(&hash.finalize()[..16]))
 }
 
 impl PaymethodState {
@@ -166,8 +198,19 @@ impl PaymethodState {
             .idempotency
             .map(|(c, h)| (Some(c), Some(h)))
             .unwrap_or_default();
+        let intent_base = match &claim {
+            Some(claim) => keyed_base(&r.customer_id, claim),
+            None => random_base("reg"),
+        };
         let verified = self
-            .verify(&r.customer_id, &r.number, r.request_id, None, claim.clone())
+            .verify(Verification {
+                customer: &r.customer_id,
+                number: &r.number,
+                request_id: r.request_id,
+                paymethod: None,
+                intent_base,
+                idempotency: claim.clone(),
+            })
             .await?;
         let now = Timestamp::now();
         let method = PaymentMethod {
@@ -189,6 +232,7 @@ impl PaymethodState {
             .write(Command::Register {
                 method: method.clone(),
                 payment: verified.payment,
+                intent: verified.intent,
                 idempotency: claim,
             })
             .await?;
@@ -208,13 +252,14 @@ impl PaymethodState {
             });
         };
         let verified = self
-            .verify(
-                &current.customer_id,
-                &number,
-                current.request_id,
-                Some(current.id),
-                None,
-            )
+            .verify(Verification {
+                customer: &current.customer_id,
+                number: &number,
+                request_id: current.request_id,
+                paymethod: Some(current.id),
+                intent_base: random_base("chg"),
+                idempotency: None,
+            })
             .await?;
         let method = PaymentMethod {
             kind: number.kind(),
@@ -232,6 +277,7 @@ impl PaymethodState {
                 expected_version: current.version,
                 previous: current.attrs(),
                 payment: verified.payment,
+                intent: verified.intent,
             })
             .await?;
         Ok(self.stored(method, &outcome))
@@ -265,43 +311,51 @@ impl PaymethodState {
         }
     }
 
-    /// Asks the payment system to verify `number`. A decline is stored (the payment record
-    /// is kept) and reported as `Declined`; no answer is `PaymentUnavailable`.
-    async fn verify(
-        &mut self,
-        customer: &CustomerId,
-        number: &AccountNumber,
-        request_id: Option<u64>,
-        paymethod: Option<PaymethodId>,
-        idempotency: Option<crate::domain::idempotency::IdempotencyClaim>,
-    ) -> Result<Verified, CommandError> {
-        let reference = format!("ver_{}", hex::encode(rand::rng().random::<[u8; 12]>()));
+    /// Asks the payment system to verify a number. Leave to call is asked first (an open
+    /// breaker answers at once, with nothing recorded), then the intent is made durable, then
+    /// the payment system is called under the intent's reference. Without an answer the
+    /// intent stays open for the reconciler. A decline is stored (the payment record is kept)
+    /// and reported as `Declined`; no answer is `PaymentUnavailable`.
+    async fn verify(&mut self, v: Verification<'_>) -> Result<Verified, CommandError> {
+        let unavailable = |u: Unavailable| CommandError::PaymentUnavailable {
+            retry_after: u.retry_after(),
+        };
+        let payment = self.ctx.payment.get()?;
+        let admission = match ask(&payment, PaymentMessage::Admit, self.ctx.payment_wait).await {
+            Ok(Ok(admission)) => admission,
+            Ok(Err(u)) => return Err(unavailable(u)),
+            Err(_) => return Err(unavailable(Unavailable::Bulkhead)),
+        };
+        let opened = self
+            .write(Command::OpenIntent {
+                base: v.intent_base.clone(),
+                customer_id: v.customer.clone(),
+                paymethod_id: v.paymethod,
+            })
+            .await?;
+        let intent = IntentRef {
+            base: v.intent_base,
+            generation: opened.generation.ok_or(CommandError::Internal)?,
+        };
+        let reference = intent.reference();
         let request = AuthorizeRequest {
             idempotency_key: reference.clone(),
             reference,
-            source: Source::Number(number.clone()),
+            source: Source::Number(v.number.clone()),
             amount: 0,
             currency: VERIFICATION_CURRENCY.to_owned(),
         };
-        let payment = self.ctx.payment.get()?;
-        let build = |reply| PaymentMessage::Authorize(request, reply);
+        let build = |reply| PaymentMessage::Authorize(admission, request, reply);
         let auth = match ask(&payment, build, self.ctx.payment_wait).await {
             Ok(Ok(auth)) => auth,
-            Ok(Err(unavailable)) => {
-                return Err(CommandError::PaymentUnavailable {
-                    retry_after: unavailable.retry_after(),
-                });
-            }
-            Err(_) => {
-                let retry_after = Unavailable::Bulkhead.retry_after();
-                return Err(CommandError::PaymentUnavailable { retry_after });
-            }
+            Ok(Err(u)) => return Err(unavailable(u)),
+            Err(_) => return Err(unavailable(Unavailable::Bulkhead)),
         };
         let mut payment = Payment {
             id: PaymentId(0),
-            paymethod_id: paymethod,
-            customer_id: customer.clone(),
-            request_id,
+            paymethod_id: v.paymethod,
+            customer_id: v.customer.clone(),
+            request_id: v.request_id,
             purpose: PaymentPurpose::Verification,
             amount: 0,
             currency: VERIFICATION_CURRENCY.to_owned(),
@@ -311,7 +365,11 @@ impl PaymethodState {
             created_at: Timestamp::now(),
         };
         match (auth.approved, auth.token) {
-            (true, Some(token)) => Ok(Verified { payment, token }),
+            (true, Some(token)) => Ok(Verified {
+                payment,
+                token,
+                intent,
+            }),
             (true, None) => {
                 tracing::error!("payment system approved a number without a token");
                 Err(CommandError::PaymentUnavailable {
@@ -323,7 +381,8 @@ impl PaymethodState {
                 let outcome = self
                     .write(Command::RecordDeclined {
                         payment,
-                        idempotency,
+                        intent,
+                        idempotency: v.idempotency,
                     })
                     .await?;
                 Err(CommandError::Declined {
@@ -350,6 +409,14 @@ impl PaymethodState {
                     .and_then(Result::ok)
                     .flatten();
                 Err(CommandError::Conflict)
+            }
+            Ok(Err(WriteError::Rejected(Rejected::IntentClosed))) => {
+                // The reconciler gave up on this payment call (it took longer than the
+                // reconciliation delay) and refunds what it finds: nothing was stored.
+                tracing::warn!(id = %self.id, "a payment intent was reconciled before its answer came");
+                Err(CommandError::PaymentUnavailable {
+                    retry_after: Duration::from_secs(1),
+                })
             }
             _ => {
                 self.poisoned = true;

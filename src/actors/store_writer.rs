@@ -19,6 +19,9 @@ pub struct StoreWriterArgs {
     pub max_batch: usize,
     /// Told the last event position after every commit that recorded events.
     pub commits: Arc<watch::Sender<Position>>,
+    /// Test only: answer registrations before their commit (a deliberate bug that the crash
+    /// test's negative control must catch).
+    pub ack_before_commit: bool,
 }
 
 type Reply = RpcReplyPort<Result<Outcome, WriteError>>;
@@ -60,6 +63,7 @@ impl Actor for StoreWriterActor {
             rx,
             args.max_batch.max(1),
             args.commits,
+            args.ack_before_commit,
         ));
         Ok(StoreWriterState {
             queue: Some(tx),
@@ -108,10 +112,15 @@ async fn commit_loop(
     mut rx: mpsc::UnboundedReceiver<(Command, Reply)>,
     max_batch: usize,
     commits: Arc<watch::Sender<Position>>,
+    ack_before_commit: bool,
 ) {
     let mut batch = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut batch, max_batch).await > 0 {
-        let (commands, replies): (Vec<Command>, Vec<Reply>) = batch.drain(..).unzip();
+        let (commands, mut replies): (Vec<Command>, Vec<Option<Reply>>) =
+            batch.drain(..).map(|(c, r)| (c, Some(r))).unzip();
+        if ack_before_commit {
+            ack_registrations_early(&commands, &mut replies).await;
+        }
         let size = commands.len();
         let store = store.clone();
         let started = Instant::now();
@@ -128,21 +137,42 @@ async fn commit_loop(
                     commits.send_if_modified(|p| (last > *p).then(|| *p = last).is_some());
                 }
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                    let _ = reply.send(outcome.map_err(WriteError::from));
+                    if let Some(reply) = reply {
+                        let _ = reply.send(outcome.map_err(WriteError::from));
+                    }
                 }
             }
             Ok(Err(e)) => {
                 tracing::error!(error = %e, batch = size, "group commit failed; nothing of the batch is stored");
                 replies
                     .into_iter()
+                    .flatten()
                     .for_each(|r| drop(r.send(Err(WriteError::Storage))));
             }
             Err(e) => {
                 tracing::error!(error = %e, batch = size, "group commit panicked; nothing of the batch is stored");
                 replies
                     .into_iter()
+                    .flatten()
                     .for_each(|r| drop(r.send(Err(WriteError::Storage))));
             }
         }
+    }
+}
+
+/// The negative control's bug: registrations are answered as if stored, then the commit
+/// waits a little, so that a crash in between loses acknowledged registrations.
+async fn ack_registrations_early(commands: &[Command], replies: &mut [Option<Reply>]) {
+    let mut acked = false;
+    for (command, reply) in commands.iter().zip(replies.iter_mut()) {
+        if matches!(command, Command::Register { .. })
+            && let Some(reply) = reply.take()
+        {
+            let _ = reply.send(Ok(Outcome::default()));
+            acked = true;
+        }
+    }
+    if acked {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }

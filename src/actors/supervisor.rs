@@ -1,8 +1,8 @@
-//! The root supervisor: starts the store writer, the notifier, the projector, the payment actor
-//! and the paymethods router, restarts a failed one with exponential backoff within a restart
+//! The root supervisor: starts the store writer, the notifier, the projector, the payment actor,
+//! the reconciler and the paymethods router, restarts a failed one with exponential backoff within a restart
 //! budget (past it, it stops trying and readiness fails), and on shutdown drains them in
-//! dependency order: the router and its aggregates first, then the notifier and the
-//! projector, then payment, then the store writer last.
+//! dependency order: the router and its aggregates first, then the notifier, the projector
+//! and the reconciler, then payment, then the store writer last.
 
 use super::breaker::Breaker;
 use super::notifier::WebhookChannel;
@@ -10,9 +10,11 @@ use super::notifier::{NotifierActor, NotifierArgs, NotifierMessage};
 use super::payment::{PaymentActor, PaymentArgs};
 use super::paymethod::AggregateContext;
 use super::projector::{ProjectorActor, ProjectorArgs, ProjectorMessage, Views};
+use super::reconciler::{ReconcilerActor, ReconcilerArgs, ReconcilerMessage};
 use super::router::{RouterActor, RouterArgs, RouterMessage};
 use super::slot::Slot;
 use super::store_writer::{StoreWriterActor, StoreWriterArgs};
+use crate::config::ReconcileConfig;
 use crate::domain::Position;
 use crate::provider::PaymentSystem;
 use crate::store::Store;
@@ -49,6 +51,9 @@ pub struct RootArgs {
     pub webhook: Option<WebhookChannel>,
     pub projector: Slot<ProjectorMessage>,
     pub views: Arc<Views>,
+    pub reconciler: Slot<ReconcilerMessage>,
+    pub reconcile: ReconcileConfig,
+    pub ack_before_commit: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +62,7 @@ pub enum Child {
     Notifier,
     Projector,
     Payment,
+    Reconciler,
     Router,
 }
 
@@ -67,6 +73,7 @@ impl Child {
             Self::Notifier => "notifier",
             Self::Projector => "projector",
             Self::Payment => "payment",
+            Self::Reconciler => "reconciler",
             Self::Router => "router",
         }
     }
@@ -107,6 +114,7 @@ impl Actor for RootActor {
             Child::Notifier,
             Child::Projector,
             Child::Payment,
+            Child::Reconciler,
             Child::Router,
         ] {
             state.start(&myself, child).await?;
@@ -179,6 +187,7 @@ impl RootState {
                     store: a.store.clone(),
                     max_batch: a.max_batch,
                     commits: a.commits.clone(),
+                    ack_before_commit: a.ack_before_commit,
                 };
                 let (actor, _) =
                     Actor::spawn_linked(None, StoreWriterActor, args, supervisor).await?;
@@ -220,6 +229,20 @@ impl RootState {
                 a.ctx.payment.set(Some(actor.clone()));
                 actor.get_id()
             }
+            Child::Reconciler => {
+                let args = ReconcilerArgs {
+                    store: a.store.clone(),
+                    writer: a.ctx.writer.clone(),
+                    system: a.system.clone(),
+                    after: a.reconcile.after,
+                    retention: a.reconcile.retention,
+                    call_timeout: a.breaker.config().call_timeout,
+                };
+                let (actor, _) =
+                    Actor::spawn_linked(None, ReconcilerActor, args, supervisor).await?;
+                a.reconciler.set(Some(actor.clone()));
+                actor.get_id()
+            }
             Child::Router => {
                 let args = RouterArgs { ctx: a.ctx.clone() };
                 let (actor, _) = Actor::spawn_linked(None, RouterActor, args, supervisor).await?;
@@ -237,6 +260,7 @@ impl RootState {
             Child::Notifier => self.args.notifier.set(None),
             Child::Projector => self.args.projector.set(None),
             Child::Payment => self.args.ctx.payment.set(None),
+            Child::Reconciler => self.args.reconciler.set(None),
             Child::Router => self.args.router.set(None),
         }
     }
@@ -278,6 +302,10 @@ impl RootState {
         }
         if let Ok(projector) = self.args.projector.get() {
             let _ = projector.drain_and_wait(Some(DRAIN_WAIT)).await;
+        }
+        if let Ok(reconciler) = self.args.reconciler.get() {
+            // Its next round is on a timer; whatever a round leaves undone waits in the store.
+            let _ = reconciler.stop_and_wait(None, Some(DRAIN_WAIT)).await;
         }
         if let Ok(payment) = self.args.ctx.payment.get() {
             let _ = payment.drain_and_wait(Some(DRAIN_WAIT)).await;

@@ -4,6 +4,7 @@
 pub mod events;
 pub mod idempotency;
 pub mod ids;
+pub mod intent;
 pub mod message;
 pub mod mypage;
 pub mod number;

@@ -1,8 +1,9 @@
 //! The HTTP client for a payment system at a base URL. Timeouts are not set here: the payment
 //! actor puts its timeout inside the circuit breaker's guarded call, where it is counted.
 
-use super::wire::{AuthorizationBody, AuthorizationReply};
+use super::wire::{AuthorizationBody, AuthorizationReply, RefundBody, RefundReply};
 use super::{Authorization, AuthorizeRequest, ProviderError};
+use serde::de::DeserializeOwned;
 
 #[derive(Clone, Debug)]
 pub struct HttpPaymentSystem {
@@ -31,20 +32,62 @@ impl HttpPaymentSystem {
             .header("Idempotency-Key", &request.idempotency_key)
             .json(&AuthorizationBody::from_request(request))
             .send()
-            .await
-            // The error's text may name the URL but never the body, so it is safe to keep.
-            .map_err(|e| ProviderError::Connect(e.without_url().to_string()))?;
-        let status = response.status();
-        if status.is_server_error() {
-            return Err(ProviderError::Unavailable(status.as_u16()));
-        }
-        if !status.is_success() {
-            return Err(ProviderError::Protocol(format!("status {status}")));
-        }
-        let reply: AuthorizationReply = response
-            .json()
-            .await
-            .map_err(|_| ProviderError::Protocol("unreadable authorization".into()))?;
+            .await;
+        let reply: AuthorizationReply = answer(response).await?.ok_or_else(not_found)?;
         Ok(reply.into())
     }
+
+    /// The authorization made for `reference`, if any.
+    pub async fn find(&self, reference: &str) -> Result<Option<Authorization>, ProviderError> {
+        let mut url = reqwest::Url::parse(&format!("{}/v1/authorizations", self.base))
+            .map_err(|e| ProviderError::Connect(e.to_string()))?;
+        url.query_pairs_mut().append_pair("reference", reference);
+        let response = self.http.get(url).send().await;
+        Ok(answer::<AuthorizationReply>(response)
+            .await?
+            .map(Authorization::from))
+    }
+
+    /// Refunds an approved authorization; asking again returns the same refund.
+    pub async fn refund(&self, authorization: &str, amount: u64) -> Result<String, ProviderError> {
+        let body = RefundBody {
+            authorization: authorization.to_owned(),
+            amount,
+        };
+        let response = self
+            .http
+            .post(format!("{}/v1/refunds", self.base))
+            .json(&body)
+            .send()
+            .await;
+        let reply: RefundReply = answer(response).await?.ok_or_else(not_found)?;
+        Ok(reply.id)
+    }
+}
+
+fn not_found() -> ProviderError {
+    ProviderError::Protocol("status 404 Not Found".into())
+}
+
+/// Reads a JSON answer: `None` for a 404, an error for anything but success.
+async fn answer<T: DeserializeOwned>(
+    response: reqwest::Result<reqwest::Response>,
+) -> Result<Option<T>, ProviderError> {
+    // The error's text may name the URL but never the body, so it is safe to keep.
+    let response = response.map_err(|e| ProviderError::Connect(e.without_url().to_string()))?;
+    let status = response.status();
+    if status == reqwest::StatusCode::NOT_FOUND {
+        return Ok(None);
+    }
+    if status.is_server_error() {
+        return Err(ProviderError::Unavailable(status.as_u16()));
+    }
+    if !status.is_success() {
+        return Err(ProviderError::Protocol(format!("status {status}")));
+    }
+    let body = response
+        .json()
+        .await
+        .map_err(|_| ProviderError::Protocol("unreadable answer".into()))?;
+    Ok(Some(body))
 }

@@ -88,6 +88,26 @@ impl PaymentSystem {
             Self::Http(client) => client.authorize(request).await,
         }
     }
+
+    /// The authorization made for `reference`, if the payment system has one.
+    pub async fn find(&self, reference: &str) -> Result<Option<Authorization>, ProviderError> {
+        match self {
+            Self::Embedded(sim) => Ok(sim.find(reference).map(Authorization::from)),
+            Self::Http(client) => client.find(reference).await,
+        }
+    }
+
+    /// Refunds an approved authorization and returns the refund's id. Idempotent: a repeat
+    /// returns the same refund.
+    pub async fn refund(&self, authorization: &str, amount: u64) -> Result<String, ProviderError> {
+        match self {
+            Self::Embedded(sim) => sim
+                .refund(authorization, amount)
+                .map(|r| r.id)
+                .map_err(ProviderError::from),
+            Self::Http(client) => client.refund(authorization, amount).await,
+        }
+    }
 }
 
 impl From<wire::AuthorizationReply> for Authorization {

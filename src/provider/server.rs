@@ -36,7 +36,6 @@ impl IntoResponse for SimError {
             SimError::Down | SimError::Fault => StatusCode::SERVICE_UNAVAILABLE,
             SimError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             SimError::NotFound => StatusCode::NOT_FOUND,
-            SimError::AlreadyRefunded => StatusCode::CONFLICT,
         };
         error(status, &self.to_string())
     }
@@ -98,7 +97,7 @@ async fn set_faults(
     body: Result<Json<Faults>, JsonRejection>,
 ) -> Response {
     match body {
-        Ok(Json(faults)) if (0.0..=1.0).contains(&faults.fail_rate) => {
+        Ok(Json(faults)) if faults.is_valid() => {
             sim.set_faults(faults.clone());
             Json(faults).into_response()
         }

@@ -11,17 +11,27 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// Faults to inject: a share of calls that fail with 503, a delay before every answer, or
-/// every call failing at once (`down`).
+/// Faults to inject: a share of calls that fail with 503, a share of approvals whose answer
+/// is lost (the authorization is made, then the caller hears nothing until it times out), a
+/// delay before every answer, or every call failing at once (`down`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Faults {
     #[serde(default)]
     pub fail_rate: f64,
     #[serde(default)]
+    pub drop_rate: f64,
+    #[serde(default)]
     pub latency_ms: u64,
     #[serde(default)]
     pub down: bool,
+}
+
+impl Faults {
+    /// Rates are shares of calls, between 0 and 1.
+    pub fn is_valid(&self) -> bool {
+        (0.0..=1.0).contains(&self.fail_rate) && (0.0..=1.0).contains(&self.drop_rate)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,15 +44,16 @@ pub enum SimError {
     Invalid(&'static str),
     #[error("no such authorization")]
     NotFound,
-    #[error("already refunded")]
-    AlreadyRefunded,
 }
+
+/// How long a dropped answer keeps the caller waiting: longer than any sensible timeout.
+const DROPPED_ANSWER_WAIT: Duration = Duration::from_secs(30);
 
 #[derive(Debug)]
 struct Record {
     reply: AuthorizationReply,
     amount: u64,
-    refunded: bool,
+    refund: Option<RefundReply>,
 }
 
 #[derive(Debug, Default)]
@@ -77,8 +88,23 @@ impl Simulator {
         *self.faults.lock().unwrap() = faults;
     }
 
-    /// Authorizes `body`. The same idempotency key returns the same authorization.
+    /// Authorizes `body`. The same idempotency key returns the same authorization. Under a
+    /// `dropRate` fault the authorization is made and then its answer is lost.
     pub async fn authorize(
+        &self,
+        idempotency_key: Option<&str>,
+        body: AuthorizationBody,
+    ) -> Result<AuthorizationReply, SimError> {
+        let reply = self.authorize_now(idempotency_key, body).await?;
+        let drop_rate = self.faults().drop_rate.clamp(0.0, 1.0);
+        if drop_rate > 0.0 && rand::rng().random_bool(drop_rate) {
+            tokio::time::sleep(DROPPED_ANSWER_WAIT).await;
+            return Err(SimError::Fault);
+        }
+        Ok(reply)
+    }
+
+    async fn authorize_now(
         &self,
         idempotency_key: Option<&str>,
         body: AuthorizationBody,
@@ -127,7 +153,7 @@ impl Simulator {
         books.records.push(Record {
             reply: reply.clone(),
             amount: body.amount,
-            refunded: false,
+            refund: None,
         });
         if let Some(key) = idempotency_key {
             books.by_key.insert(key.to_owned(), i);
@@ -145,6 +171,8 @@ impl Simulator {
             .map(|&i| books.records[i].reply.clone())
     }
 
+    /// Refunds an approved authorization. Refunding it again returns the same refund, so a
+    /// caller that lost the answer can simply ask again.
     pub fn refund(&self, authorization: &str, amount: u64) -> Result<RefundReply, SimError> {
         let mut books = self.books.lock().unwrap();
         let record = books
@@ -152,15 +180,17 @@ impl Simulator {
             .iter_mut()
             .find(|r| r.reply.id == authorization)
             .ok_or(SimError::NotFound)?;
-        if record.refunded {
-            return Err(SimError::AlreadyRefunded);
+        if record.reply.status != AuthStatus::Approved {
+            return Err(SimError::Invalid(
+                "only an approved authorization can be refunded",
+            ));
         }
-        record.refunded = true;
-        Ok(RefundReply {
+        let refund = record.refund.get_or_insert_with(|| RefundReply {
             id: format!("ref_{}", random_hex()),
             authorization: authorization.to_owned(),
             amount,
-        })
+        });
+        Ok(refund.clone())
     }
 
     pub fn ledger(&self) -> Ledger {
@@ -174,7 +204,7 @@ impl Simulator {
                     reference: r.reply.reference.clone(),
                     status: r.reply.status,
                     amount: r.amount,
-                    refunded: r.refunded,
+                    refunded: r.refund.is_some(),
                 })
                 .collect(),
         }
@@ -231,7 +261,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn down_fails_every_call_and_refunds_happen_once() {
+    async fn down_fails_every_call_and_a_refund_is_made_once() {
         let sim = Simulator::new(Faults {
             down: true,
             ..Faults::default()
@@ -242,8 +272,31 @@ mod tests {
         );
         sim.set_faults(Faults::default());
         let a = sim.authorize(None, body("4242424242424242")).await.unwrap();
-        assert!(sim.refund(&a.id, 0).is_ok());
-        assert_eq!(sim.refund(&a.id, 0).unwrap_err(), SimError::AlreadyRefunded);
+        let first = sim.refund(&a.id, 0).unwrap();
+        assert_eq!(
+            sim.refund(&a.id, 0).unwrap().id,
+            first.id,
+            "a repeat is the same refund"
+        );
         assert!(sim.ledger().authorizations[0].refunded);
+        let declined = sim.authorize(None, body("4000000000000002")).await.unwrap();
+        assert!(sim.refund(&declined.id, 0).is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_dropped_answer_still_makes_the_authorization() {
+        let sim = Simulator::new(Faults {
+            drop_rate: 1.0,
+            ..Faults::default()
+        });
+        let lost = sim.authorize(Some("k"), body("4242424242424242")).await;
+        assert_eq!(lost, Err(SimError::Fault));
+        let made = sim
+            .find("ref-4242424242424242")
+            .expect("the authorization was made");
+        assert_eq!(made.status, AuthStatus::Approved);
+        sim.set_faults(Faults::default());
+        let again = sim.authorize(Some("k"), body("4242424242424242")).await;
+        assert_eq!(again, Ok(made), "a retry with the key gets the lost answer");
     }
 }

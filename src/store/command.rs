@@ -2,34 +2,67 @@
 //! assigned to it ([`Outcome`]) or why it refused it ([`Rejected`]).
 
 use crate::domain::idempotency::IdempotencyClaim;
+use crate::domain::intent::{IntentRef, RefundOwed};
 use crate::domain::message::{DeliveryAttempt, Message};
 use crate::domain::mypage::ViewChange;
-use crate::domain::{MaskedAttrs, Payment, PaymentId, PaymentMethod, PaymethodId, Position};
+use crate::domain::{
+    CustomerId, MaskedAttrs, Payment, PaymentId, PaymentMethod, PaymethodId, Position, Timestamp,
+};
 
 /// Everything one command changes. The store fills in the ids it assigns
 /// (payment id, event position) and reports them in [`Outcome`].
 #[derive(Debug, Clone)]
 pub enum Command {
+    /// Opens (or, for a retry of the same request, re-opens) the intent named `base` before
+    /// a payment call. The outcome names the generation to use.
+    OpenIntent {
+        base: String,
+        customer_id: CustomerId,
+        paymethod_id: Option<PaymethodId>,
+    },
     /// A verified registration: the method, its approved verification payment and the
-    /// `PaymentMethodRegistered` event.
+    /// `PaymentMethodRegistered` event; closes the intent.
     Register {
         method: PaymentMethod,
         payment: Payment,
+        intent: IntentRef,
         idempotency: Option<IdempotencyClaim>,
     },
-    /// A declined verification: only the payment record.
+    /// A declined verification: only the payment record; closes the intent.
     RecordDeclined {
         payment: Payment,
+        intent: IntentRef,
         idempotency: Option<IdempotencyClaim>,
     },
     /// A verified change: the new state (its version one higher than `expected_version`),
-    /// the approved payment and `PaymentMethodChanged` with the previous attributes.
+    /// the approved payment and `PaymentMethodChanged` with the previous attributes; closes
+    /// the intent.
     Change {
         method: PaymentMethod,
         expected_version: u64,
         previous: MaskedAttrs,
         payment: Payment,
+        intent: IntentRef,
     },
+    /// The reconciler's verdict on an open intent that nobody closed in time, if it is
+    /// still the one that was looked at (same generation, not re-opened since `opened_at`).
+    /// With an unclaimed approval the intent is abandoned and the refund is owed; without
+    /// one the intent is simply closed.
+    ResolveIntent {
+        intent: IntentRef,
+        opened_at: Timestamp,
+        refund: Option<RefundOwed>,
+    },
+    /// A refund the payment system confirmed: its payment record, and the debt is settled.
+    RecordRefund {
+        authorization: String,
+        payment: Payment,
+    },
+    /// Deletes idempotency records and abandoned intents created before `before`, at most
+    /// `limit` of each.
+    Prune { before: Timestamp, limit: usize },
+    /// Keeps a named setting across restarts.
+    PutMeta { name: &'static str, value: Vec<u8> },
     /// A removal: the row goes, `PaymentMethodRemoved` is recorded.
     Remove {
         id: PaymethodId,
@@ -62,6 +95,10 @@ pub struct Outcome {
     pub payment_id: Option<PaymentId>,
     /// For `ReserveIds`: the first reserved id.
     pub first_id: Option<u64>,
+    /// For `OpenIntent`: the generation to call the payment system with.
+    pub generation: Option<u32>,
+    /// For `Prune`: how many records went.
+    pub pruned: usize,
 }
 
 /// A command the store refused without writing anything of it.
@@ -70,4 +107,7 @@ pub enum Rejected {
     /// The stored version is not the one the command was decided on (or the row is gone).
     #[error("the stored version of the aggregate changed")]
     VersionConflict,
+    /// The intent the command closes is no longer open (the reconciler gave up on it).
+    #[error("the payment intent is no longer open")]
+    IntentClosed,
 }

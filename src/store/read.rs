@@ -10,6 +10,8 @@ use crate::domain::{CustomerId, Event, Payment, PaymentId, PaymentMethod, Paymet
 use redb::{ReadableTable, TableDefinition};
 use serde::de::DeserializeOwned;
 
+mod intents;
+
 /// One page of a listing ordered by id, and the id to continue after (if there is more).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {

@@ -39,6 +39,21 @@ pub const CHECKPOINTS: TableDefinition<&str, u64> = TableDefinition::new("checkp
 
 /// (customer, Idempotency-Key) → encoded `IdempotencyRecord`.
 pub const IDEMPOTENCY: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("idempotency");
+/// (created ms since the epoch, customer, Idempotency-Key) → (): records by age, for pruning.
+pub const IDEMPOTENCY_BY_TIME: TableDefinition<(u64, &str, &str), ()> =
+    TableDefinition::new("idempotency_by_time");
+/// Intent base → encoded `Intent`: every payment call paytree has started and not closed.
+pub const INTENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("intents");
+/// (opened ms since the epoch, intent base) → (): the open intents by age.
+pub const INTENTS_OPEN: TableDefinition<(u64, &str), ()> = TableDefinition::new("intents_open");
+/// (abandoned ms since the epoch, intent base) → (): abandoned intents by age, for pruning.
+pub const INTENTS_ABANDONED: TableDefinition<(u64, &str), ()> =
+    TableDefinition::new("intents_abandoned");
+/// Authorization id → encoded `RefundOwed`: approvals to refund, until the refund is confirmed.
+pub const REFUNDS_OWED: TableDefinition<&str, &[u8]> = TableDefinition::new("refunds_owed");
+/// Name → encoded setting that must survive a restart (the breaker's open period).
+pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
 /// Sequence name → the next value to hand out.
 pub const SEQUENCES: TableDefinition<&str, u64> = TableDefinition::new("sequences");
 
@@ -68,6 +83,12 @@ pub fn create_all(db: &Database) -> Result<(), super::StoreError> {
         txn.open_table(MYPAGE_METHODS)?;
         txn.open_table(MYPAGE_MESSAGES)?;
         txn.open_table(CHECKPOINTS)?;
+        txn.open_table(IDEMPOTENCY_BY_TIME)?;
+        txn.open_table(INTENTS)?;
+        txn.open_table(INTENTS_OPEN)?;
+        txn.open_table(INTENTS_ABANDONED)?;
+        txn.open_table(REFUNDS_OWED)?;
+        txn.open_table(META)?;
     }
     txn.commit()?;
     Ok(())

@@ -15,6 +15,8 @@ use crate::domain::{
 };
 use redb::{Database, Durability, ReadableTable, Table, WriteTransaction};
 
+mod intents;
+
 pub fn commit_batch(
     db: &Database,
     commands: &[Command],
@@ -55,6 +57,12 @@ struct Tables<'t> {
     mypage_methods: Table<'t, (&'static str, u64), &'static [u8]>,
     mypage_messages: Table<'t, (&'static str, u64), &'static [u8]>,
     checkpoints: Table<'t, &'static str, u64>,
+    idempotency_by_time: Table<'t, (u64, &'static str, &'static str), ()>,
+    intents: Table<'t, &'static str, &'static [u8]>,
+    intents_open: Table<'t, (u64, &'static str), ()>,
+    intents_abandoned: Table<'t, (u64, &'static str), ()>,
+    refunds_owed: Table<'t, &'static str, &'static [u8]>,
+    meta: Table<'t, &'static str, &'static [u8]>,
     sequences: Table<'t, &'static str, u64>,
     seq: Sequences,
 }
@@ -85,6 +93,12 @@ impl<'t> Tables<'t> {
             mypage_methods: txn.open_table(MYPAGE_METHODS)?,
             mypage_messages: txn.open_table(MYPAGE_MESSAGES)?,
             checkpoints: txn.open_table(CHECKPOINTS)?,
+            idempotency_by_time: txn.open_table(IDEMPOTENCY_BY_TIME)?,
+            intents: txn.open_table(INTENTS)?,
+            intents_open: txn.open_table(INTENTS_OPEN)?,
+            intents_abandoned: txn.open_table(INTENTS_ABANDONED)?,
+            refunds_owed: txn.open_table(REFUNDS_OWED)?,
+            meta: txn.open_table(META)?,
             sequences,
             seq,
         })
@@ -99,14 +113,24 @@ impl<'t> Tables<'t> {
 
     fn apply(&mut self, command: &Command) -> Result<Result<Outcome, Rejected>, StoreError> {
         match command {
+            Command::OpenIntent {
+                base,
+                customer_id,
+                paymethod_id,
+            } => Ok(Ok(self.open_intent(base, customer_id, *paymethod_id)?)),
             Command::Register {
                 method,
                 payment,
+                intent,
                 idempotency,
             } => {
                 if self.paymethods.get(method.id.0)?.is_some() {
                     return Ok(Err(Rejected::VersionConflict));
                 }
+                if !self.intent_is_open(intent)? {
+                    return Ok(Err(Rejected::IntentClosed));
+                }
+                self.close_intent(intent)?;
                 let outcome = self.store_verified(method.clone(), payment, None)?;
                 if let (Ok(stored), Some(claim)) = (&outcome, idempotency) {
                     let mut method = method.clone();
@@ -120,8 +144,13 @@ impl<'t> Tables<'t> {
             }
             Command::RecordDeclined {
                 payment,
+                intent,
                 idempotency,
             } => {
+                if !self.intent_is_open(intent)? {
+                    return Ok(Err(Rejected::IntentClosed));
+                }
+                self.close_intent(intent)?;
                 let payment_id = self.insert_payment(payment.clone())?;
                 if let Some(claim) = idempotency {
                     let outcome = IdempotentOutcome::Declined { payment_id };
@@ -137,10 +166,15 @@ impl<'t> Tables<'t> {
                 expected_version,
                 previous,
                 payment,
+                intent,
             } => {
                 if self.stored_version(method.id)? != Some(*expected_version) {
                     return Ok(Err(Rejected::VersionConflict));
                 }
+                if !self.intent_is_open(intent)? {
+                    return Ok(Err(Rejected::IntentClosed));
+                }
+                self.close_intent(intent)?;
                 self.store_verified(method.clone(), payment, Some(previous.clone()))
             }
             Command::Remove {
@@ -176,6 +210,20 @@ impl<'t> Tables<'t> {
                     self.change_view(change)?;
                 }
                 self.checkpoints.insert(PROJECTOR, checkpoint.0)?;
+                Ok(Ok(Outcome::default()))
+            }
+            Command::ResolveIntent {
+                intent,
+                opened_at,
+                refund,
+            } => self.resolve_intent(intent, *opened_at, refund.as_ref()),
+            Command::RecordRefund {
+                authorization,
+                payment,
+            } => Ok(Ok(self.record_refund(authorization, payment)?)),
+            Command::Prune { before, limit } => Ok(Ok(self.prune(*before, *limit)?)),
+            Command::PutMeta { name, value } => {
+                self.meta.insert(*name, value.as_slice())?;
                 Ok(Ok(Outcome::default()))
             }
             Command::ReserveIds { count } => {
@@ -218,7 +266,7 @@ impl<'t> Tables<'t> {
         Ok(Ok(Outcome {
             position: Some(position),
             payment_id: Some(payment_id),
-            first_id: None,
+            ..Outcome::default()
         }))
     }
 
@@ -267,6 +315,8 @@ impl<'t> Tables<'t> {
         // outcome can only come from a bug, and must not replace what was answered first.
         if self.idempotency.get(key)?.is_none() {
             self.idempotency.insert(key, encode(&record)?.as_slice())?;
+            let at = intents::index_ms(record.created_at);
+            self.idempotency_by_time.insert((at, key.0, key.1), ())?;
         }
         Ok(())
     }

@@ -1,0 +1,54 @@
+//! Reads for the reconciler: open intents by age, refunds owed, and named settings.
+
+use crate::domain::Timestamp;
+use crate::domain::intent::{Intent, RefundOwed};
+use crate::store::codec::decode;
+use crate::store::tables::*;
+use crate::store::{Store, StoreError};
+use redb::{ReadableTable, ReadableTableMetadata};
+
+impl Store {
+    /// Open intents opened before `before`, oldest first, at most `limit` of them.
+    pub fn open_intents_before(
+        &self,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Intent>, StoreError> {
+        let txn = self.read()?;
+        let open = txn.open_table(INTENTS_OPEN)?;
+        let intents = txn.open_table(INTENTS)?;
+        let cutoff = before.0.max(0) as u64;
+        let mut out = Vec::new();
+        for row in open.range(..(cutoff, ""))?.take(limit) {
+            let (key, _) = row?;
+            if let Some(bytes) = intents.get(key.value().1)? {
+                out.push(decode(bytes.value())?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many intents are open.
+    pub fn open_intents(&self) -> Result<u64, StoreError> {
+        let txn = self.read()?;
+        Ok(txn.open_table(INTENTS_OPEN)?.len()?)
+    }
+
+    /// Refunds owed, at most `limit` of them.
+    pub fn refunds_owed(&self, limit: usize) -> Result<Vec<RefundOwed>, StoreError> {
+        let txn = self.read()?;
+        let owed = txn.open_table(REFUNDS_OWED)?;
+        let mut out = Vec::new();
+        for row in owed.iter()?.take(limit) {
+            out.push(decode(row?.1.value())?);
+        }
+        Ok(out)
+    }
+
+    /// A named setting kept with `Command::PutMeta`.
+    pub fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.read()?;
+        let meta = txn.open_table(META)?;
+        Ok(meta.get(name)?.map(|v| v.value().to_vec()))
+    }
+}
