@@ -302,6 +302,17 @@ impl TestProvider {
     }
 }
 
+/// `POST /paymethods` with an `Idempotency-Key`.
+pub async fn post_with_key(app: &TestApp, key: &str, body: &Value) -> Response {
+    app.client
+        .post(app.url("/paymethods"))
+        .header("idempotency-key", key)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// The `Paytree-Position` of a command's response.
 pub fn position(r: &Response) -> u64 {
     r.headers()["paytree-position"]

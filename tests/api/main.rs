@@ -10,6 +10,7 @@ mod list;
 mod messages;
 mod mypage;
 mod ops;
+mod reconcile;
 mod register;
 mod remove;
 mod restart;
