@@ -17,6 +17,11 @@ pub mod names {
     pub const STORE_BATCH_SIZE: &str = "paytree_store_batch_size";
     pub const AGGREGATES_LIVE: &str = "paytree_aggregates_live";
     pub const AGGREGATE_ACTIVATIONS: &str = "paytree_aggregate_activations_total";
+    pub const AGGREGATE_PASSIVATIONS: &str = "paytree_aggregate_passivations_total";
+    pub const AGGREGATE_REHYDRATION: &str = "paytree_aggregate_rehydration_seconds";
+    pub const AGGREGATES_QUARANTINED: &str = "paytree_aggregates_quarantined";
+    pub const QUARANTINES: &str = "paytree_quarantines_total";
+    pub const MAILBOX_REJECTIONS: &str = "paytree_mailbox_rejections_total";
     pub const ACTOR_RESTARTS: &str = "paytree_actor_restarts_total";
     pub const NOTIFIER_LAG: &str = "paytree_notifier_lag_events";
     pub const PROJECTOR_LAG: &str = "paytree_projector_lag_events";
@@ -75,6 +80,27 @@ fn describe() {
     describe_counter!(
         AGGREGATE_ACTIVATIONS,
         "Payment-method aggregate actors started"
+    );
+    describe_counter!(
+        AGGREGATE_PASSIVATIONS,
+        "Payment-method aggregate actors stopped to free memory, by reason (idle, lru)"
+    );
+    describe_histogram!(
+        AGGREGATE_REHYDRATION,
+        Unit::Seconds,
+        "Time to load a passivated payment-method aggregate from the store"
+    );
+    describe_gauge!(
+        AGGREGATES_QUARANTINED,
+        "Payment-method aggregates quarantined after repeated failures"
+    );
+    describe_counter!(
+        QUARANTINES,
+        "Aggregates quarantined after repeated failures, by actor kind"
+    );
+    describe_counter!(
+        MAILBOX_REJECTIONS,
+        "Commands refused with 503 because their aggregate's mailbox was full"
     );
     describe_counter!(
         ACTOR_RESTARTS,

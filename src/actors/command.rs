@@ -82,6 +82,10 @@ pub enum CommandError {
     PositionAhead { head: Position },
     #[error("the view has not reached the position in time")]
     ViewBehind,
+    #[error("the payment method's actor failed repeatedly and is quarantined")]
+    Quarantined,
+    #[error("too many commands are queued for this payment method")]
+    Busy,
     #[error("the service is busy or shutting down")]
     Unavailable,
     #[error("internal error")]

@@ -129,6 +129,7 @@ impl Actors {
             reconciler: Slot::default(),
             reconcile: options.reconcile,
             ack_before_commit: options.ack_before_commit,
+            aggregates: options.aggregates,
         };
         let (root, _) = Actor::spawn(None, RootActor, args).await?;
         Ok(Self {

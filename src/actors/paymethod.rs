@@ -19,9 +19,11 @@ use crate::domain::{
 };
 use crate::provider::{AuthorizeRequest, Source};
 use crate::store::{Command, Outcome, Rejected, Store};
+use crate::telemetry::names;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use rand::Rng;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -47,6 +49,9 @@ pub struct PaymethodArgs {
     /// True for a freshly allocated id: nothing to load.
     pub fresh: bool,
     pub ctx: Arc<AggregateContext>,
+    /// Commands routed to this actor and not yet taken from its mailbox; the router refuses
+    /// more past its bound.
+    pub queued: Arc<AtomicUsize>,
 }
 
 pub struct PaymethodState {
@@ -58,6 +63,7 @@ pub struct PaymethodState {
     last_active: Instant,
     idle_timer_armed: bool,
     ctx: Arc<AggregateContext>,
+    queued: Arc<AtomicUsize>,
 }
 
 type Reply<T> = RpcReplyPort<Result<T, CommandError>>;
@@ -72,6 +78,30 @@ pub enum PaymethodMessage {
     /// Stop if idle since the last command (sent by the actor's own timer). It is handled
     /// between commands, so an aggregate in the middle of a payment is never passivated.
     Passivate,
+    /// Stop now, finishing what is queued (the router makes room for another aggregate).
+    /// Like `Passivate`, it waits for the command in progress.
+    Evict,
+    /// Test hook: fail as a bug in this aggregate would.
+    Panic,
+}
+
+impl PaymethodMessage {
+    /// Whether the router counted this message against the mailbox bound.
+    pub fn is_command(&self) -> bool {
+        matches!(
+            self,
+            Self::Register(..) | Self::Change(..) | Self::Remove(..) | Self::Panic
+        )
+    }
+
+    /// Answers the command with `error` instead of running it.
+    pub fn reject(self, error: CommandError) {
+        match self {
+            Self::Register(_, reply) | Self::Change(_, reply) => send(reply, Err(error)),
+            Self::Remove(_, reply) => send(reply, Err(error)),
+            Self::Passivate | Self::Evict | Self::Panic => {}
+        }
+    }
 }
 
 impl Actor for PaymethodActor {
@@ -87,9 +117,13 @@ impl Actor for PaymethodActor {
         let current = if args.fresh {
             None
         } else {
+            let started = std::time::Instant::now();
             let store = args.ctx.store.clone();
             let id = args.id;
-            tokio::task::spawn_blocking(move || store.paymethod(id)).await??
+            let loaded = tokio::task::spawn_blocking(move || store.paymethod(id)).await??;
+            metrics::histogram!(names::AGGREGATE_REHYDRATION)
+                .record(started.elapsed().as_secs_f64());
+            loaded
         };
         Ok(PaymethodState {
             id: args.id,
@@ -98,6 +132,7 @@ impl Actor for PaymethodActor {
             last_active: Instant::now(),
             idle_timer_armed: false,
             ctx: args.ctx,
+            queued: args.queued,
         })
     }
 
@@ -107,6 +142,9 @@ impl Actor for PaymethodActor {
         message: Self::Msg,
         state: &mut PaymethodState,
     ) -> Result<(), ActorProcessingErr> {
+        if message.is_command() {
+            state.queued.fetch_sub(1, Ordering::Relaxed);
+        }
         match message {
             PaymethodMessage::Register(r, reply) => send(reply, state.register(r).await),
             PaymethodMessage::Change(c, reply) => send(reply, state.change(c).await),
@@ -115,12 +153,17 @@ impl Actor for PaymethodActor {
                 state.idle_timer_armed = false;
                 let idle = state.last_active.elapsed();
                 if idle >= state.ctx.idle_timeout {
-                    let _ = myself.drain();
+                    passivate(&myself, "idle");
                     return Ok(());
                 }
                 state.arm_idle_timer(&myself, state.ctx.idle_timeout - idle);
                 return Ok(());
             }
+            PaymethodMessage::Evict => {
+                passivate(&myself, "lru");
+                return Ok(());
+            }
+            PaymethodMessage::Panic => panic!("test hook: aggregate {} fails", state.id),
         }
         state.last_active = Instant::now();
         if state.poisoned {
@@ -138,6 +181,13 @@ impl Actor for PaymethodActor {
             state.arm_idle_timer(&myself, state.ctx.idle_timeout);
         }
         Ok(())
+    }
+}
+
+/// Stops by draining: what is queued is still handled; the router re-routes what comes after.
+fn passivate(myself: &ActorRef<PaymethodMessage>, reason: &'static str) {
+    if myself.drain().is_ok() {
+        metrics::counter!(names::AGGREGATE_PASSIVATIONS, "reason" => reason).increment(1);
     }
 }
 

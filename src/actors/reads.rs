@@ -1,12 +1,15 @@
 //! The handle's side for messages and the mypage: reads of the notifier's and the
-//! projector's results, redelivery, and the test hook that makes either fail.
+//! projector's results, redelivery; releasing a quarantined aggregate; and the test hook
+//! that makes an actor fail.
 
 use super::notifier::{NotifierMessage, RedeliverError};
+use super::paymethod::PaymethodMessage;
 use super::projector::ProjectorMessage;
+use super::router::RouterMessage;
 use super::{Actors, CommandError, ask};
 use crate::domain::message::{DeliveryAttempt, Message};
 use crate::domain::mypage::Mypage;
-use crate::domain::{CustomerId, Position};
+use crate::domain::{CustomerId, PaymethodId, Position};
 use crate::store::Page;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +28,7 @@ pub struct MypageRead {
 pub enum PanicTarget {
     Notifier,
     Projector,
+    Paymethod(PaymethodId),
 }
 
 /// How long `minPosition` waits for the projection.
@@ -107,9 +111,25 @@ impl Actors {
         .unwrap_or(Err(RedeliverError::Unavailable))
     }
 
-    /// Test hook: makes the notifier or the projector panic, as a bug would.
+    /// Lets a quarantined aggregate try again; false if it was not quarantined.
+    pub async fn release(&self, id: PaymethodId) -> Result<bool, CommandError> {
+        let router = self.router.get()?;
+        ask(
+            &router,
+            |r| RouterMessage::Release(id, r),
+            Duration::from_secs(5),
+        )
+        .await
+    }
+
+    /// Test hook: makes the notifier, the projector or one aggregate panic, as a bug would.
     pub fn inject_panic(&self, target: PanicTarget) -> Result<(), CommandError> {
         let sent = match target {
+            PanicTarget::Paymethod(id) => self
+                .router
+                .get()?
+                .send_message(RouterMessage::Route(id, PaymethodMessage::Panic))
+                .is_ok(),
             PanicTarget::Notifier => self
                 .notifier
                 .get()?

@@ -54,6 +54,7 @@ pub struct RootArgs {
     pub reconciler: Slot<ReconcilerMessage>,
     pub reconcile: ReconcileConfig,
     pub ack_before_commit: bool,
+    pub aggregates: crate::config::AggregateLimits,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,7 +245,10 @@ impl RootState {
                 actor.get_id()
             }
             Child::Router => {
-                let args = RouterArgs { ctx: a.ctx.clone() };
+                let args = RouterArgs {
+                    ctx: a.ctx.clone(),
+                    limits: a.aggregates.clone(),
+                };
                 let (actor, _) = Actor::spawn_linked(None, RouterActor, args, supervisor).await?;
                 a.router.set(Some(actor.clone()));
                 actor.get_id()

@@ -94,15 +94,21 @@ pub fn router(state: AppState) -> axum::Router {
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::get_breaker))
+        .routes(routes!(ops::release_paymethod))
         .routes(routes!(ops::openapi))
         .split_for_parts();
     let doc = api.to_json().expect("the OpenAPI document serializes");
     let _ = state.openapi.set(doc);
     let routes = if state.test_hooks {
-        routes.route(
-            "/admin/test/panic/{actor}",
-            axum::routing::post(ops::panic_hook),
-        )
+        routes
+            .route(
+                "/admin/test/panic/{actor}",
+                axum::routing::post(ops::panic_hook),
+            )
+            .route(
+                "/admin/test/panic/paymethods/{id}",
+                axum::routing::post(ops::panic_paymethod_hook),
+            )
     } else {
         routes
     };

@@ -1,9 +1,11 @@
 //! Operations routes: liveness, readiness, Prometheus metrics, the breaker, the OpenAPI document.
 
 use super::AppState;
-use super::dto::{BreakerView, Status};
+use super::dto::{BreakerView, Released, Status};
+use super::extract::Id;
 use super::problem::{Problem, ProblemBody};
 use crate::actors::PanicTarget;
+use crate::domain::PaymethodId;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -68,6 +70,27 @@ pub async fn get_breaker(State(app): State<AppState>) -> Result<Json<BreakerView
     Ok(Json(app.actors.breaker().await?.into()))
 }
 
+/// Lifts the quarantine of a payment method whose actor failed repeatedly, so its next
+/// command starts it again from the store.
+#[utoipa::path(
+    post, path = "/admin/paymethods/{id}/release", tag = "operations",
+    params(("id" = u64, Path, minimum = 1)),
+    responses(
+        (status = 200, body = Released),
+        (status = 503, description = "The router is restarting", body = ProblemBody, content_type = "application/problem+json"),
+    )
+)]
+pub async fn release_paymethod(
+    State(app): State<AppState>,
+    Id(id): Id,
+) -> Result<Json<Released>, Problem> {
+    let released = app.actors.release(PaymethodId(id)).await?;
+    Ok(Json(Released {
+        id,
+        was_quarantined: released,
+    }))
+}
+
 /// This document.
 #[utoipa::path(
     get, path = "/openapi.json", tag = "operations",
@@ -78,6 +101,16 @@ pub async fn openapi(State(app): State<AppState>) -> Response {
         Some(doc) => ([(header::CONTENT_TYPE, "application/json")], doc.clone()).into_response(),
         None => Problem::internal().into_response(),
     }
+}
+
+/// Test hook (served only with `--test-hooks`): makes one aggregate panic.
+pub async fn panic_paymethod_hook(
+    State(app): State<AppState>,
+    Id(id): Id,
+) -> Result<StatusCode, Problem> {
+    app.actors
+        .inject_panic(PanicTarget::Paymethod(PaymethodId(id)))?;
+    Ok(StatusCode::ACCEPTED)
 }
 
 /// Test hook (served only with `--test-hooks`): makes the notifier or the projector panic.

@@ -221,6 +221,20 @@ impl From<CommandError> for Problem {
                 "The view did not reach minPosition within 2 s. Try again shortly.",
             )
             .retry_after(1),
+            CommandError::Quarantined => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "aggregate-quarantined",
+                "Payment method quarantined",
+                "This payment method's actor failed repeatedly and is quarantined; nothing was stored. Operators can release it with POST /admin/paymethods/{id}/release.",
+            )
+            .retry_after(60),
+            CommandError::Busy => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "aggregate-busy",
+                "Payment method busy",
+                "Too many commands are queued for this payment method; nothing was stored. Try again shortly.",
+            )
+            .retry_after(1),
             CommandError::Unavailable => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "service-unavailable",

@@ -302,6 +302,18 @@ impl TestProvider {
     }
 }
 
+/// The value of one series in `/metrics` (`name` with its labels as rendered), or 0.
+pub async fn metric(app: &TestApp, series: &str) -> f64 {
+    let text = app.get("/metrics").await.text().await.unwrap();
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(series)
+                .and_then(|rest| rest.strip_prefix(' '))
+        })
+        .map(|v| v.trim().parse().unwrap())
+        .unwrap_or(0.0)
+}
+
 /// `POST /paymethods` with an `Idempotency-Key`.
 pub async fn post_with_key(app: &TestApp, key: &str, body: &Value) -> Response {
     app.client

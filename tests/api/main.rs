@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod aggregates;
 mod breaker;
 mod change;
 mod idempotency;

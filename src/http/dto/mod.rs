@@ -295,6 +295,15 @@ impl From<BreakerSnapshot> for BreakerView {
     }
 }
 
+/// The answer to a release from quarantine.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Released {
+    pub id: u64,
+    /// False if the payment method was not quarantined (nothing changed).
+    pub was_quarantined: bool,
+}
+
 /// `{"status": "ok"}`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Status {
