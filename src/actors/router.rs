@@ -324,10 +324,11 @@ impl RouterState {
             .live
             .get(&id)
             .is_some_and(|l| l.actor.get_id() == actor);
-        if was_live && let Some(live) = self.live.remove(&id) {
-            if let Some(used) = live.used {
-                self.lru.remove(&used);
-            }
+        if was_live
+            && let Some(live) = self.live.remove(&id)
+            && let Some(used) = live.used
+        {
+            self.lru.remove(&used);
         }
         metrics::gauge!(names::AGGREGATES_LIVE).set(self.live.len() as f64);
         was_live.then_some(id)
