@@ -1,7 +1,8 @@
 //! The circuit breaker: failsafe's state machine decides when to open (five consecutive
 //! failures, or a failure rate over a window), and this wrapper adds what failsafe lacks — the
 //! open period on tokio time (so tests can pause it), at most N half-open probes released on
-//! drop, a timeout inside the guarded future, and a readable mirror of the state.
+//! drop, a timeout inside the guarded future, a readable mirror of the state, and the end of
+//! the open period on the wall clock, published so it can be kept across a restart.
 
 use crate::telemetry::names;
 use failsafe::failure_policy::{ConsecutiveFailures, OrElse, consecutive_failures};
@@ -10,7 +11,8 @@ use failsafe::{FailurePolicy, Instrument, StateMachine};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 /// Breaker settings; the defaults are the ones API.md promises.
@@ -129,6 +131,7 @@ impl Breaker {
             open_until: None,
             probes: 0,
             open_for: config.open_for,
+            opened: watch::channel(None).0,
         })));
         metrics::gauge!(names::BREAKER_STATE).set(BreakerState::Closed.gauge());
         let policy = consecutive_failures(config.consecutive_failures, Immediately)
@@ -146,6 +149,27 @@ impl Breaker {
 
     pub fn config(&self) -> &BreakerConfig {
         &self.config
+    }
+
+    /// Tells, on the wall clock, until when the breaker was last opened: each opening sends
+    /// the end of its open period.
+    pub fn openings(&self) -> watch::Receiver<Option<SystemTime>> {
+        self.mirror.0.lock().unwrap().opened.subscribe()
+    }
+
+    /// Opens the breaker for what is left of an open period that began before a restart:
+    /// failsafe is given failures until it opens, then the period is cut to `remaining`.
+    pub fn restore_open(&self, remaining: Duration) {
+        for _ in 0..=self.config.consecutive_failures {
+            if self.state() == BreakerState::Open {
+                break;
+            }
+            self.machine.on_error();
+        }
+        let mut m = self.mirror.0.lock().unwrap();
+        if m.state == BreakerState::Open {
+            m.open_until = Some(Instant::now() + remaining);
+        }
     }
 
     pub fn state(&self) -> BreakerState {
@@ -274,6 +298,8 @@ struct MirrorState {
     open_until: Option<Instant>,
     probes: u32,
     open_for: Duration,
+    /// The end of the current open period on the wall clock, for keeping across restarts.
+    opened: watch::Sender<Option<SystemTime>>,
 }
 
 impl MirrorState {
@@ -286,6 +312,8 @@ impl MirrorState {
             BreakerState::Open => {
                 self.open_until = Some(Instant::now() + self.open_for);
                 self.probes = 0;
+                self.opened
+                    .send_replace(Some(SystemTime::now() + self.open_for));
             }
             BreakerState::Closed => self.open_until = None,
             BreakerState::HalfOpen => {}

@@ -39,7 +39,7 @@ use router::RouterMessage;
 use slot::Slot;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use supervisor::{RootActor, RootArgs, RootMessage};
 
 /// What the tree needs to start.
@@ -112,10 +112,13 @@ impl Actors {
         let notifier = Slot::default();
         let projector = Slot::default();
         let views = Arc::new(Views::default());
+        let breaker = breaker::Breaker::new(options.breaker);
+        restore_breaker(&options.store, &breaker);
+        keep_breaker_openings(&breaker, ctx.writer.clone());
         let args = RootArgs {
             store: options.store.clone(),
             system: options.system,
-            breaker: breaker::Breaker::new(options.breaker),
+            breaker,
             max_in_flight: options.max_payment_calls,
             max_batch: options.max_batch,
             ctx: ctx.clone(),
@@ -289,6 +292,63 @@ impl Actors {
             Err(_) => Err(CommandError::Internal),
         }
     }
+}
+
+/// Opens the breaker for what is left of an open period recorded before a restart, so a
+/// restart during a payment outage does not send a burst of calls to the payment system.
+fn restore_breaker(store: &Store, breaker: &breaker::Breaker) {
+    let until = match store.meta(crate::store::BREAKER_OPEN_UNTIL) {
+        Ok(Some(bytes)) => bytes.try_into().ok().map(u64::from_be_bytes),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the breaker's state; it starts closed");
+            None
+        }
+    };
+    let Some(until) = until.map(|ms| UNIX_EPOCH + Duration::from_millis(ms)) else {
+        return;
+    };
+    if let Ok(remaining) = until.duration_since(SystemTime::now()) {
+        tracing::warn!(
+            remaining_ms = remaining.as_millis() as u64,
+            "circuit breaker was open before the restart; it stays open for the rest of its period"
+        );
+        breaker.restore_open(remaining);
+    }
+}
+
+/// Records each opening of the breaker (the end of its open period) in the store.
+fn keep_breaker_openings(
+    breaker: &breaker::Breaker,
+    writer: Slot<store_writer::StoreWriterMessage>,
+) {
+    let mut openings = breaker.openings();
+    tokio::spawn(async move {
+        while openings.changed().await.is_ok() {
+            let Some(until) = *openings.borrow_and_update() else {
+                continue;
+            };
+            let ms = until
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis() as u64;
+            let command = crate::store::Command::PutMeta {
+                name: crate::store::BREAKER_OPEN_UNTIL,
+                value: ms.to_be_bytes().to_vec(),
+            };
+            let Ok(writer) = writer.get() else {
+                tracing::warn!("breaker opening not recorded: the store writer is restarting");
+                continue;
+            };
+            let build = |r| store_writer::StoreWriterMessage::Write(command, r);
+            if !matches!(
+                ask(&writer, build, Duration::from_secs(10)).await,
+                Ok(Ok(_))
+            ) {
+                tracing::warn!("breaker opening not recorded");
+            }
+        }
+    });
 }
 
 /// A command's result, and whether it is the stored result of an earlier identical request.

@@ -9,7 +9,7 @@ mod write;
 
 pub use command::{Command, Outcome, Rejected};
 pub use read::Page;
-pub use tables::{NOTIFIER, PROJECTOR};
+pub use tables::{BREAKER_OPEN_UNTIL, NOTIFIER, PROJECTOR};
 
 use redb::{Database, ReadableDatabase};
 use std::path::Path;

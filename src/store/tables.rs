@@ -62,6 +62,8 @@ pub const SEQ_PAYMENT: &str = "payment_id";
 pub const SEQ_POSITION: &str = "event_position";
 /// The notifier's checkpoint name.
 pub const NOTIFIER: &str = "notifier";
+/// The `META` entry with the end of the breaker's open period (ms since the epoch, big-endian).
+pub const BREAKER_OPEN_UNTIL: &str = "breaker_open_until";
 /// The projector's checkpoint name.
 pub const PROJECTOR: &str = "projector";
 

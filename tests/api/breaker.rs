@@ -97,3 +97,48 @@ async fn declines_never_open_the_breaker() {
     assert_eq!(breaker["state"], "closed");
     assert_eq!(app.register("uma", "card", VISA).await.status(), 201);
 }
+
+#[tokio::test]
+async fn an_open_breaker_stays_open_across_a_restart_for_the_rest_of_its_period() {
+    let provider = spawn_provider().await;
+    let flags = [
+        "--provider",
+        &provider.address.clone(),
+        "--breaker-open-ms",
+        "30000",
+    ]
+    .map(str::to_owned);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let mut app = spawn_app_with(&flags).await;
+    provider.set_faults(json!({"down": true})).await;
+    for _ in 0..5 {
+        assert_eq!(app.register("vic", "card", VISA).await.status(), 503);
+    }
+    let breaker: Value = app.get("/admin/breaker").await.json().await.unwrap();
+    assert_eq!(breaker["state"], "open");
+
+    // The process dies during the outage; the payment system recovers meanwhile.
+    app.kill().await;
+    provider.set_faults(json!({})).await;
+    let app = start_serve(&app.dir, &flags).await;
+    let breaker: Value = app.get("/admin/breaker").await.json().await.unwrap();
+    assert_eq!(breaker["state"], "open", "{breaker}");
+    let left = breaker["retryAfterSeconds"].as_u64().unwrap();
+    assert!(
+        (20..=30).contains(&left),
+        "{left} s left of the 30 s period"
+    );
+    let r = app.register("vic", "card", VISA).await;
+    let retry_after: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((20..=30).contains(&retry_after));
+    assert_problem(r, 503, "payment-unavailable").await;
+    assert_eq!(
+        provider.ledger().await["authorizations"],
+        json!([]),
+        "no call reached the payment system"
+    );
+}

@@ -183,3 +183,36 @@ async fn a_probe_that_starts_after_another_probe_reopened_it_cannot_close_it() {
     );
     assert_eq!(b.snapshot().retry_after_seconds, 5);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_open_period_restored_after_a_restart_lasts_only_what_was_left_then_probes_close_it() {
+    let before = Breaker::new(config());
+    let mut openings = before.openings();
+    for _ in 0..5 {
+        fail(&before).await.unwrap_err();
+    }
+    assert!(openings.has_changed().unwrap());
+    let until = openings.borrow_and_update().expect("opening published");
+    let left = until.duration_since(SystemTime::now()).unwrap();
+    assert!(left > Duration::from_secs(4) && left <= Duration::from_secs(5));
+
+    // A new process: the breaker starts open for the 2 s that were left.
+    let after = Breaker::new(config());
+    after.restore_open(Duration::from_secs(2));
+    assert_eq!(after.state(), BreakerState::Open);
+    assert_eq!(
+        after.try_acquire().unwrap_err().retry_after,
+        Duration::from_secs(2)
+    );
+    tokio::time::advance(Duration::from_millis(2001)).await;
+    succeed(&after).await.unwrap();
+    assert_eq!(after.state(), BreakerState::Closed);
+    for _ in 0..4 {
+        fail(&after).await.unwrap_err();
+    }
+    assert_eq!(
+        after.state(),
+        BreakerState::Closed,
+        "the restored failures do not count against the next period"
+    );
+}
