@@ -6,6 +6,7 @@ mod helpers;
 mod aggregates;
 mod breaker;
 mod change;
+mod crash;
 mod idempotency;
 mod list;
 mod messages;
