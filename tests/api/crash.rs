@@ -282,10 +282,13 @@ async fn run(rounds: usize, extra: &[&str]) -> Report {
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
 
-    let acks = acks.lock().unwrap();
+    let (registered, changed) = {
+        let a = acks.lock().unwrap();
+        (a.registered.clone(), a.changed.clone())
+    };
     let mut report = Report {
         rounds,
-        acknowledged: acks.registered.len() + acks.changed.len(),
+        acknowledged: registered.len() + changed.len(),
         ..Report::default()
     };
     let mut stored: BTreeMap<u64, Value> = BTreeMap::new();
@@ -301,12 +304,12 @@ async fn run(rounds: usize, extra: &[&str]) -> Report {
             *per_event.entry(m["eventId"].as_u64().unwrap()).or_default() += 1;
         }
     }
-    for id in acks.registered.values() {
+    for id in registered.values() {
         if !stored.contains_key(id) {
             report.lost += 1;
         }
     }
-    for (id, version) in &acks.changed {
+    for (id, version) in &changed {
         if stored
             .get(id)
             .is_none_or(|m| m["version"].as_u64().unwrap() < *version)
@@ -315,7 +318,7 @@ async fn run(rounds: usize, extra: &[&str]) -> Report {
         }
     }
     // One extra method: the head marker registered above without a key.
-    report.duplicate = stored.len().saturating_sub(acks.registered.len() + 1);
+    report.duplicate = stored.len().saturating_sub(registered.len() + 1);
     let head = head.max(per_event.keys().copied().max().unwrap_or(0));
     report.missing_messages = (1..=head).filter(|p| !per_event.contains_key(p)).count();
     report.duplicate_messages = per_event.values().filter(|n| **n > 1).count();
