@@ -154,25 +154,6 @@ async fn writer(app: TestApp, w: usize, acks: Arc<Mutex<Acks>>, seed: u64) {
     }
 }
 
-async fn all_items(app: &TestApp, path: &str) -> Vec<Value> {
-    let mut items = Vec::new();
-    let mut after = 0;
-    loop {
-        let sep = if path.contains('?') { '&' } else { '?' };
-        let page: Value = app
-            .get(&format!("{path}{sep}limit=200&after={after}"))
-            .await
-            .json()
-            .await
-            .unwrap();
-        items.extend(page["items"].as_array().unwrap().iter().cloned());
-        match page["nextAfter"].as_u64() {
-            Some(next) => after = next,
-            None => return items,
-        }
-    }
-}
-
 async fn run(rounds: usize, extra: &[&str]) -> Report {
     let provider = spawn_provider().await;
     // A few approvals lose their answer, so intents are left for the reconciler too.
@@ -296,11 +277,11 @@ async fn run(rounds: usize, extra: &[&str]) -> Report {
     let mut per_event: BTreeMap<u64, usize> = BTreeMap::new();
     for w in 0..WRITERS {
         let c = customer(w);
-        for m in all_items(&app, &format!("/paymethods?customerId={c}")).await {
+        for m in app.all_items(&format!("/paymethods?customerId={c}")).await {
             stored.insert(m["id"].as_u64().unwrap(), m);
         }
-        payments.extend(all_items(&app, &format!("/payments?customerId={c}")).await);
-        for m in all_items(&app, &format!("/messages?customerId={c}")).await {
+        payments.extend(app.all_items(&format!("/payments?customerId={c}")).await);
+        for m in app.all_items(&format!("/messages?customerId={c}")).await {
             *per_event.entry(m["eventId"].as_u64().unwrap()).or_default() += 1;
         }
     }

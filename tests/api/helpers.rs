@@ -209,13 +209,18 @@ impl TestApp {
 
     /// All of a customer's messages, by id.
     pub async fn messages(&self, customer: &str) -> Vec<Value> {
+        self.all_items(&format!("/messages?customerId={customer}"))
+            .await
+    }
+
+    /// Every item of a paged listing, following `nextAfter`.
+    pub async fn all_items(&self, path: &str) -> Vec<Value> {
         let mut items = Vec::new();
         let mut after = 0;
         loop {
+            let sep = if path.contains('?') { '&' } else { '?' };
             let page: Value = self
-                .get(&format!(
-                    "/messages?customerId={customer}&limit=200&after={after}"
-                ))
+                .get(&format!("{path}{sep}limit=200&after={after}"))
                 .await
                 .json()
                 .await
