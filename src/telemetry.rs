@@ -137,7 +137,7 @@ fn describe() {
     );
     describe_counter!(
         RECONCILIATIONS,
-        "Reconciler steps by outcome (not_charged, declined, abandoned, refunded, refund_failed, unreachable)"
+        "Reconciler steps by outcome (not_found_yet, not_charged, declined, abandoned, refunded, refund_failed, unreachable)"
     );
     describe_counter!(
         PRUNED,

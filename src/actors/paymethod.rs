@@ -10,7 +10,7 @@ use super::payment::{PaymentMessage, Unavailable};
 use super::slot::Slot;
 use super::store_writer::{StoreWriterMessage, WriteError};
 use crate::domain::idempotency::IdempotencyClaim;
-use crate::domain::intent::IntentRef;
+use crate::domain::intent::{IntentRef, RefundOwed};
 use crate::domain::payment::VERIFICATION_CURRENCY;
 use crate::domain::paymethod::{ChangePlan, Fingerprinter, plan_change};
 use crate::domain::{
@@ -220,6 +220,11 @@ fn random_base(prefix: &str) -> String {
     format!("{prefix}_{}", hex::encode(rand::rng().random::<[u8; 12]>()))
 }
 
+/// A random nonce for a new attempt under an intent base.
+fn fresh_nonce() -> String {
+    hex::encode(rand::rng().random::<[u8; 8]>())
+}
+
 /// The intent base of a registration under an `Idempotency-Key`: the same for every retry of
 /// the same request, so a retry reuses the intent and its authorization.
 fn keyed_base(customer: &CustomerId, claim: &IdempotencyClaim) -> String {
@@ -379,13 +384,14 @@ impl PaymethodState {
         let opened = self
             .write(Command::OpenIntent {
                 base: v.intent_base.clone(),
+                nonce: fresh_nonce(),
                 customer_id: v.customer.clone(),
                 paymethod_id: v.paymethod,
             })
             .await?;
         let intent = IntentRef {
             base: v.intent_base,
-            generation: opened.generation.ok_or(CommandError::Internal)?,
+            nonce: opened.nonce.ok_or(CommandError::Internal)?,
         };
         let reference = intent.reference();
         let request = AuthorizeRequest {
@@ -446,6 +452,7 @@ impl PaymethodState {
     /// Sends one write to the store writer and waits until it is durable.
     async fn write(&mut self, command: Command) -> Result<Outcome, CommandError> {
         let writer = self.ctx.writer.get()?;
+        let unclaimed = approval_of(&command);
         let build = |reply| StoreWriterMessage::Write(command, reply);
         match ask(&writer, build, self.ctx.write_wait).await {
             Ok(Ok(outcome)) => Ok(outcome),
@@ -461,9 +468,16 @@ impl PaymethodState {
                 Err(CommandError::Conflict)
             }
             Ok(Err(WriteError::Rejected(Rejected::IntentClosed))) => {
-                // The reconciler gave up on this payment call (it took longer than the
-                // reconciliation delay) and refunds what it finds: nothing was stored.
+                // The reconciler gave up on this payment call before its answer came: nothing
+                // was stored, and the approval in hand is owed back.
                 tracing::warn!(id = %self.id, "a payment intent was reconciled before its answer came");
+                if let Some(refund) = unclaimed {
+                    let build =
+                        |reply| StoreWriterMessage::Write(Command::OweRefund { refund }, reply);
+                    if !matches!(ask(&writer, build, self.ctx.write_wait).await, Ok(Ok(_))) {
+                        tracing::error!(id = %self.id, "an unclaimed approval's refund could not be recorded");
+                    }
+                }
                 Err(CommandError::PaymentUnavailable {
                     retry_after: Duration::from_secs(1),
                 })
@@ -474,6 +488,26 @@ impl PaymethodState {
             }
         }
     }
+}
+
+/// The approval a verified command would claim, as a refund owed should it be refused.
+fn approval_of(command: &Command) -> Option<RefundOwed> {
+    let (payment, intent) = match command {
+        Command::Register {
+            payment, intent, ..
+        }
+        | Command::Change {
+            payment, intent, ..
+        } => (payment, intent),
+        _ => return None,
+    };
+    Some(RefundOwed {
+        authorization: payment.provider_reference.clone(),
+        reference: intent.reference(),
+        customer_id: payment.customer_id.clone(),
+        paymethod_id: payment.paymethod_id,
+        amount: payment.amount,
+    })
 }
 
 fn check_version(current: &PaymentMethod, if_match: Option<u64>) -> Result<(), CommandError> {

@@ -1,10 +1,11 @@
 //! The reconciler: settles payment calls whose outcome paytree never stored. Every round it
 //!
 //! 1. asks the payment system (`GET /v1/authorizations?reference=`) about each intent left
-//!    open longer than the reconciliation delay: with no authorization, or a declined one,
-//!    nothing was charged and the intent is closed; an approval that no command claimed is
-//!    abandoned and its refund owed, in one transaction that only succeeds if the intent was
-//!    not re-opened meanwhile by a retry of its request;
+//!    open longer than the reconciliation delay: a declined one charged nothing and is
+//!    closed; with no authorization it is looked at again after another delay (a payment
+//!    system may record a call after its caller gave up), and closed after the third miss;
+//!    an approval that no command claimed is given up and its refund owed, in one
+//!    transaction that only succeeds if the intent was not re-opened meanwhile by a retry;
 //! 2. refunds what is owed (`POST /v1/refunds`, idempotent per authorization) and records each
 //!    refund as a payment; a refund that fails stays owed for the next round;
 //! 3. prunes idempotency records and abandoned intents past their retention.
@@ -14,7 +15,7 @@
 
 use super::slot::Slot;
 use super::store_writer::{StoreWriterMessage, WriteError};
-use crate::domain::intent::{Intent, RefundOwed};
+use crate::domain::intent::{Intent, RefundOwed, Verdict};
 use crate::domain::payment::VERIFICATION_CURRENCY;
 use crate::domain::{Payment, PaymentId, PaymentPurpose, PaymentStatus, Timestamp};
 use crate::provider::PaymentSystem;
@@ -23,8 +24,12 @@ use crate::telemetry::names;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::time::Duration;
 
-/// The most intents, refunds or pruned records handled per round.
-const ROUND_LIMIT: usize = 256;
+/// The most intents, refunds or pruned records read or written at a time.
+const BATCH: usize = 256;
+/// The most batches per step of a round, so one round cannot hold the store writer long.
+const BATCHES_PER_ROUND: usize = 40;
+/// Misses (no authorization found) before an intent is closed as never charged.
+const MISSES_TO_CLOSE: u8 = 3;
 
 pub struct ReconcilerActor;
 
@@ -89,20 +94,21 @@ impl ReconcilerState {
     async fn round(&mut self) {
         let now = Timestamp::now();
         let due = Timestamp(now.0 - self.args.after.as_millis() as i64);
-        match self
-            .read(move |s| s.open_intents_before(due, ROUND_LIMIT))
-            .await
-        {
-            Some(intents) => {
-                for intent in intents {
-                    if !self.reconcile(intent).await {
-                        break; // the payment system is not answering: try next round
-                    }
+        'intents: for _ in 0..BATCHES_PER_ROUND {
+            let Some(intents) = self.read(move |s| s.open_intents_before(due, BATCH)).await else {
+                return;
+            };
+            let full = intents.len() == BATCH;
+            for intent in intents {
+                if !self.reconcile(intent).await {
+                    break 'intents; // the payment system is not answering: next round
                 }
             }
-            None => return,
+            if !full {
+                break;
+            }
         }
-        if let Some(owed) = self.read(|s| s.refunds_owed(ROUND_LIMIT)).await {
+        if let Some(owed) = self.read(|s| s.refunds_owed(BATCH)).await {
             for refund in owed {
                 if !self.refund(refund).await {
                     break;
@@ -110,12 +116,18 @@ impl ReconcilerState {
             }
         }
         let before = Timestamp(now.0 - self.args.retention.as_millis() as i64);
-        let prune = Command::Prune {
-            before,
-            limit: ROUND_LIMIT,
-        };
-        if let Some(outcome) = self.write(prune).await {
+        for _ in 0..BATCHES_PER_ROUND {
+            let prune = Command::Prune {
+                before,
+                limit: BATCH,
+            };
+            let Some(outcome) = self.write(prune).await else {
+                break;
+            };
             metrics::counter!(names::PRUNED).increment(outcome.pruned as u64);
+            if outcome.pruned < BATCH {
+                break;
+            }
         }
         if let Some(open) = self.read(|s| s.open_intents()).await {
             metrics::gauge!(names::INTENTS_OPEN).set(open as f64);
@@ -141,26 +153,30 @@ impl ReconcilerState {
                 return false;
             }
         };
-        let refund = match &auth {
-            Some(a) if a.approved => Some(RefundOwed {
-                authorization: a.id.clone(),
-                reference: reference.clone(),
-                customer_id: intent.customer_id.clone(),
-                paymethod_id: intent.paymethod_id,
-                // Intents are verifications, which authorize nothing.
-                amount: 0,
-            }),
-            _ => None,
+        let (verdict, outcome) = match &auth {
+            Some(a) if a.approved => {
+                let refund = RefundOwed {
+                    authorization: a.id.clone(),
+                    reference: reference.clone(),
+                    customer_id: intent.customer_id.clone(),
+                    paymethod_id: intent.paymethod_id,
+                    // Intents are verifications, which authorize nothing.
+                    amount: 0,
+                };
+                (Verdict::Abandon(refund), "abandoned")
+            }
+            Some(_) => (Verdict::Close, "declined"),
+            None if intent.checks + 1 >= MISSES_TO_CLOSE => (Verdict::Close, "not_charged"),
+            None => (Verdict::Recheck, "not_found_yet"),
         };
-        let outcome = match (&auth, &refund) {
-            (_, Some(_)) => "abandoned",
-            (Some(_), None) => "declined",
-            (None, None) => "not_charged",
+        let refund = match &verdict {
+            Verdict::Abandon(refund) => Some(refund.clone()),
+            _ => None,
         };
         let resolve = Command::ResolveIntent {
             intent: handle,
             opened_at: intent.opened_at,
-            refund: refund.clone(),
+            verdict,
         };
         if self.write(resolve).await.is_some() {
             record(outcome);

@@ -2,7 +2,7 @@
 //! assigned to it ([`Outcome`]) or why it refused it ([`Rejected`]).
 
 use crate::domain::idempotency::IdempotencyClaim;
-use crate::domain::intent::{IntentRef, RefundOwed};
+use crate::domain::intent::{IntentRef, RefundOwed, Verdict};
 use crate::domain::message::{DeliveryAttempt, Message};
 use crate::domain::mypage::ViewChange;
 use crate::domain::{
@@ -13,10 +13,12 @@ use crate::domain::{
 /// (payment id, event position) and reports them in [`Outcome`].
 #[derive(Debug, Clone)]
 pub enum Command {
-    /// Opens (or, for a retry of the same request, re-opens) the intent named `base` before
-    /// a payment call. The outcome names the generation to use.
+    /// Opens the intent named `base` before a payment call, with `nonce` unless it is open
+    /// already (a retry of the same request), in which case it keeps its own. The outcome
+    /// names the nonce in effect.
     OpenIntent {
         base: String,
+        nonce: String,
         customer_id: CustomerId,
         paymethod_id: Option<PaymethodId>,
     },
@@ -44,22 +46,23 @@ pub enum Command {
         payment: Payment,
         intent: IntentRef,
     },
-    /// The reconciler's verdict on an open intent that nobody closed in time, if it is
-    /// still the one that was looked at (same generation, not re-opened since `opened_at`).
-    /// With an unclaimed approval the intent is abandoned and the refund is owed; without
-    /// one the intent is simply closed.
+    /// The reconciler's verdict on an open intent that nobody closed in time, applied only
+    /// if it is still the one that was looked at (same nonce, not re-opened since
+    /// `opened_at`).
     ResolveIntent {
         intent: IntentRef,
         opened_at: Timestamp,
-        refund: Option<RefundOwed>,
+        verdict: Verdict,
     },
+    /// An approval that came back for an intent the reconciler had already given up: its
+    /// refund is owed.
+    OweRefund { refund: RefundOwed },
     /// A refund the payment system confirmed: its payment record, and the debt is settled.
     RecordRefund {
         authorization: String,
         payment: Payment,
     },
-    /// Deletes idempotency records and abandoned intents created before `before`, at most
-    /// `limit` of each.
+    /// Deletes idempotency records created before `before`, at most `limit` of them.
     Prune { before: Timestamp, limit: usize },
     /// Keeps a named setting across restarts.
     PutMeta { name: &'static str, value: Vec<u8> },
@@ -95,8 +98,8 @@ pub struct Outcome {
     pub payment_id: Option<PaymentId>,
     /// For `ReserveIds`: the first reserved id.
     pub first_id: Option<u64>,
-    /// For `OpenIntent`: the generation to call the payment system with.
-    pub generation: Option<u32>,
+    /// For `OpenIntent`: the nonce to call the payment system with.
+    pub nonce: Option<String>,
     /// For `Prune`: how many records went.
     pub pruned: usize,
 }

@@ -42,13 +42,10 @@ pub const IDEMPOTENCY: TableDefinition<(&str, &str), &[u8]> = TableDefinition::n
 /// (created ms since the epoch, customer, Idempotency-Key) → (): records by age, for pruning.
 pub const IDEMPOTENCY_BY_TIME: TableDefinition<(u64, &str, &str), ()> =
     TableDefinition::new("idempotency_by_time");
-/// Intent base → encoded `Intent`: every payment call paytree has started and not closed.
+/// Intent base → encoded `Intent`: every payment call started whose outcome is not stored.
 pub const INTENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("intents");
 /// (opened ms since the epoch, intent base) → (): the open intents by age.
 pub const INTENTS_OPEN: TableDefinition<(u64, &str), ()> = TableDefinition::new("intents_open");
-/// (abandoned ms since the epoch, intent base) → (): abandoned intents by age, for pruning.
-pub const INTENTS_ABANDONED: TableDefinition<(u64, &str), ()> =
-    TableDefinition::new("intents_abandoned");
 /// Authorization id → encoded `RefundOwed`: approvals to refund, until the refund is confirmed.
 pub const REFUNDS_OWED: TableDefinition<&str, &[u8]> = TableDefinition::new("refunds_owed");
 /// Name → encoded setting that must survive a restart (the breaker's open period).
@@ -88,7 +85,6 @@ pub fn create_all(db: &Database) -> Result<(), super::StoreError> {
         txn.open_table(IDEMPOTENCY_BY_TIME)?;
         txn.open_table(INTENTS)?;
         txn.open_table(INTENTS_OPEN)?;
-        txn.open_table(INTENTS_ABANDONED)?;
         txn.open_table(REFUNDS_OWED)?;
         txn.open_table(META)?;
     }

@@ -60,7 +60,6 @@ struct Tables<'t> {
     idempotency_by_time: Table<'t, (u64, &'static str, &'static str), ()>,
     intents: Table<'t, &'static str, &'static [u8]>,
     intents_open: Table<'t, (u64, &'static str), ()>,
-    intents_abandoned: Table<'t, (u64, &'static str), ()>,
     refunds_owed: Table<'t, &'static str, &'static [u8]>,
     meta: Table<'t, &'static str, &'static [u8]>,
     sequences: Table<'t, &'static str, u64>,
@@ -96,7 +95,6 @@ impl<'t> Tables<'t> {
             idempotency_by_time: txn.open_table(IDEMPOTENCY_BY_TIME)?,
             intents: txn.open_table(INTENTS)?,
             intents_open: txn.open_table(INTENTS_OPEN)?,
-            intents_abandoned: txn.open_table(INTENTS_ABANDONED)?,
             refunds_owed: txn.open_table(REFUNDS_OWED)?,
             meta: txn.open_table(META)?,
             sequences,
@@ -115,9 +113,15 @@ impl<'t> Tables<'t> {
         match command {
             Command::OpenIntent {
                 base,
+                nonce,
                 customer_id,
                 paymethod_id,
-            } => Ok(Ok(self.open_intent(base, customer_id, *paymethod_id)?)),
+            } => Ok(Ok(self.open_intent(
+                base,
+                nonce,
+                customer_id,
+                *paymethod_id,
+            )?)),
             Command::Register {
                 method,
                 payment,
@@ -215,8 +219,12 @@ impl<'t> Tables<'t> {
             Command::ResolveIntent {
                 intent,
                 opened_at,
-                refund,
-            } => self.resolve_intent(intent, *opened_at, refund.as_ref()),
+                verdict,
+            } => self.resolve_intent(intent, *opened_at, verdict),
+            Command::OweRefund { refund } => {
+                self.owe_refund(refund)?;
+                Ok(Ok(Outcome::default()))
+            }
             Command::RecordRefund {
                 authorization,
                 payment,

@@ -1,7 +1,9 @@
-//! The intent, refund and pruning side of a write transaction.
+//! The intent, refund and pruning side of a write transaction. An intent's record exists
+//! only while it is open: closing or giving it up deletes it, so the next attempt under its
+//! base draws a new nonce (a new reference at the payment system).
 
 use super::{StoreError, Tables};
-use crate::domain::intent::{Intent, IntentRef, IntentState, RefundOwed};
+use crate::domain::intent::{Intent, IntentRef, RefundOwed, Verdict};
 use crate::domain::{CustomerId, Payment, PaymethodId, Timestamp};
 use crate::store::codec::{decode, encode};
 use crate::store::command::{Outcome, Rejected};
@@ -13,110 +15,117 @@ pub(super) fn index_ms(t: Timestamp) -> u64 {
 }
 
 impl Tables<'_> {
-    pub(super) fn intent(&self, base: &str) -> Result<Option<Intent>, StoreError> {
+    fn intent(&self, base: &str) -> Result<Option<Intent>, StoreError> {
         match self.intents.get(base)? {
             Some(bytes) => Ok(Some(decode(bytes.value())?)),
             None => Ok(None),
         }
     }
 
+    /// Stores `intent` as open, indexed by when it was opened.
     fn put_intent(&mut self, intent: &Intent) -> Result<(), StoreError> {
         self.intents
             .insert(intent.base.as_str(), encode(intent)?.as_slice())?;
+        self.intents_open
+            .insert((index_ms(intent.opened_at), intent.base.as_str()), ())?;
         Ok(())
     }
 
-    /// Opens the intent `base`: a new one at generation 0; an open one (a retry of the same
-    /// request) is re-opened as it is, keeping its reference; an abandoned one moves on to
-    /// the next generation.
+    /// Deletes an intent and its index entry.
+    fn drop_intent(&mut self, intent: &Intent) -> Result<(), StoreError> {
+        self.intents.remove(intent.base.as_str())?;
+        self.intents_open
+            .remove((index_ms(intent.opened_at), intent.base.as_str()))?;
+        Ok(())
+    }
+
+    /// Opens the intent `base`: an open one (a retry of the same request) is re-opened with
+    /// its nonce, keeping its reference; otherwise it opens with `nonce`.
     pub(super) fn open_intent(
         &mut self,
         base: &str,
+        nonce: &str,
         customer_id: &CustomerId,
         paymethod_id: Option<PaymethodId>,
     ) -> Result<Outcome, StoreError> {
-        let now = Timestamp::now();
-        let generation = match self.intent(base)? {
-            None => 0,
-            Some(old) => {
-                match old.state {
-                    IntentState::Open => {
-                        self.intents_open.remove((index_ms(old.opened_at), base))?;
-                    }
-                    IntentState::Abandoned => {
-                        self.intents_abandoned
-                            .remove((index_ms(old.opened_at), base))?;
-                    }
-                }
-                match old.state {
-                    IntentState::Open => old.generation,
-                    IntentState::Abandoned => old.generation + 1,
-                }
+        let nonce = match self.intent(base)? {
+            Some(open) => {
+                self.drop_intent(&open)?;
+                open.nonce
             }
+            None => nonce.to_owned(),
         };
         let intent = Intent {
             base: base.to_owned(),
-            generation,
+            nonce: nonce.clone(),
             customer_id: customer_id.clone(),
             paymethod_id,
-            state: IntentState::Open,
-            opened_at: now,
+            opened_at: Timestamp::now(),
+            checks: 0,
         };
         self.put_intent(&intent)?;
-        self.intents_open.insert((index_ms(now), base), ())?;
         Ok(Outcome {
-            generation: Some(generation),
+            nonce: Some(nonce),
             ..Outcome::default()
         })
     }
 
-    /// Whether `intent` is open at that generation: only then may a command close it.
+    /// Closes `intent` if it is still the open one, for a command whose outcome is stored in
+    /// this transaction; false (and nothing written) if the reconciler gave it up.
+    pub(super) fn close_intent(&mut self, intent: &IntentRef) -> Result<bool, StoreError> {
+        match self.intent(&intent.base)? {
+            Some(open) if open.nonce == intent.nonce => {
+                self.drop_intent(&open)?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Whether `intent` is the open one (checked before a command writes anything).
     pub(super) fn intent_is_open(&self, intent: &IntentRef) -> Result<bool, StoreError> {
         Ok(self
             .intent(&intent.base)?
-            .is_some_and(|i| i.state == IntentState::Open && i.generation == intent.generation))
+            .is_some_and(|open| open.nonce == intent.nonce))
     }
 
-    /// Closes an open intent: its command's outcome is stored in this transaction.
-    pub(super) fn close_intent(&mut self, intent: &IntentRef) -> Result<(), StoreError> {
-        if let Some(stored) = self.intent(&intent.base)? {
-            self.intents.remove(intent.base.as_str())?;
-            if stored.state == IntentState::Open {
-                self.intents_open
-                    .remove((index_ms(stored.opened_at), intent.base.as_str()))?;
-            }
-        }
-        Ok(())
-    }
-
+    /// Applies the reconciler's verdict, if the intent is still the one it looked at (same
+    /// nonce, not re-opened since `opened_at`).
     pub(super) fn resolve_intent(
         &mut self,
         intent: &IntentRef,
         opened_at: Timestamp,
-        refund: Option<&RefundOwed>,
+        verdict: &Verdict,
     ) -> Result<Result<Outcome, Rejected>, StoreError> {
-        let Some(mut stored) = self.intent(&intent.base)? else {
+        let Some(open) = self.intent(&intent.base)? else {
             return Ok(Err(Rejected::IntentClosed));
         };
-        if stored.state != IntentState::Open
-            || stored.generation != intent.generation
-            || stored.opened_at != opened_at
-        {
+        if open.nonce != intent.nonce || open.opened_at != opened_at {
             return Ok(Err(Rejected::IntentClosed));
         }
-        let Some(refund) = refund else {
-            self.close_intent(intent)?;
-            return Ok(Ok(Outcome::default()));
-        };
-        let base = intent.base.as_str();
-        self.intents_open.remove((index_ms(opened_at), base))?;
-        stored.state = IntentState::Abandoned;
-        self.put_intent(&stored)?;
-        self.intents_abandoned
-            .insert((index_ms(opened_at), base), ())?;
-        self.refunds_owed
-            .insert(refund.authorization.as_str(), encode(refund)?.as_slice())?;
+        self.drop_intent(&open)?;
+        match verdict {
+            Verdict::Close => {}
+            Verdict::Recheck => {
+                let again = Intent {
+                    opened_at: Timestamp::now(),
+                    checks: open.checks.saturating_add(1),
+                    ..open
+                };
+                self.put_intent(&again)?;
+            }
+            Verdict::Abandon(refund) => self.owe_refund(refund)?,
+        }
         Ok(Ok(Outcome::default()))
+    }
+
+    /// Records a refund to make (once per authorization).
+    pub(super) fn owe_refund(&mut self, refund: &RefundOwed) -> Result<(), StoreError> {
+        let key = refund.authorization.as_str();
+        if self.refunds_owed.get(key)?.is_none() {
+            self.refunds_owed.insert(key, encode(refund)?.as_slice())?;
+        }
+        Ok(())
     }
 
     pub(super) fn record_refund(
@@ -132,7 +141,7 @@ impl Tables<'_> {
         })
     }
 
-    /// Deletes idempotency records and abandoned intents older than `before`.
+    /// Deletes up to `limit` idempotency records created before `before`.
     pub(super) fn prune(&mut self, before: Timestamp, limit: usize) -> Result<Outcome, StoreError> {
         let cutoff = index_ms(before);
         let keys: Vec<(u64, String, String)> = self
@@ -151,19 +160,111 @@ impl Tables<'_> {
             self.idempotency_by_time
                 .remove((*at, customer.as_str(), key.as_str()))?;
         }
-        let intents: Vec<(u64, String)> = self
-            .intents_abandoned
-            .range(..(cutoff, ""))?
-            .take(limit)
-            .map(|row| row.map(|(k, _)| (k.value().0, k.value().1.to_owned())))
-            .collect::<Result<_, _>>()?;
-        for (at, base) in &intents {
-            self.intents.remove(base.as_str())?;
-            self.intents_abandoned.remove((*at, base.as_str()))?;
-        }
         Ok(Outcome {
-            pruned: keys.len() + intents.len(),
+            pruned: keys.len(),
             ..Outcome::default()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::intent::{IntentRef, RefundOwed, Verdict};
+    use crate::domain::{CustomerId, Timestamp};
+    use crate::store::{Command, Outcome, Rejected, Store};
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::TempDir::new().unwrap();
+        let store = Store::open(&dir.path().join("t.redb")).unwrap();
+        (dir, store)
+    }
+
+    fn one(store: &Store, command: Command) -> Result<Outcome, Rejected> {
+        store.commit(&[command]).unwrap().remove(0)
+    }
+
+    fn open(store: &Store, nonce: &str) -> IntentRef {
+        let outcome = one(
+            store,
+            Command::OpenIntent {
+                base: "reg_b".into(),
+                nonce: nonce.into(),
+                customer_id: CustomerId::parse("c").unwrap(),
+                paymethod_id: None,
+            },
+        )
+        .unwrap();
+        IntentRef {
+            base: "reg_b".into(),
+            nonce: outcome.nonce.unwrap(),
+        }
+    }
+
+    fn resolve(store: &Store, verdict: Verdict) -> Result<Outcome, Rejected> {
+        let intent = store
+            .open_intents_before(Timestamp(i64::MAX), 10)
+            .unwrap()
+            .remove(0);
+        let command = Command::ResolveIntent {
+            intent: intent.handle(),
+            opened_at: intent.opened_at,
+            verdict,
+        };
+        one(store, command)
+    }
+
+    #[test]
+    fn a_retry_reuses_an_open_intent_but_never_one_that_was_closed_or_given_up() {
+        let (_dir, store) = store();
+        let first = open(&store, "n1");
+        assert_eq!(
+            open(&store, "n2"),
+            first,
+            "an open intent keeps its reference"
+        );
+        assert_eq!(store.open_intents().unwrap(), 1);
+
+        // Not found yet: it stays open, for a later look.
+        resolve(&store, Verdict::Recheck).unwrap();
+        assert_eq!(store.open_intents().unwrap(), 1);
+
+        let refund = RefundOwed {
+            authorization: "auth_1".into(),
+            reference: first.reference(),
+            customer_id: CustomerId::parse("c").unwrap(),
+            paymethod_id: None,
+            amount: 0,
+        };
+        resolve(&store, Verdict::Abandon(refund)).unwrap();
+        assert_eq!(store.open_intents().unwrap(), 0);
+        assert_eq!(store.refunds_owed(10).unwrap().len(), 1);
+
+        let second = open(&store, "n3");
+        assert_ne!(
+            second, first,
+            "after a refund, a retry calls with a new reference"
+        );
+        resolve(&store, Verdict::Close).unwrap();
+        let third = open(&store, "n4");
+        assert_ne!(third, second, "after a close, too");
+    }
+
+    #[test]
+    fn a_verdict_on_an_intent_that_was_reopened_meanwhile_is_refused() {
+        let (_dir, store) = store();
+        open(&store, "n1");
+        let seen = store
+            .open_intents_before(Timestamp(i64::MAX), 10)
+            .unwrap()
+            .remove(0);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        open(&store, "n2"); // a retry re-opens it
+        let late = Command::ResolveIntent {
+            intent: seen.handle(),
+            opened_at: seen.opened_at,
+            verdict: Verdict::Close,
+        };
+        assert_eq!(one(&store, late), Err(Rejected::IntentClosed));
+        assert_eq!(store.open_intents().unwrap(), 1);
     }
 }
