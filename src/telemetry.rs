@@ -141,7 +141,7 @@ fn describe() {
     );
     describe_counter!(
         PRUNED,
-        "Idempotency records and abandoned intents deleted after their retention"
+        "Idempotency records deleted after their retention"
     );
     describe_histogram!(
         PROJECTION_DELAY,

@@ -8,7 +8,7 @@
 //!    transaction that only succeeds if the intent was not re-opened meanwhile by a retry;
 //! 2. refunds what is owed (`POST /v1/refunds`, idempotent per authorization) and records each
 //!    refund as a payment; a refund that fails stays owed for the next round;
-//! 3. prunes idempotency records and abandoned intents past their retention.
+//! 3. prunes idempotency records past their retention.
 //!
 //! It calls the payment system directly, not through the breaker: its calls are few, never
 //! on a request's path, and a failure only postpones them to the next round.
@@ -39,7 +39,7 @@ pub struct ReconcilerArgs {
     pub system: PaymentSystem,
     /// Intents open longer than this are reconciled.
     pub after: Duration,
-    /// Idempotency records and abandoned intents older than this are pruned.
+    /// Idempotency records older than this are pruned.
     pub retention: Duration,
     /// Timeout of each call to the payment system.
     pub call_timeout: Duration,
