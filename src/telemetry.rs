@@ -139,10 +139,7 @@ fn describe() {
         RECONCILIATIONS,
         "Reconciler steps by outcome (not_found_yet, not_charged, declined, abandoned, refunded, refund_failed, unreachable)"
     );
-    describe_counter!(
-        PRUNED,
-        "Idempotency records deleted after their retention"
-    );
+    describe_counter!(PRUNED, "Idempotency records deleted after their retention");
     describe_histogram!(
         PROJECTION_DELAY,
         Unit::Seconds,

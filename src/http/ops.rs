@@ -71,12 +71,14 @@ pub async fn get_breaker(State(app): State<AppState>) -> Result<Json<BreakerView
 }
 
 /// Lifts the quarantine of a payment method whose actor failed repeatedly, so its next
-/// command starts it again from the store.
+/// command starts it again from the store. 404 for an id that is neither quarantined nor
+/// a stored payment method.
 #[utoipa::path(
     post, path = "/admin/paymethods/{id}/release", tag = "operations",
     params(("id" = u64, Path, minimum = 1)),
     responses(
         (status = 200, body = Released),
+        (status = 404, description = "No such payment method", body = ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "The router is restarting", body = ProblemBody, content_type = "application/problem+json"),
     )
 )]
@@ -85,6 +87,10 @@ pub async fn release_paymethod(
     Id(id): Id,
 ) -> Result<Json<Released>, Problem> {
     let released = app.actors.release(PaymethodId(id)).await?;
+    if !released {
+        // Only to tell an unknown id (404) from a method that was not quarantined.
+        app.actors.paymethod(PaymethodId(id)).await?;
+    }
     Ok(Json(Released {
         id,
         was_quarantined: released,

@@ -60,6 +60,10 @@ async fn an_aggregate_that_keeps_failing_is_quarantined_alone_until_released() {
     assert_eq!(app.version(bad).await, 2);
     let r: Value = release(&app, bad).await;
     assert_eq!(r["wasQuarantined"], false);
+    let unknown = app
+        .post_raw("/admin/paymethods/999999/release", None, "")
+        .await;
+    assert_problem(unknown, 404, "not-found").await;
     assert_eq!(metric(&app, "paytree_aggregates_quarantined").await, 0.0);
 }
 
