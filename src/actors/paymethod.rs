@@ -6,26 +6,22 @@
 
 use super::ask;
 use super::command::{ChangeRequest, CommandError, Done, Registration, RemoveRequest};
-use super::payment::{PaymentMessage, Unavailable};
+use super::payment::PaymentMessage;
 use super::slot::Slot;
 use super::store_writer::{StoreWriterMessage, WriteError};
-use crate::domain::idempotency::IdempotencyClaim;
-use crate::domain::intent::{IntentRef, RefundOwed};
-use crate::domain::payment::VERIFICATION_CURRENCY;
+use crate::domain::intent::RefundOwed;
 use crate::domain::paymethod::{ChangePlan, Fingerprinter, plan_change};
-use crate::domain::{
-    AccountNumber, CustomerId, Payment, PaymentId, PaymentMethod, PaymentPurpose, PaymentStatus,
-    PaymethodId, Position, Timestamp,
-};
-use crate::provider::{AuthorizeRequest, Source};
+use crate::domain::{PaymentId, PaymentMethod, PaymethodId, Position, Timestamp};
 use crate::store::{Command, Outcome, Rejected, Store};
 use crate::telemetry::names;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use rand::Rng;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
+
+mod verify;
+use verify::{Verification, keyed_base, random_base};
 
 pub struct PaymethodActor;
 
@@ -196,47 +192,6 @@ fn send<T>(reply: Reply<T>, result: Result<T, CommandError>) {
     let _ = reply.send(result);
 }
 
-/// An approved verification, ready to be stored with the command it verified.
-struct Verified {
-    payment: Payment,
-    token: String,
-    intent: IntentRef,
-}
-
-/// A verification to ask the payment system for.
-struct Verification<'a> {
-    customer: &'a CustomerId,
-    number: &'a AccountNumber,
-    request_id: Option<u64>,
-    /// The method being changed; `None` for a registration.
-    paymethod: Option<PaymethodId>,
-    /// The stable part of the intent's reference.
-    intent_base: String,
-    idempotency: Option<IdempotencyClaim>,
-}
-
-/// A fresh, random intent base, for a request that cannot be retried as the same request.
-fn random_base(prefix: &str) -> String {
-    format!("{prefix}_{}", hex::encode(rand::rng().random::<[u8; 12]>()))
-}
-
-/// A random nonce for a new attempt under an intent base.
-fn fresh_nonce() -> String {
-    hex::encode(rand::rng().random::<[u8; 8]>())
-}
-
-/// The intent base of a registration under an `Idempotency-Key`: the same for every retry of
-/// the same request, so a retry reuses the intent and its authorization.
-fn keyed_base(customer: &CustomerId, claim: &IdempotencyClaim) -> String {
-    use sha2::{Digest, Sha256};
-    let mut hash = Sha256::new();
-    for part in [customer.as_str(), claim.key.as_str(), &claim.fingerprint] {
-        hash.update((part.len() as u64).to_be_bytes());
-        hash.update(part.as_bytes());
-    }
-    format!("reg_{}", hex::encode(&hash.finalize()[..16]))
-}
-
 impl PaymethodState {
     fn arm_idle_timer(&mut self, myself: &ActorRef<PaymethodMessage>, after: Duration) {
         self.idle_timer_armed = true;
@@ -363,89 +318,6 @@ impl PaymethodState {
         Done {
             position: method.last_position,
             method,
-        }
-    }
-
-    /// Asks the payment system to verify a number. Leave to call is asked first (an open
-    /// breaker answers at once, with nothing recorded), then the intent is made durable, then
-    /// the payment system is called under the intent's reference. Without an answer the
-    /// intent stays open for the reconciler. A decline is stored (the payment record is kept)
-    /// and reported as `Declined`; no answer is `PaymentUnavailable`.
-    async fn verify(&mut self, v: Verification<'_>) -> Result<Verified, CommandError> {
-        let unavailable = |u: Unavailable| CommandError::PaymentUnavailable {
-            retry_after: u.retry_after(),
-        };
-        let payment = self.ctx.payment.get()?;
-        let admission = match ask(&payment, PaymentMessage::Admit, self.ctx.payment_wait).await {
-            Ok(Ok(admission)) => admission,
-            Ok(Err(u)) => return Err(unavailable(u)),
-            Err(_) => return Err(unavailable(Unavailable::Bulkhead)),
-        };
-        let opened = self
-            .write(Command::OpenIntent {
-                base: v.intent_base.clone(),
-                nonce: fresh_nonce(),
-                customer_id: v.customer.clone(),
-                paymethod_id: v.paymethod,
-            })
-            .await?;
-        let intent = IntentRef {
-            base: v.intent_base,
-            nonce: opened.nonce.ok_or(CommandError::Internal)?,
-        };
-        let reference = intent.reference();
-        let request = AuthorizeRequest {
-            idempotency_key: reference.clone(),
-            reference,
-            source: Source::Number(v.number.clone()),
-            amount: 0,
-            currency: VERIFICATION_CURRENCY.to_owned(),
-        };
-        let build = |reply| PaymentMessage::Authorize(admission, request, reply);
-        let auth = match ask(&payment, build, self.ctx.payment_wait).await {
-            Ok(Ok(auth)) => auth,
-            Ok(Err(u)) => return Err(unavailable(u)),
-            Err(_) => return Err(unavailable(Unavailable::Bulkhead)),
-        };
-        let mut payment = Payment {
-            id: PaymentId(0),
-            paymethod_id: v.paymethod,
-            customer_id: v.customer.clone(),
-            request_id: v.request_id,
-            purpose: PaymentPurpose::Verification,
-            amount: 0,
-            currency: VERIFICATION_CURRENCY.to_owned(),
-            status: PaymentStatus::Approved,
-            provider_reference: auth.id,
-            decline_code: auth.decline_code.clone(),
-            created_at: Timestamp::now(),
-        };
-        match (auth.approved, auth.token) {
-            (true, Some(token)) => Ok(Verified {
-                payment,
-                token,
-                intent,
-            }),
-            (true, None) => {
-                tracing::error!("payment system approved a number without a token");
-                Err(CommandError::PaymentUnavailable {
-                    retry_after: Duration::from_secs(1),
-                })
-            }
-            (false, _) => {
-                payment.status = PaymentStatus::Declined;
-                let outcome = self
-                    .write(Command::RecordDeclined {
-                        payment,
-                        intent,
-                        idempotency: v.idempotency,
-                    })
-                    .await?;
-                Err(CommandError::Declined {
-                    payment_id: outcome.payment_id.ok_or(CommandError::Internal)?,
-                    code: auth.decline_code,
-                })
-            }
         }
     }
 

@@ -7,8 +7,6 @@ use super::codec::encode;
 use super::command::{Command, Outcome, Rejected};
 use super::tables::*;
 use crate::domain::idempotency::{IdempotencyClaim, IdempotencyRecord, IdempotentOutcome};
-use crate::domain::message::{Message, MessageStatus};
-use crate::domain::mypage::ViewChange;
 use crate::domain::{
     Event, EventKind, MaskedAttrs, Payment, PaymentId, PaymentMethod, PaymethodId, Position,
     Timestamp,
@@ -16,6 +14,7 @@ use crate::domain::{
 use redb::{Database, Durability, ReadableTable, Table, WriteTransaction};
 
 mod intents;
+mod notify;
 
 pub fn commit_batch(
     db: &Database,
@@ -325,49 +324,6 @@ impl<'t> Tables<'t> {
             self.idempotency.insert(key, encode(&record)?.as_slice())?;
             let at = intents::index_ms(record.created_at);
             self.idempotency_by_time.insert((at, key.0, key.1), ())?;
-        }
-        Ok(())
-    }
-
-    /// Stores `message` unless its event already has one (a redelivery after a crash): a
-    /// message's id is its event's position, so there is at most one per event.
-    fn insert_message(&mut self, message: &Message) -> Result<(), StoreError> {
-        if self.messages.get(message.id)?.is_some() {
-            return Ok(());
-        }
-        self.messages_by_customer
-            .insert((message.customer_id.as_str(), message.id), ())?;
-        self.put_message(message)
-    }
-
-    /// Writes a message's current state and keeps the index of pending ones in step.
-    fn put_message(&mut self, message: &Message) -> Result<(), StoreError> {
-        self.messages
-            .insert(message.id, encode(message)?.as_slice())?;
-        if message.status == MessageStatus::Pending {
-            self.messages_pending.insert(message.id, ())?;
-        } else {
-            self.messages_pending.remove(message.id)?;
-        }
-        Ok(())
-    }
-
-    fn change_view(&mut self, change: &ViewChange) -> Result<(), StoreError> {
-        match change {
-            ViewChange::PutMethod(m) => {
-                self.mypage_methods
-                    .insert((m.customer_id.as_str(), m.id.0), encode(m)?.as_slice())?;
-            }
-            ViewChange::DropMethod(customer, id) => {
-                self.mypage_methods.remove((customer.as_str(), id.0))?;
-            }
-            ViewChange::PutMessage(m) => {
-                self.mypage_messages
-                    .insert((m.customer_id.as_str(), m.id), encode(m)?.as_slice())?;
-            }
-            ViewChange::DropMessage(customer, id) => {
-                self.mypage_messages.remove((customer.as_str(), *id))?;
-            }
         }
         Ok(())
     }

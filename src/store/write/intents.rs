@@ -70,16 +70,15 @@ impl Tables<'_> {
         })
     }
 
-    /// Closes `intent` if it is still the open one, for a command whose outcome is stored in
-    /// this transaction; false (and nothing written) if the reconciler gave it up.
-    pub(super) fn close_intent(&mut self, intent: &IntentRef) -> Result<bool, StoreError> {
-        match self.intent(&intent.base)? {
-            Some(open) if open.nonce == intent.nonce => {
-                self.drop_intent(&open)?;
-                Ok(true)
-            }
-            _ => Ok(false),
+    /// Closes `intent` (checked open with [`Self::intent_is_open`] before anything was
+    /// written): its command's outcome is stored in this transaction.
+    pub(super) fn close_intent(&mut self, intent: &IntentRef) -> Result<(), StoreError> {
+        if let Some(open) = self.intent(&intent.base)?
+            && open.nonce == intent.nonce
+        {
+            self.drop_intent(&open)?;
         }
+        Ok(())
     }
 
     /// Whether `intent` is the open one (checked before a command writes anything).
