@@ -268,9 +268,13 @@ impl Actors {
         .await
     }
 
-    pub async fn breaker(&self) -> Result<BreakerSnapshot, CommandError> {
+    /// The breaker's state, and the end of the open period recorded in the store (what a
+    /// restart would restore; recorded shortly after each opening).
+    pub async fn breaker(&self) -> Result<(BreakerSnapshot, Option<SystemTime>), CommandError> {
         let payment = self.payment.get()?;
-        ask(&payment, PaymentMessage::GetBreaker, Duration::from_secs(2)).await
+        let snapshot = ask(&payment, PaymentMessage::GetBreaker, Duration::from_secs(2)).await?;
+        let recorded = self.query(recorded_open_until).await?;
+        Ok((snapshot, recorded))
     }
 
     /// Drains the tree (aggregates, payment, store writer, in that order) and stops it.
@@ -297,15 +301,11 @@ impl Actors {
 /// Opens the breaker for what is left of an open period recorded before a restart, so a
 /// restart during a payment outage does not send a burst of calls to the payment system.
 fn restore_breaker(store: &Store, breaker: &breaker::Breaker) {
-    let until = match store.meta(crate::store::BREAKER_OPEN_UNTIL) {
-        Ok(Some(bytes)) => bytes.try_into().ok().map(u64::from_be_bytes),
-        Ok(None) => None,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot read the breaker's state; it starts closed");
-            None
-        }
-    };
-    let Some(until) = until.map(|ms| UNIX_EPOCH + Duration::from_millis(ms)) else {
+    let until = recorded_open_until(store).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "cannot read the breaker's state; it starts closed");
+        None
+    });
+    let Some(until) = until else {
         return;
     };
     if let Ok(remaining) = until.duration_since(SystemTime::now()) {
@@ -315,6 +315,14 @@ fn restore_breaker(store: &Store, breaker: &breaker::Breaker) {
         );
         breaker.restore_open(remaining);
     }
+}
+
+/// The end of the breaker's last open period, as recorded in the store.
+fn recorded_open_until(store: &Store) -> Result<Option<SystemTime>, StoreError> {
+    let bytes = store.meta(crate::store::BREAKER_OPEN_UNTIL)?;
+    Ok(bytes
+        .and_then(|b| b.try_into().ok())
+        .map(|b| UNIX_EPOCH + Duration::from_millis(u64::from_be_bytes(b))))
 }
 
 /// Records each opening of the breaker (the end of its open period) in the store.

@@ -67,7 +67,8 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
     )
 )]
 pub async fn get_breaker(State(app): State<AppState>) -> Result<Json<BreakerView>, Problem> {
-    Ok(Json(app.actors.breaker().await?.into()))
+    let (snapshot, recorded) = app.actors.breaker().await?;
+    Ok(Json(BreakerView::new(snapshot, recorded)))
 }
 
 /// Lifts the quarantine of a payment method whose actor failed repeatedly, so its next

@@ -116,6 +116,17 @@ async fn an_open_breaker_stays_open_across_a_restart_for_the_rest_of_its_period(
     }
     let breaker: Value = app.get("/admin/breaker").await.json().await.unwrap();
     assert_eq!(breaker["state"], "open");
+    // The opening is recorded a moment after it happens; a crash before that would lose it.
+    let mut recorded = false;
+    for _ in 0..100 {
+        let breaker: Value = app.get("/admin/breaker").await.json().await.unwrap();
+        if breaker["recordedOpenUntilMs"].is_u64() {
+            recorded = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(recorded, "the opening was recorded in the store");
 
     // The process dies during the outage; the payment system recovers meanwhile.
     app.kill().await;

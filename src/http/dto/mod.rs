@@ -6,6 +6,7 @@ use crate::domain::{
     Brand, Kind, MethodSnapshot, Payment, PaymentMethod, PaymentPurpose, PaymentStatus,
 };
 use serde::{Deserialize, Serialize};
+use std::time::{SystemTime, UNIX_EPOCH};
 use utoipa::{IntoParams, ToSchema};
 
 mod notify;
@@ -272,10 +273,14 @@ pub struct BreakerView {
     pub open_seconds: f64,
     pub half_open_probes: u32,
     pub call_timeout_seconds: f64,
+    /// The end of the last open period recorded in the store, in milliseconds since the Unix
+    /// epoch (null if none): a restart before then starts with the breaker open. Each
+    /// opening is recorded a moment after it happens.
+    pub recorded_open_until_ms: Option<u64>,
 }
 
-impl From<BreakerSnapshot> for BreakerView {
-    fn from(s: BreakerSnapshot) -> Self {
+impl BreakerView {
+    pub fn new(s: BreakerSnapshot, recorded_open_until: Option<SystemTime>) -> Self {
         Self {
             state: match s.state {
                 BreakerState::Closed => BreakerStateView::Closed,
@@ -291,6 +296,8 @@ impl From<BreakerSnapshot> for BreakerView {
             open_seconds: s.config.open_for.as_secs_f64(),
             half_open_probes: s.config.half_open_probes,
             call_timeout_seconds: s.config.call_timeout.as_secs_f64(),
+            recorded_open_until_ms: recorded_open_until
+                .map(|t| t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64),
         }
     }
 }
