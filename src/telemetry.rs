@@ -33,6 +33,7 @@ pub mod names {
     pub const INTENTS_OPEN: &str = "paytree_payment_intents_open";
     pub const RECONCILIATIONS: &str = "paytree_reconciliations_total";
     pub const PRUNED: &str = "paytree_pruned_records_total";
+    pub const IDEMPOTENCY: &str = "paytree_idempotency_keys_total";
 }
 
 /// Buckets for delays that run from milliseconds (normal) to hours (a dead webhook).
@@ -140,11 +141,76 @@ fn describe() {
         "Reconciler steps by outcome (not_found_yet, not_charged, declined, abandoned, refunded, refund_failed, unreachable)"
     );
     describe_counter!(PRUNED, "Idempotency records deleted after their retention");
+    describe_counter!(
+        IDEMPOTENCY,
+        "Registrations with an Idempotency-Key by outcome (new, replayed, mismatch, in_flight)"
+    );
     describe_histogram!(
         PROJECTION_DELAY,
         Unit::Seconds,
         "From an event's commit to its mypage view's commit"
     );
+}
+
+/// Registers counters and gauges whose labels are known in advance, at zero, so that
+/// dashboards and `rate()` see a series from the first scrape rather than from the first
+/// event (a quarantine may never happen, and its panel must still say 0).
+fn start_at_zero() {
+    use metrics::{counter, gauge};
+    use names::*;
+    for outcome in ["approved", "declined", "rejected", "timeout", "failed"] {
+        counter!(PAYMENT_CALLS, "outcome" => outcome).increment(0);
+    }
+    for to in ["open", "half-open", "closed"] {
+        counter!(BREAKER_TRANSITIONS, "to" => to).increment(0);
+    }
+    let children = [
+        "store_writer",
+        "notifier",
+        "projector",
+        "payment",
+        "reconciler",
+    ];
+    for actor in children.into_iter().chain(["router", "paymethod"]) {
+        counter!(ACTOR_RESTARTS, "actor" => actor).increment(0);
+    }
+    counter!(QUARANTINES, "actor" => "paymethod").increment(0);
+    for reason in ["idle", "lru"] {
+        counter!(AGGREGATE_PASSIVATIONS, "reason" => reason).increment(0);
+    }
+    counter!(AGGREGATE_ACTIVATIONS).increment(0);
+    counter!(MAILBOX_REJECTIONS).increment(0);
+    counter!(PRUNED).increment(0);
+    for outcome in ["new", "replayed", "mismatch", "in_flight"] {
+        counter!(IDEMPOTENCY, "outcome" => outcome).increment(0);
+    }
+    for outcome in [
+        "not_found_yet",
+        "not_charged",
+        "declined",
+        "abandoned",
+        "refunded",
+        "refund_failed",
+        "unreachable",
+    ] {
+        counter!(RECONCILIATIONS, "outcome" => outcome).increment(0);
+    }
+    for outcome in ["delivered", "rejected", "timeout", "error"] {
+        counter!(DELIVERY_ATTEMPTS, "channel" => "webhook", "outcome" => outcome).increment(0);
+    }
+    for outcome in ["delivered", "failed"] {
+        counter!(DELIVERIES, "channel" => "webhook", "outcome" => outcome).increment(0);
+    }
+    for gauge in [
+        AGGREGATES_LIVE,
+        AGGREGATES_QUARANTINED,
+        NOTIFIER_LAG,
+        PROJECTOR_LAG,
+        MESSAGES_PENDING,
+        INTENTS_OPEN,
+    ] {
+        gauge!(gauge).set(0.0);
+    }
 }
 
 /// Installs the Prometheus recorder once per process and returns its handle; later calls
@@ -179,6 +245,7 @@ pub fn metrics() -> PrometheusHandle {
             let handle = recorder.handle();
             if metrics::set_global_recorder(recorder).is_ok() {
                 describe();
+                start_at_zero();
                 let upkeep = handle.clone();
                 // Upkeep drains histogram buffers; without it memory grows between scrapes.
                 std::thread::Builder::new()

@@ -169,6 +169,7 @@ impl Actors {
         };
         let customer = registration.customer_id.clone();
         let Some(held) = self.in_flight.claim(&customer, &key) else {
+            count_key("in_flight");
             return Answer::fresh(Err(CommandError::IdempotencyInFlight));
         };
         let fingerprint = self.fingerprinter.of_registration(
@@ -180,13 +181,18 @@ impl Actors {
         match self.query(move |s| s.idempotency(&customer, &lookup)).await {
             Err(e) => Answer::fresh(Err(e)),
             Ok(Some(record)) if record.fingerprint != fingerprint => {
+                count_key("mismatch");
                 Answer::fresh(Err(CommandError::IdempotencyMismatch))
             }
-            Ok(Some(record)) => Answer {
-                result: replay(record.outcome),
-                replayed: true,
-            },
+            Ok(Some(record)) => {
+                count_key("replayed");
+                Answer {
+                    result: replay(record.outcome),
+                    replayed: true,
+                }
+            }
             Ok(None) => {
+                count_key("new");
                 registration.idempotency = Some((IdempotencyClaim { key, fingerprint }, held));
                 Answer::fresh(self.register_once(registration).await)
             }
@@ -315,6 +321,10 @@ fn restore_breaker(store: &Store, breaker: &breaker::Breaker) {
         );
         breaker.restore_open(remaining);
     }
+}
+
+fn count_key(outcome: &'static str) {
+    metrics::counter!(crate::telemetry::names::IDEMPOTENCY, "outcome" => outcome).increment(1);
 }
 
 /// The end of the breaker's last open period, as recorded in the store.

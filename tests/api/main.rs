@@ -7,6 +7,7 @@ mod aggregates;
 mod breaker;
 mod change;
 mod crash;
+mod dashboard;
 mod idempotency;
 mod list;
 mod messages;
