@@ -73,6 +73,9 @@ pub struct BreakerSnapshot {
     /// Seconds until an open breaker lets probes through (rounded up, at least 1), else 0.
     pub retry_after_seconds: u64,
     pub probes_in_flight: u32,
+    /// Times it has opened since the process started: two looks that see it open with the
+    /// same count saw one open period, so no call can have gone out in between.
+    pub openings: u64,
     pub config: BreakerConfig,
 }
 
@@ -130,6 +133,7 @@ impl Breaker {
             open_until: None,
             probes: 0,
             open_for: config.open_for,
+            openings: 0,
             opened: watch::channel(None).0,
         })));
         metrics::gauge!(names::BREAKER_STATE).set(BreakerState::Closed.gauge());
@@ -187,6 +191,7 @@ impl Breaker {
             state: m.state,
             retry_after_seconds,
             probes_in_flight: m.probes,
+            openings: m.openings,
             config: self.config.clone(),
         }
     }
@@ -297,6 +302,8 @@ struct MirrorState {
     open_until: Option<Instant>,
     probes: u32,
     open_for: Duration,
+    /// Times the breaker has opened since the process started.
+    openings: u64,
     /// The end of the current open period on the wall clock, for keeping across restarts.
     opened: watch::Sender<Option<SystemTime>>,
 }
@@ -311,6 +318,7 @@ impl MirrorState {
             BreakerState::Open => {
                 self.open_until = Some(Instant::now() + self.open_for);
                 self.probes = 0;
+                self.openings += 1;
                 self.opened
                     .send_replace(Some(SystemTime::now() + self.open_for));
             }

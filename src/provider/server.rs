@@ -22,6 +22,7 @@ pub fn router(sim: Arc<Simulator>) -> Router {
         .route("/v1/refunds", post(refund))
         .route("/v1/ledger", get(ledger))
         .route("/v1/faults", put(set_faults).get(get_faults))
+        .route("/v1/stats", get(stats))
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .with_state(sim)
 }
@@ -86,6 +87,10 @@ async fn refund(
 
 async fn ledger(State(sim): State<Arc<Simulator>>) -> Response {
     Json(sim.ledger()).into_response()
+}
+
+async fn stats(State(sim): State<Arc<Simulator>>) -> Response {
+    Json(json!({ "authorizationCalls": sim.authorization_calls() })).into_response()
 }
 
 async fn get_faults(State(sim): State<Arc<Simulator>>) -> Response {

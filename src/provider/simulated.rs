@@ -9,6 +9,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Faults to inject: a share of calls that fail with 503, a share of approvals whose answer
@@ -70,6 +71,8 @@ struct Books {
 pub struct Simulator {
     books: Mutex<Books>,
     faults: Mutex<Faults>,
+    /// Authorization calls received, whatever their answer (a down system counts them too).
+    calls: AtomicU64,
 }
 
 impl Simulator {
@@ -77,7 +80,14 @@ impl Simulator {
         Self {
             books: Mutex::default(),
             faults: Mutex::new(faults),
+            calls: AtomicU64::new(0),
         }
+    }
+
+    /// How many authorization calls reached it, including those it failed: what an audit
+    /// compares with the breaker's open periods.
+    pub fn authorization_calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
     }
 
     pub fn faults(&self) -> Faults {
@@ -95,6 +105,7 @@ impl Simulator {
         idempotency_key: Option<&str>,
         body: AuthorizationBody,
     ) -> Result<AuthorizationReply, SimError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
         let reply = self.authorize_now(idempotency_key, body).await?;
         let drop_rate = self.faults().drop_rate.clamp(0.0, 1.0);
         if drop_rate > 0.0 && rand::rng().random_bool(drop_rate) {

@@ -266,6 +266,8 @@ pub struct BreakerView {
     /// Seconds until an open breaker lets probes through; 0 unless open.
     pub retry_after_seconds: u64,
     pub probes_in_flight: u32,
+    /// Times the breaker has opened since the process started.
+    pub openings: u64,
     pub consecutive_failures_to_open: u32,
     pub failure_rate_to_open: f64,
     pub min_calls_in_window: u32,
@@ -289,6 +291,7 @@ impl BreakerView {
             },
             retry_after_seconds: s.retry_after_seconds,
             probes_in_flight: s.probes_in_flight,
+            openings: s.openings,
             consecutive_failures_to_open: s.config.consecutive_failures,
             failure_rate_to_open: s.config.failure_rate,
             min_calls_in_window: s.config.min_calls,

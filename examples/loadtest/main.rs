@@ -1,0 +1,126 @@
+//! The goose load test, with an audit of paytree's invariants after every run.
+//!
+//! ```text
+//! cargo run --release --example loadtest -- --host http://127.0.0.1:8080 \
+//!     --scenario mixed -u 32 -r 32 -t 30s
+//! ```
+//! Scenarios (`--scenario`):
+//! - `register`: every registration a new customer, each with an `Idempotency-Key` that is
+//!   resent (at most 3 times) when the answer is a 503 or lost;
+//! - `mixed`: each user keeps its own customers and registers (1), changes the number (1),
+//!   reads the mypage (6) and the messages (2), by those weights;
+//! - `outage`: registrations while the payment system (`--provider`, a `paytree provider`
+//!   paytree was started against) goes down at `--outage-at` for `--outage-for` and comes
+//!   back; the breaker must turn the outage into fast 503s with no calls reaching it.
+//!
+//! Every other flag is goose's (`--help` lists them); coordinated-omission mitigation is on
+//! (`--co-mitigation average`) unless another is given. After goose's report come p50, p95
+//! and p99 per request (raw and CO-mitigated), then the audit: a run whose audit fails exits
+//! with 1, whatever the load figures were.
+
+mod audit;
+mod book;
+mod outage;
+mod report;
+mod users;
+
+use book::Book;
+use clap::{Parser, ValueEnum};
+use goose::config::GooseConfiguration;
+use goose::prelude::*;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Workload {
+    Register,
+    Mixed,
+    Outage,
+}
+
+#[derive(Parser)]
+#[command(
+    name = "loadtest",
+    about = "paytree's goose load test and invariant audit"
+)]
+struct Cli {
+    /// The scenario to run.
+    #[arg(long, value_enum, default_value = "register")]
+    scenario: Workload,
+    /// The payment system paytree calls (a `paytree provider`). Needed by `outage`; with it
+    /// the audit also checks the provider's ledger (which assumes it served only this run).
+    #[arg(long, value_name = "URL")]
+    provider: Option<String>,
+    /// Seconds into the run at which the payment system goes down (`outage`).
+    #[arg(long, default_value_t = 10)]
+    outage_at: u64,
+    /// Seconds it stays down (`outage`).
+    #[arg(long, default_value_t = 15)]
+    outage_for: u64,
+    /// Run the load only, without the audit.
+    #[arg(long)]
+    no_audit: bool,
+    #[command(flatten)]
+    goose: GooseConfiguration,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let host = cli
+        .goose
+        .host
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("--host is required (e.g. http://127.0.0.1:8080)"))?;
+    let host = host.trim_end_matches('/').to_owned();
+    if cli.scenario == Workload::Outage && cli.provider.is_none() {
+        anyhow::bail!(
+            "--scenario outage needs --provider URL (the `paytree provider` paytree calls)"
+        );
+    }
+    let book = Book::install();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()?;
+
+    let monitor = match (cli.scenario, &cli.provider) {
+        (Workload::Outage, Some(provider)) => Some(outage::start(
+            client.clone(),
+            host.clone(),
+            provider.clone(),
+            Duration::from_secs(cli.outage_at),
+            Duration::from_secs(cli.outage_for),
+        )),
+        _ => None,
+    };
+
+    let attack = GooseAttack::initialize_with_config(cli.goose)?
+        .set_default(
+            GooseDefault::CoordinatedOmissionMitigation,
+            GooseCoordinatedOmissionMitigation::Average,
+        )?
+        .register_scenario(users::scenario(cli.scenario)?);
+    let metrics = attack.execute().await?;
+
+    report::latencies(&metrics);
+    let mut failed = Vec::new();
+    if let Some(monitor) = monitor {
+        let outcome = monitor.finish().await;
+        report::outage(&outcome, &book);
+        failed.extend(outcome.failures);
+    }
+    if !cli.no_audit {
+        let found = audit::run(&client, &host, cli.provider.as_deref(), Arc::clone(&book)).await;
+        failed.extend(found);
+    }
+    if failed.is_empty() {
+        println!("\nRESULT: passed");
+        Ok(())
+    } else {
+        println!("\nRESULT: FAILED");
+        for f in &failed {
+            println!("  - {f}");
+        }
+        std::process::exit(1);
+    }
+}

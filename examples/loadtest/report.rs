@@ -1,0 +1,82 @@
+//! Latency percentiles per request, raw and with goose's coordinated-omission mitigation,
+//! and the outage's figures.
+
+use crate::book::Book;
+use crate::outage::OutageOutcome;
+use goose::metrics::{GooseMetrics, GooseRequestMetricTimingData};
+use std::time::Duration;
+
+fn ms(us: u64) -> String {
+    format!("{:.2}", us as f64 / 1000.0)
+}
+
+fn percentiles(data: &GooseRequestMetricTimingData) -> String {
+    format!(
+        "{:>9} {:>9} {:>9}",
+        ms(data.percentile_us(0.50)),
+        ms(data.percentile_us(0.95)),
+        ms(data.percentile_us(0.99)),
+    )
+}
+
+pub fn latencies(metrics: &GooseMetrics) {
+    println!("\n=== Latency (ms): raw | with coordinated-omission mitigation");
+    println!(
+        "{:<24} {:>9} {:>9} {:>9} {:>9} | {:>9} {:>9} {:>9}  statuses",
+        "request", "count", "p50", "p95", "p99", "p50", "p95", "p99"
+    );
+    let mut names: Vec<_> = metrics.requests.keys().collect();
+    names.sort();
+    for name in names {
+        let request = &metrics.requests[name];
+        let co = request
+            .coordinated_omission_data
+            .as_ref()
+            .map_or_else(|| format!("{:>29}", "-"), percentiles);
+        let mut statuses: Vec<_> = request.status_code_counts.iter().collect();
+        statuses.sort();
+        let statuses: Vec<String> = statuses.iter().map(|(s, n)| format!("{s}:{n}")).collect();
+        println!(
+            "{:<24} {:>9} {} | {}  {}",
+            name,
+            request.raw_data.counter,
+            percentiles(&request.raw_data),
+            co,
+            statuses.join(" ")
+        );
+    }
+}
+
+/// The `q` quantile of `times` (nearest rank).
+pub fn quantile(times: &mut [Duration], q: f64) -> Duration {
+    if times.is_empty() {
+        return Duration::ZERO;
+    }
+    times.sort();
+    let rank = ((q * times.len() as f64).ceil() as usize).clamp(1, times.len());
+    times[rank - 1]
+}
+
+pub fn outage(outcome: &OutageOutcome, book: &Book) {
+    let mut unavailable = book.unavailable_times();
+    let us = |d: Duration| format!("{:.3} ms", d.as_secs_f64() * 1000.0);
+    println!("\n=== Outage");
+    println!(
+        "payment system down for      {:.1} s",
+        outcome.down_for.as_secs_f64()
+    );
+    println!("breaker openings             {}", outcome.openings);
+    println!(
+        "seen open (pairs of looks)   {:.1} s",
+        outcome.open_covered.as_secs_f64()
+    );
+    println!("calls reaching it while open {}", outcome.calls_while_open);
+    println!("breaker at the end           {}", outcome.final_state);
+    println!(
+        "503 answers                  {} (p50 {}, p99 {}, max {}; client-side, every 503 of the run)",
+        unavailable.len(),
+        us(quantile(&mut unavailable, 0.50)),
+        us(quantile(&mut unavailable, 0.99)),
+        us(quantile(&mut unavailable, 1.0)),
+    );
+}

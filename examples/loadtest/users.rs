@@ -1,0 +1,233 @@
+//! What a goose user does in each scenario. Every acknowledged command goes into the
+//! [`Book`] for the audit.
+
+use crate::Workload;
+use crate::book::Book;
+use goose::prelude::*;
+use rand::Rng;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// Customers each `mixed` user starts with (one method each).
+const CUSTOMERS_PER_USER: usize = 4;
+/// Times a keyed registration is sent when its answer is a 503 or lost.
+const ATTEMPTS: usize = 3;
+
+pub fn scenario(workload: Workload) -> Result<Scenario, GooseError> {
+    Ok(match workload {
+        Workload::Register | Workload::Outage => scenario!("register")
+            .register_transaction(transaction!(register_new_customer).set_name("register")),
+        Workload::Mixed => scenario!("mixed")
+            .register_transaction(transaction!(start_customers).set_on_start())
+            .register_transaction(transaction!(register_another).set_name("register"))
+            .register_transaction(transaction!(change_number).set_name("change"))
+            .register_transaction(transaction!(read_mypage).set_name("mypage").set_weight(6)?)
+            .register_transaction(
+                transaction!(read_messages)
+                    .set_name("messages")
+                    .set_weight(2)?,
+            ),
+    })
+}
+
+/// A user's own customers and methods (no other user touches them).
+#[derive(Clone, Default)]
+struct Own {
+    sent: u64,
+    customers: Vec<String>,
+    /// (id, version) of each method registered.
+    methods: Vec<(u64, u64)>,
+}
+
+fn own(user: &mut GooseUser) -> &mut Own {
+    if user.get_session_data::<Own>().is_none() {
+        user.set_session_data(Own::default());
+    }
+    user.get_session_data_unchecked_mut::<Own>()
+}
+
+/// A new, unused name for this user's next customer.
+fn new_customer(user: &mut GooseUser) -> String {
+    let index = user.weighted_users_index;
+    let own = own(user);
+    own.sent += 1;
+    let customer = format!("{}-{index}-{}", Book::get().run, own.sent);
+    Book::get().customer(&customer);
+    customer
+}
+
+async fn register_new_customer(user: &mut GooseUser) -> TransactionResult {
+    let customer = new_customer(user);
+    register(user, &customer).await
+}
+
+async fn start_customers(user: &mut GooseUser) -> TransactionResult {
+    for _ in 0..CUSTOMERS_PER_USER {
+        let customer = new_customer(user);
+        own(user).customers.push(customer.clone());
+        register(user, &customer).await?;
+    }
+    Ok(())
+}
+
+async fn register_another(user: &mut GooseUser) -> TransactionResult {
+    let customer = pick(&own(user).customers);
+    register(user, &customer).await
+}
+
+/// Registers a new card under an Idempotency-Key, resending it while the answer is a 503 or
+/// lost, as a careful client would.
+async fn register(user: &mut GooseUser, customer: &str) -> TransactionResult {
+    let key = format!("k{}", rand::random::<u64>());
+    let body = json!({"customerId": customer, "kind": "card", "number": approved_card()});
+    for _ in 0..ATTEMPTS {
+        let builder = user
+            .get_request_builder(&GooseMethod::Post, "/paymethods")?
+            .header("idempotency-key", &key)
+            .json(&body);
+        let request = GooseRequest::builder()
+            .method(GooseMethod::Post)
+            .path("/paymethods")
+            .name("register")
+            .expect_status_code(201)
+            .set_request_builder(builder)
+            .build();
+        let (status, answer) = send(user, request).await?;
+        match status {
+            Some(StatusCode::CREATED) => {
+                let (id, version, position) = method_of(&answer)?;
+                Book::get().registered(id, position);
+                own(user).methods.push((id, version));
+                return Ok(());
+            }
+            Some(StatusCode::CONFLICT) => tokio::time::sleep(Duration::from_millis(20)).await,
+            Some(StatusCode::SERVICE_UNAVAILABLE) | None => {}
+            Some(_) => return Ok(()),
+        }
+    }
+    Ok(())
+}
+
+/// Changes the number of one of this user's methods (a new verification each time).
+async fn change_number(user: &mut GooseUser) -> TransactionResult {
+    let methods = &own(user).methods;
+    if methods.is_empty() {
+        return Ok(());
+    }
+    let at = rand::rng().random_range(0..methods.len());
+    let id = methods[at].0;
+    let path = format!("/paymethods/{id}");
+    let builder = user
+        .get_request_builder(&GooseMethod::Patch, &path)?
+        .json(&json!({"number": approved_card()}));
+    let request = GooseRequest::builder()
+        .method(GooseMethod::Patch)
+        .path(path.as_str())
+        .name("change")
+        .expect_status_code(200)
+        .set_request_builder(builder)
+        .build();
+    if let (Some(StatusCode::OK), answer) = send(user, request).await? {
+        let (id, version, position) = method_of(&answer)?;
+        Book::get().changed(id, version, position);
+        own(user).methods[at].1 = version;
+    }
+    Ok(())
+}
+
+async fn read_mypage(user: &mut GooseUser) -> TransactionResult {
+    let customer = pick(&own(user).customers);
+    let path = format!("/mypages/{customer}");
+    let request = GooseRequest::builder()
+        .path(path.as_str())
+        .name("mypage")
+        .build();
+    user.request(request).await?;
+    Ok(())
+}
+
+async fn read_messages(user: &mut GooseUser) -> TransactionResult {
+    let customer = pick(&own(user).customers);
+    let path = format!("/messages?customerId={customer}&limit=20");
+    let request = GooseRequest::builder()
+        .path(path.as_str())
+        .name("messages")
+        .build();
+    user.request(request).await?;
+    Ok(())
+}
+
+/// Sends a command; its status (`None` if no answer came) and its body with the
+/// `Paytree-Position` header folded in as `"position"`. Every 503 is timed for the report.
+async fn send(
+    user: &mut GooseUser,
+    request: GooseRequest<'_>,
+) -> Result<(Option<StatusCode>, Value), Box<TransactionError>> {
+    let started = Instant::now();
+    let goose = user.request(request).await?;
+    let Ok(response) = goose.response else {
+        return Ok((None, Value::Null));
+    };
+    let status = response.status();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        Book::get().unavailable(started.elapsed());
+    }
+    let position = response
+        .headers()
+        .get("paytree-position")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let mut body: Value = response.json().await.unwrap_or(Value::Null);
+    if let (Some(p), Value::Object(map)) = (position, &mut body) {
+        map.insert("position".into(), p.into());
+    }
+    Ok((Some(status), body))
+}
+
+fn method_of(answer: &Value) -> Result<(u64, u64, u64), Box<TransactionError>> {
+    let field = |name: &str| {
+        answer[name]
+            .as_u64()
+            .ok_or_else(|| Box::new(TransactionError::Custom(format!("no {name} in {answer}"))))
+    };
+    Ok((field("id")?, field("version")?, field("position")?))
+}
+
+fn pick(customers: &[String]) -> String {
+    customers[rand::rng().random_range(0..customers.len())].clone()
+}
+
+/// A random 16-digit Visa number with a valid check digit that the simulated payment
+/// system approves (it declines numbers ending in 0002).
+pub fn approved_card() -> String {
+    let mut rng = rand::rng();
+    loop {
+        let mut digits: Vec<u8> = std::iter::once(4)
+            .chain((0..14).map(|_| rng.random_range(0..10)))
+            .collect();
+        digits.push(luhn_check_digit(&digits));
+        let number: String = digits.iter().map(|d| char::from(b'0' + d)).collect();
+        if !number.ends_with("0002") {
+            return number;
+        }
+    }
+}
+
+fn luhn_check_digit(payload: &[u8]) -> u8 {
+    let sum: u32 = payload
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            let d = u32::from(d);
+            if i % 2 == 0 {
+                let doubled = d * 2;
+                if doubled > 9 { doubled - 9 } else { doubled }
+            } else {
+                d
+            }
+        })
+        .sum();
+    ((10 - sum % 10) % 10) as u8
+}
