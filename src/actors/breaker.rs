@@ -196,6 +196,17 @@ impl Breaker {
         }
     }
 
+    /// While open, the time left. It never changes the state (when the period is over,
+    /// [`Self::try_acquire`] lets the probes through), so callers can turn work away before
+    /// starting it.
+    pub fn open_remaining(&self) -> Option<Duration> {
+        let m = self.mirror.0.lock().unwrap();
+        let until = m.open_until.filter(|_| m.state == BreakerState::Open)?;
+        Some(until.checked_duration_since(Instant::now()))
+            .flatten()
+            .filter(|d| !d.is_zero())
+    }
+
     /// Asks to make one call. Open: rejected with the remaining open time. Half-open: one of
     /// at most `half_open_probes` calls in flight. The permit must be given to [`Self::call`].
     pub fn try_acquire(&self) -> Result<Permit, Rejected> {

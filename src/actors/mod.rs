@@ -75,6 +75,8 @@ pub struct Actors {
     root: ActorRef<RootMessage>,
     router: Slot<RouterMessage>,
     payment: Slot<PaymentMessage>,
+    /// The breaker the payment actor calls through, read here to fail fast while open.
+    breaker: breaker::Breaker,
     store: Store,
     /// The longest a command may take: a payment call, its margin and a durable write.
     command_wait: Duration,
@@ -115,6 +117,7 @@ impl Actors {
         let breaker = breaker::Breaker::new(options.breaker);
         restore_breaker(&options.store, &breaker);
         keep_breaker_openings(&breaker, ctx.writer.clone());
+        let breaker_handle = breaker.clone();
         let args = RootArgs {
             store: options.store.clone(),
             system: options.system,
@@ -139,6 +142,7 @@ impl Actors {
             root,
             router,
             payment: ctx.payment.clone(),
+            breaker: breaker_handle,
             store: options.store,
             command_wait: payment_wait + write_wait,
             fingerprinter: options.fingerprinter,
@@ -200,6 +204,13 @@ impl Actors {
     }
 
     async fn register_once(&self, registration: Registration) -> Result<Done, CommandError> {
+        // Every registration needs a payment call: while the breaker is open, answer at once
+        // rather than start an aggregate only to be refused by the payment actor.
+        if let Some(retry_after) = self.breaker.open_remaining() {
+            metrics::counter!(crate::telemetry::names::PAYMENT_CALLS, "outcome" => "rejected")
+                .increment(1);
+            return Err(CommandError::PaymentUnavailable { retry_after });
+        }
         let router = self.router.get()?;
         ask(
             &router,

@@ -216,3 +216,19 @@ async fn an_open_period_restored_after_a_restart_lasts_only_what_was_left_then_p
         "the restored failures do not count against the next period"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn open_remaining_tells_the_time_left_and_leaves_the_probes_to_try_acquire() {
+    let b = Breaker::new(config());
+    assert_eq!(b.open_remaining(), None);
+    for _ in 0..5 {
+        fail(&b).await.unwrap_err();
+    }
+    assert_eq!(b.open_remaining(), Some(config().open_for));
+    tokio::time::advance(config().open_for).await;
+    assert_eq!(b.open_remaining(), None, "the period is over");
+    assert_eq!(b.state(), BreakerState::Open, "reading changed nothing");
+    b.try_acquire().unwrap();
+    assert_eq!(b.state(), BreakerState::HalfOpen);
+    assert_eq!(b.open_remaining(), None);
+}
