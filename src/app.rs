@@ -48,17 +48,8 @@ pub async fn serve(
         ProviderSetting::Url(url) => PaymentSystem::Http(HttpPaymentSystem::new(url)),
     };
     let actors = Actors::start(TreeOptions {
-        store,
-        system,
-        breaker: settings.breaker.clone(),
-        max_payment_calls: settings.max_payment_calls,
-        max_batch: 512,
-        fingerprinter,
-        idle_timeout: settings.passivate_after,
         webhook,
-        aggregates: settings.aggregates.clone(),
-        reconcile: settings.reconcile.clone(),
-        ack_before_commit: settings.test_ack_before_commit,
+        ..TreeOptions::from_settings(&settings, store, system, fingerprinter)
     })
     .await
     .context("starting the actor tree")?;

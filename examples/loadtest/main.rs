@@ -11,7 +11,9 @@
 //!   reads the mypage (6) and the messages (2), by those weights;
 //! - `outage`: registrations while the payment system (`--provider`, a `paytree provider`
 //!   paytree was started against) goes down at `--outage-at` for `--outage-for` and comes
-//!   back; the breaker must turn the outage into fast 503s with no calls reaching it.
+//!   back; the breaker must turn the outage into fast 503s with no calls reaching it;
+//! - `mypage`: each user registers its customers' methods at start, then only reads their
+//!   mypages (the read side alone, for `benches/compare.sh`).
 //!
 //! Every other flag is goose's (`--help` lists them); coordinated-omission mitigation is on
 //! (`--co-mitigation average`) unless another is given. After goose's report come p50, p95
@@ -36,6 +38,7 @@ pub enum Workload {
     Register,
     Mixed,
     Outage,
+    Mypage,
 }
 
 #[derive(Parser)]

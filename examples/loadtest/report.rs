@@ -3,7 +3,7 @@
 
 use crate::book::Book;
 use crate::outage::OutageOutcome;
-use goose::metrics::{GooseMetrics, GooseRequestMetricTimingData};
+use goose::metrics::{GooseMetrics, GooseRequestMetricAggregate, GooseRequestMetricTimingData};
 use std::time::Duration;
 
 fn ms(us: u64) -> String {
@@ -27,6 +27,7 @@ pub fn latencies(metrics: &GooseMetrics) {
     );
     let mut names: Vec<_> = metrics.requests.keys().collect();
     names.sort();
+    let mut summaries = Vec::new();
     for name in names {
         let request = &metrics.requests[name];
         let co = request
@@ -36,6 +37,7 @@ pub fn latencies(metrics: &GooseMetrics) {
         let mut statuses: Vec<_> = request.status_code_counts.iter().collect();
         statuses.sort();
         let statuses: Vec<String> = statuses.iter().map(|(s, n)| format!("{s}:{n}")).collect();
+        summaries.push(summary(name, request, metrics.duration));
         println!(
             "{:<24} {:>9} {} | {}  {}",
             name,
@@ -45,6 +47,33 @@ pub fn latencies(metrics: &GooseMetrics) {
             statuses.join(" ")
         );
     }
+    // One line per request for scripts (benches/compare.sh): requests/s over goose's
+    // measured duration, and the CO-mitigated percentiles where there are some.
+    for line in summaries {
+        println!("{line}");
+    }
+}
+
+fn summary(name: &str, request: &GooseRequestMetricAggregate, duration: usize) -> String {
+    let data = request
+        .coordinated_omission_data
+        .as_ref()
+        .unwrap_or(&request.raw_data);
+    let ok: usize = request
+        .status_code_counts
+        .iter()
+        .filter(|(s, _)| (200..300).contains(*s))
+        .map(|(_, n)| n)
+        .sum();
+    format!(
+        "SUMMARY\t{}\t{}\t{:.0}\t{}\t{}\t{}",
+        name.replace(' ', "_"),
+        request.raw_data.counter,
+        ok as f64 / duration.max(1) as f64,
+        ms(data.percentile_us(0.50)),
+        ms(data.percentile_us(0.95)),
+        ms(data.percentile_us(0.99)),
+    )
 }
 
 /// The `q` quantile of `times` (nearest rank).
@@ -78,5 +107,12 @@ pub fn outage(outcome: &OutageOutcome, book: &Book) {
         us(quantile(&mut unavailable, 0.50)),
         us(quantile(&mut unavailable, 0.99)),
         us(quantile(&mut unavailable, 1.0)),
+    );
+    println!(
+        "SUMMARY\toutage_503\t{}\t-\t{}\t{}\t{}",
+        unavailable.len(),
+        ms(quantile(&mut unavailable, 0.50).as_micros() as u64),
+        ms(quantile(&mut unavailable, 0.95).as_micros() as u64),
+        ms(quantile(&mut unavailable, 0.99).as_micros() as u64),
     );
 }

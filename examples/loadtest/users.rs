@@ -4,6 +4,7 @@
 use crate::Workload;
 use crate::book::Book;
 use goose::prelude::*;
+use paytree::domain::number::with_check_digit;
 use rand::Rng;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -28,6 +29,9 @@ pub fn scenario(workload: Workload) -> Result<Scenario, GooseError> {
                     .set_name("messages")
                     .set_weight(2)?,
             ),
+        Workload::Mypage => scenario!("mypage")
+            .register_transaction(transaction!(start_customers).set_on_start())
+            .register_transaction(transaction!(read_mypage).set_name("mypage")),
     })
 }
 
@@ -203,31 +207,12 @@ fn pick(customers: &[String]) -> String {
 pub fn approved_card() -> String {
     let mut rng = rand::rng();
     loop {
-        let mut digits: Vec<u8> = std::iter::once(4)
-            .chain((0..14).map(|_| rng.random_range(0..10)))
+        let payload: String = std::iter::once('4')
+            .chain((0..14).map(|_| char::from(b'0' + rng.random_range(0..10u8))))
             .collect();
-        digits.push(luhn_check_digit(&digits));
-        let number: String = digits.iter().map(|d| char::from(b'0' + d)).collect();
+        let number = with_check_digit(&payload);
         if !number.ends_with("0002") {
             return number;
         }
     }
-}
-
-fn luhn_check_digit(payload: &[u8]) -> u8 {
-    let sum: u32 = payload
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, &d)| {
-            let d = u32::from(d);
-            if i % 2 == 0 {
-                let doubled = d * 2;
-                if doubled > 9 { doubled - 9 } else { doubled }
-            } else {
-                d
-            }
-        })
-        .sum();
-    ((10 - sum % 10) % 10) as u8
 }

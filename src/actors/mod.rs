@@ -61,6 +61,30 @@ pub struct TreeOptions {
     pub ack_before_commit: bool,
 }
 
+impl TreeOptions {
+    /// The tree as `settings` describe it, inbox only (the caller adds a webhook channel).
+    pub fn from_settings(
+        settings: &crate::config::Settings,
+        store: Store,
+        system: PaymentSystem,
+        fingerprinter: Fingerprinter,
+    ) -> Self {
+        Self {
+            store,
+            system,
+            breaker: settings.breaker.clone(),
+            max_payment_calls: settings.max_payment_calls,
+            max_batch: 512,
+            fingerprinter,
+            idle_timeout: settings.passivate_after,
+            webhook: None,
+            aggregates: settings.aggregates.clone(),
+            reconcile: settings.reconcile.clone(),
+            ack_before_commit: settings.test_ack_before_commit,
+        }
+    }
+}
+
 /// Which payments to list.
 #[derive(Debug, Clone)]
 pub enum PaymentFilter {

@@ -155,6 +155,15 @@ impl fmt::Display for AccountNumber {
     }
 }
 
+/// `payload` (digits) followed by the check digit that makes it pass the Luhn check: for
+/// making valid test numbers in load tests and benchmarks.
+pub fn with_check_digit(payload: &str) -> String {
+    (0..10)
+        .map(|d| format!("{payload}{d}"))
+        .find(|n| luhn_valid(n))
+        .expect("one of ten check digits is right")
+}
+
 fn luhn_valid(digits: &str) -> bool {
     let sum: u32 = digits
         .bytes()
@@ -189,6 +198,16 @@ mod tests {
             "fails the Luhn check"
         );
         assert!(card("4000000000000002").is_ok());
+    }
+
+    #[test]
+    fn a_completed_payload_passes_and_no_other_digit_does() {
+        let n = with_check_digit("424242424242424");
+        assert_eq!(n, "4242424242424242");
+        assert!(card(&n).is_ok());
+        for d in (0..10).filter(|&d| d != 2) {
+            assert!(card(&format!("424242424242424{d}")).is_err());
+        }
     }
 
     #[test]
