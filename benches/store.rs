@@ -5,7 +5,10 @@
 //! payment, event and the closed intent); only the `Register` commit is timed, its intents are
 //! opened untimed before it.
 
-use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{
+    BatchSize, BenchmarkGroup, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main,
+};
 use paytree::domain::intent::IntentRef;
 use paytree::domain::payment::VERIFICATION_CURRENCY;
 use paytree::domain::{
@@ -99,14 +102,20 @@ fn take(next: &mut u64, batch: u64) -> std::ops::RangeInclusive<u64> {
     first..=*next
 }
 
-fn open_intents(c: &mut Criterion) {
-    let (_dir, store) = store();
-    let mut next = 0u64;
-    let mut group = c.benchmark_group("store commit: open intents");
+/// Fsync-bound groups: few samples, short runs.
+fn group<'c>(c: &'c mut Criterion, name: &str) -> BenchmarkGroup<'c, WallTime> {
+    let mut group = c.benchmark_group(name);
     group
         .sample_size(10)
         .measurement_time(Duration::from_secs(5))
         .warm_up_time(Duration::from_secs(1));
+    group
+}
+
+fn open_intents(c: &mut Criterion) {
+    let (_dir, store) = store();
+    let mut next = 0u64;
+    let mut group = group(c, "store commit: open intents");
     for batch in BATCHES {
         group.throughput(Throughput::Elements(batch));
         group.bench_function(BenchmarkId::from_parameter(batch), |b| {
@@ -124,11 +133,7 @@ fn open_intents(c: &mut Criterion) {
 fn registrations(c: &mut Criterion) {
     let (_dir, store) = store();
     let mut next = 0u64;
-    let mut group = c.benchmark_group("store commit: registrations");
-    group
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(5))
-        .warm_up_time(Duration::from_secs(1));
+    let mut group = group(c, "store commit: registrations");
     for batch in BATCHES {
         group.throughput(Throughput::Elements(batch));
         group.bench_function(BenchmarkId::from_parameter(batch), |b| {

@@ -96,14 +96,7 @@ async fn watch(
 async fn look(client: &reqwest::Client, host: &str, provider: &str) -> Option<Look> {
     let at = Instant::now();
     let before = breaker(client, host).await?;
-    let stats: Value = client
-        .get(format!("{provider}/v1/stats"))
-        .send()
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()?;
+    let stats = get_json(client, &format!("{provider}/v1/stats")).await?;
     let after = breaker(client, host).await?;
     Some(Look {
         at,
@@ -113,15 +106,12 @@ async fn look(client: &reqwest::Client, host: &str, provider: &str) -> Option<Lo
     })
 }
 
+async fn get_json(client: &reqwest::Client, url: &str) -> Option<Value> {
+    client.get(url).send().await.ok()?.json().await.ok()
+}
+
 async fn breaker(client: &reqwest::Client, host: &str) -> Option<Breaker> {
-    let v: Value = client
-        .get(format!("{host}/admin/breaker"))
-        .send()
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()?;
+    let v = get_json(client, &format!("{host}/admin/breaker")).await?;
     Some(Breaker {
         state: v["state"].as_str()?.to_owned(),
         openings: v["openings"].as_u64()?,

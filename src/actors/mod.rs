@@ -4,6 +4,7 @@
 //! writer); commands go to the aggregates through the router.
 
 pub mod breaker;
+mod breaker_record;
 mod command;
 pub(crate) mod idempotency;
 pub mod notifier;
@@ -39,7 +40,7 @@ use router::RouterMessage;
 use slot::Slot;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 use supervisor::{RootActor, RootArgs, RootMessage};
 
 /// What the tree needs to start.
@@ -139,8 +140,8 @@ impl Actors {
         let projector = Slot::default();
         let views = Arc::new(Views::default());
         let breaker = breaker::Breaker::new(options.breaker);
-        restore_breaker(&options.store, &breaker);
-        keep_breaker_openings(&breaker, ctx.writer.clone());
+        breaker_record::restore(&options.store, &breaker);
+        breaker_record::keep_openings(&breaker, ctx.writer.clone());
         let breaker_handle = breaker.clone();
         let args = RootArgs {
             store: options.store.clone(),
@@ -231,8 +232,7 @@ impl Actors {
         // Every registration needs a payment call: while the breaker is open, answer at once
         // rather than start an aggregate only to be refused by the payment actor.
         if let Some(retry_after) = self.breaker.open_remaining() {
-            metrics::counter!(crate::telemetry::names::PAYMENT_CALLS, "outcome" => "rejected")
-                .increment(1);
+            payment::record("rejected", None);
             return Err(CommandError::PaymentUnavailable { retry_after });
         }
         let router = self.router.get()?;
@@ -314,7 +314,7 @@ impl Actors {
     pub async fn breaker(&self) -> Result<(BreakerSnapshot, Option<SystemTime>), CommandError> {
         let payment = self.payment.get()?;
         let snapshot = ask(&payment, PaymentMessage::GetBreaker, Duration::from_secs(2)).await?;
-        let recorded = self.query(recorded_open_until).await?;
+        let recorded = self.query(breaker_record::open_until).await?;
         Ok((snapshot, recorded))
     }
 
@@ -339,69 +339,8 @@ impl Actors {
     }
 }
 
-/// Opens the breaker for what is left of an open period recorded before a restart, so a
-/// restart during a payment outage does not send a burst of calls to the payment system.
-fn restore_breaker(store: &Store, breaker: &breaker::Breaker) {
-    let until = recorded_open_until(store).unwrap_or_else(|e| {
-        tracing::error!(error = %e, "cannot read the breaker's state; it starts closed");
-        None
-    });
-    let Some(until) = until else {
-        return;
-    };
-    if let Ok(remaining) = until.duration_since(SystemTime::now()) {
-        tracing::warn!(
-            remaining_ms = remaining.as_millis() as u64,
-            "circuit breaker was open before the restart; it stays open for the rest of its period"
-        );
-        breaker.restore_open(remaining);
-    }
-}
-
 fn count_key(outcome: &'static str) {
     metrics::counter!(crate::telemetry::names::IDEMPOTENCY, "outcome" => outcome).increment(1);
-}
-
-/// The end of the breaker's last open period, as recorded in the store.
-fn recorded_open_until(store: &Store) -> Result<Option<SystemTime>, StoreError> {
-    let bytes = store.meta(crate::store::BREAKER_OPEN_UNTIL)?;
-    Ok(bytes
-        .and_then(|b| b.try_into().ok())
-        .map(|b| UNIX_EPOCH + Duration::from_millis(u64::from_be_bytes(b))))
-}
-
-/// Records each opening of the breaker (the end of its open period) in the store.
-fn keep_breaker_openings(
-    breaker: &breaker::Breaker,
-    writer: Slot<store_writer::StoreWriterMessage>,
-) {
-    let mut openings = breaker.openings();
-    tokio::spawn(async move {
-        while openings.changed().await.is_ok() {
-            let Some(until) = *openings.borrow_and_update() else {
-                continue;
-            };
-            let ms = until
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_millis() as u64;
-            let command = crate::store::Command::PutMeta {
-                name: crate::store::BREAKER_OPEN_UNTIL,
-                value: ms.to_be_bytes().to_vec(),
-            };
-            let Ok(writer) = writer.get() else {
-                tracing::warn!("breaker opening not recorded: the store writer is restarting");
-                continue;
-            };
-            let build = |r| store_writer::StoreWriterMessage::Write(command, r);
-            if !matches!(
-                ask(&writer, build, Duration::from_secs(10)).await,
-                Ok(Ok(_))
-            ) {
-                tracing::warn!("breaker opening not recorded");
-            }
-        }
-    });
 }
 
 /// A command's result, and whether it is the stored result of an earlier identical request.

@@ -178,7 +178,8 @@ impl PaymentState {
     }
 }
 
-fn record(outcome: &'static str, started: Option<Instant>) {
+/// Counts a payment call (and times it if it went out); `rejected` ones never left.
+pub(super) fn record(outcome: &'static str, started: Option<Instant>) {
     metrics::counter!(names::PAYMENT_CALLS, "outcome" => outcome).increment(1);
     if let Some(started) = started {
         metrics::histogram!(names::PAYMENT_DURATION, "outcome" => outcome)

@@ -1,0 +1,66 @@
+//! The breaker's open period kept across restarts: each opening is recorded in the store's
+//! meta table, and a start within a recorded period opens the breaker for what is left.
+
+use super::breaker::Breaker;
+use super::slot::Slot;
+use super::{ask, store_writer};
+use crate::store::{Store, StoreError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Opens the breaker for what is left of an open period recorded before a restart, so a
+/// restart during a payment outage does not send a burst of calls to the payment system.
+pub(super) fn restore(store: &Store, breaker: &Breaker) {
+    let until = open_until(store).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "cannot read the breaker's state; it starts closed");
+        None
+    });
+    let Some(until) = until else {
+        return;
+    };
+    if let Ok(remaining) = until.duration_since(SystemTime::now()) {
+        tracing::warn!(
+            remaining_ms = remaining.as_millis() as u64,
+            "circuit breaker was open before the restart; it stays open for the rest of its period"
+        );
+        breaker.restore_open(remaining);
+    }
+}
+
+/// The end of the breaker's last open period, as recorded in the store.
+pub(super) fn open_until(store: &Store) -> Result<Option<SystemTime>, StoreError> {
+    let bytes = store.meta(crate::store::BREAKER_OPEN_UNTIL)?;
+    Ok(bytes
+        .and_then(|b| b.try_into().ok())
+        .map(|b| UNIX_EPOCH + Duration::from_millis(u64::from_be_bytes(b))))
+}
+
+/// Records each opening of the breaker (the end of its open period) in the store.
+pub(super) fn keep_openings(breaker: &Breaker, writer: Slot<store_writer::StoreWriterMessage>) {
+    let mut openings = breaker.openings();
+    tokio::spawn(async move {
+        while openings.changed().await.is_ok() {
+            let Some(until) = *openings.borrow_and_update() else {
+                continue;
+            };
+            let ms = until
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis() as u64;
+            let command = crate::store::Command::PutMeta {
+                name: crate::store::BREAKER_OPEN_UNTIL,
+                value: ms.to_be_bytes().to_vec(),
+            };
+            let Ok(writer) = writer.get() else {
+                tracing::warn!("breaker opening not recorded: the store writer is restarting");
+                continue;
+            };
+            let build = |r| store_writer::StoreWriterMessage::Write(command, r);
+            if !matches!(
+                ask(&writer, build, Duration::from_secs(10)).await,
+                Ok(Ok(_))
+            ) {
+                tracing::warn!("breaker opening not recorded");
+            }
+        }
+    });
+}
