@@ -65,8 +65,10 @@ pub struct PaymethodState {
 type Reply<T> = RpcReplyPort<Result<T, CommandError>>;
 
 pub enum PaymethodMessage {
-    /// Register this (fresh) aggregate; replies with the stored method once durable.
-    Register(Registration, Reply<Done>),
+    /// Register this (fresh) aggregate; replies with the stored method once durable. Boxed,
+    /// so that the message (which every live aggregate's processing loop has room for) is
+    /// small.
+    Register(Box<Registration>, Reply<Done>),
     /// Change it; replies with the new state (or the unchanged one for a no-op).
     Change(ChangeRequest, Reply<Done>),
     /// Remove it; replies with the position of the removal event.
@@ -141,10 +143,13 @@ impl Actor for PaymethodActor {
         if message.is_command() {
             state.queued.fetch_sub(1, Ordering::Relaxed);
         }
+        // Each command's future is boxed for the time it runs: inline, the largest of them
+        // (a registration, ~9.5 KB) would size the actor's processing loop, which every
+        // live aggregate keeps allocated while it waits for its next message.
         match message {
-            PaymethodMessage::Register(r, reply) => send(reply, state.register(r).await),
-            PaymethodMessage::Change(c, reply) => send(reply, state.change(c).await),
-            PaymethodMessage::Remove(r, reply) => send(reply, state.remove(r).await),
+            PaymethodMessage::Register(r, reply) => send(reply, Box::pin(state.register(*r)).await),
+            PaymethodMessage::Change(c, reply) => send(reply, Box::pin(state.change(c)).await),
+            PaymethodMessage::Remove(r, reply) => send(reply, Box::pin(state.remove(r)).await),
             PaymethodMessage::Passivate => {
                 state.idle_timer_armed = false;
                 let idle = state.last_active.elapsed();

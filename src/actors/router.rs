@@ -156,7 +156,7 @@ impl RouterState {
         self.deliver(
             myself,
             id,
-            PaymethodMessage::Register(registration, reply),
+            PaymethodMessage::Register(Box::new(registration), reply),
             true,
         )
         .await;
