@@ -27,7 +27,8 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== building (release)" >&2
-cargo build --release --quiet --bin paytree --example loadtest --example bare --example fsync
+cargo build --release --quiet --bin paytree --example loadtest --example bare --example fsync \
+    --example aggregate_memory
 
 wait_up() {
     for _ in $(seq 1 100); do
@@ -95,7 +96,18 @@ under_1ms=$(echo "$metrics" | awk '
     /^paytree_http_request_duration_seconds_bucket\{method="POST",route="\/paymethods",status="503",le="0.001"\}/ { a = $2 }
     /^paytree_http_request_duration_seconds_count\{method="POST",route="\/paymethods",status="503"\}/ { n = $2 }
     END { if (n > 0) printf "%.2f", 100 * a / n; else print "n/a" }')
+# The server's p99 of those 503s: the upper bound of the first histogram bucket that holds 99%.
+server_p99=$(echo "$metrics" | awk '
+    /^paytree_http_request_duration_seconds_bucket\{method="POST",route="\/paymethods",status="503",le="[0-9.]+"\}/ {
+        match($0, /le="[0-9.]+"/); le[++k] = substr($0, RSTART + 4, RLENGTH - 5); c[k] = $2 }
+    /^paytree_http_request_duration_seconds_count\{method="POST",route="\/paymethods",status="503"\}/ { n = $2 }
+    END { for (i = 1; i <= k; i++) if (n > 0 && c[i] >= 0.99 * n) { printf "≤ %g", le[i] * 1000; exit } print "n/a" }')
 calls_open=$(awk '/^calls reaching it while open/ { print $NF }' "$work"/outage-*.log)
+kill "${pids[-1]}" "${pids[-2]}"
+
+echo "== memory per live aggregate (20,000, in-process)" >&2
+./target/release/examples/aggregate_memory 20000 >"$work/memory.log" 2>&1
+per_aggregate=$(awk -F'\t' '$1 == "MEMORY" { print $3 }' "$work/memory.log")
 
 B="$work/register-${BARE//[:.]/_}.log"
 BM="$work/mypage-${BARE//[:.]/_}.log"
@@ -125,7 +137,9 @@ Percentiles are goose's, with coordinated-omission mitigation (average).
 | registration p50 / p99 (ms), $USERS clients | $(summary "$P" POST_register 5) / $(summary "$P" POST_register 7) | $(summary "$B" POST_register 5) / $(summary "$B" POST_register 7) | | p99 ≤ 10 |
 | mypage p50 / p99 (ms) | $(summary "$PM" GET_mypage 5) / $(summary "$PM" GET_mypage 7) | $(summary "$BM" GET_mypage 5) / $(summary "$BM" GET_mypage 7) | | |
 | breaker-open 503s: p50 / p99 (ms, client) | $(summary "$O" outage_503 5) / $(summary "$O" outage_503 7) | | | p99 < 1 |
+| breaker-open 503s: p99 (ms, server histogram) | $server_p99 | | | p99 < 1 |
 | breaker-open 503s under 1 ms (server histogram) | $under_1ms% | | | |
 | calls reaching the payment system while open | $calls_open | | | 0 |
+| heap per live aggregate (bytes, allocator count) | $per_aggregate | | | ≤ 8 KB |
 | paytree resident memory after the runs | $((rss_kb / 1024)) MiB | | | |
 EOF
