@@ -73,10 +73,8 @@ impl Store {
     pub fn reset_views(&self) -> Result<(), StoreError> {
         let txn = self.db.begin_write()?;
         {
-            txn.delete_table(tables::MYPAGE_METHODS)?;
-            txn.delete_table(tables::MYPAGE_MESSAGES)?;
-            txn.open_table(tables::MYPAGE_METHODS)?;
-            txn.open_table(tables::MYPAGE_MESSAGES)?;
+            txn.delete_table(tables::MYPAGE)?;
+            txn.open_table(tables::MYPAGE)?;
             txn.open_table(tables::CHECKPOINTS)?
                 .remove(tables::PROJECTOR)?;
         }

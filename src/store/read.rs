@@ -35,7 +35,7 @@ impl Store {
         after: u64,
         limit: usize,
     ) -> Result<Page<PaymentMethod>, StoreError> {
-        self.customer_page(PAYMETHODS_BY_CUSTOMER, PAYMETHODS, customer, after, limit)
+        self.customer_page(OF_PAYMETHODS, PAYMETHODS, customer, after, limit)
     }
 
     /// A customer's payment records with ids above `after`.
@@ -45,7 +45,7 @@ impl Store {
         after: u64,
         limit: usize,
     ) -> Result<Page<Payment>, StoreError> {
-        self.customer_page(PAYMENTS_BY_CUSTOMER, PAYMENTS, customer, after, limit)
+        self.customer_page(OF_PAYMENTS, PAYMENTS, customer, after, limit)
     }
 
     /// The payment records of one payment method with ids above `after`.
@@ -82,7 +82,7 @@ impl Store {
         after: u64,
         limit: usize,
     ) -> Result<Page<Message>, StoreError> {
-        self.customer_page(MESSAGES_BY_CUSTOMER, MESSAGES, customer, after, limit)
+        self.customer_page(OF_MESSAGES, MESSAGES, customer, after, limit)
     }
 
     pub fn message(&self, id: u64) -> Result<Option<Message>, StoreError> {
@@ -125,13 +125,14 @@ impl Store {
     /// view has nothing).
     pub fn mypage(&self, customer: &CustomerId) -> Result<Option<Mypage>, StoreError> {
         let txn = self.read()?;
-        let range = (customer.as_str(), 0)..=(customer.as_str(), u64::MAX);
+        let view = txn.open_table(MYPAGE)?;
+        let rows = |what: u8| (customer.as_str(), what, 0)..=(customer.as_str(), what, u64::MAX);
         let mut methods = Vec::new();
-        for row in txn.open_table(MYPAGE_METHODS)?.range(range.clone())? {
+        for row in view.range(rows(VIEW_METHOD))? {
             methods.push(decode(row?.1.value())?);
         }
         let mut recent = Vec::new();
-        for row in txn.open_table(MYPAGE_MESSAGES)?.range(range)?.rev() {
+        for row in view.range(rows(VIEW_MESSAGE))?.rev() {
             recent.push(decode(row?.1.value())?);
         }
         if methods.is_empty() && recent.is_empty() {
@@ -167,20 +168,21 @@ impl Store {
         ))
     }
 
-    /// Rows of `rows` listed for `customer` in `index` (keyed by customer and id), by id.
+    /// Rows of `rows` that [`BY_CUSTOMER`] lists for `customer` under `what`, by id.
     fn customer_page<T: DeserializeOwned>(
         &self,
-        index: TableDefinition<(&str, u64), ()>,
+        what: u8,
         rows: TableDefinition<u64, &[u8]>,
         customer: &CustomerId,
         after: u64,
         limit: usize,
     ) -> Result<Page<T>, StoreError> {
         let txn = self.read()?;
-        let index = txn.open_table(index)?;
+        let index = txn.open_table(BY_CUSTOMER)?;
         let rows = txn.open_table(rows)?;
-        let range = (customer.as_str(), after.saturating_add(1))..=(customer.as_str(), u64::MAX);
-        let ids = index.range(range)?.map(|r| r.map(|(k, _)| k.value().1));
+        let c = customer.as_str();
+        let range = (c, what, after.saturating_add(1))..=(c, what, u64::MAX);
+        let ids = index.range(range)?.map(|r| r.map(|(k, _)| k.value().2));
         page(ids, limit, |id| fetch(&rows, id))
     }
 

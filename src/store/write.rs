@@ -43,18 +43,15 @@ struct Sequences {
 
 struct Tables<'t> {
     paymethods: Table<'t, u64, &'static [u8]>,
-    by_customer: Table<'t, (&'static str, u64), ()>,
+    by_customer: Table<'t, (&'static str, u8, u64), ()>,
     events: Table<'t, u64, &'static [u8]>,
     payments: Table<'t, u64, &'static [u8]>,
-    payments_by_customer: Table<'t, (&'static str, u64), ()>,
     payments_by_paymethod: Table<'t, (u64, u64), ()>,
     idempotency: Table<'t, (&'static str, &'static str), &'static [u8]>,
     messages: Table<'t, u64, &'static [u8]>,
-    messages_by_customer: Table<'t, (&'static str, u64), ()>,
     messages_pending: Table<'t, u64, ()>,
     attempts: Table<'t, (u64, u32), &'static [u8]>,
-    mypage_methods: Table<'t, (&'static str, u64), &'static [u8]>,
-    mypage_messages: Table<'t, (&'static str, u64), &'static [u8]>,
+    mypage: Table<'t, (&'static str, u8, u64), &'static [u8]>,
     checkpoints: Table<'t, &'static str, u64>,
     idempotency_by_time: Table<'t, (u64, &'static str, &'static str), ()>,
     intents: Table<'t, &'static str, &'static [u8]>,
@@ -78,18 +75,15 @@ impl<'t> Tables<'t> {
         };
         Ok(Self {
             paymethods: txn.open_table(PAYMETHODS)?,
-            by_customer: txn.open_table(PAYMETHODS_BY_CUSTOMER)?,
+            by_customer: txn.open_table(BY_CUSTOMER)?,
             events: txn.open_table(EVENTS)?,
             payments: txn.open_table(PAYMENTS)?,
-            payments_by_customer: txn.open_table(PAYMENTS_BY_CUSTOMER)?,
             payments_by_paymethod: txn.open_table(PAYMENTS_BY_PAYMETHOD)?,
             idempotency: txn.open_table(IDEMPOTENCY)?,
             messages: txn.open_table(MESSAGES)?,
-            messages_by_customer: txn.open_table(MESSAGES_BY_CUSTOMER)?,
             messages_pending: txn.open_table(MESSAGES_PENDING)?,
             attempts: txn.open_table(DELIVERY_ATTEMPTS)?,
-            mypage_methods: txn.open_table(MYPAGE_METHODS)?,
-            mypage_messages: txn.open_table(MYPAGE_MESSAGES)?,
+            mypage: txn.open_table(MYPAGE)?,
             checkpoints: txn.open_table(CHECKPOINTS)?,
             idempotency_by_time: txn.open_table(IDEMPOTENCY_BY_TIME)?,
             intents: txn.open_table(INTENTS)?,
@@ -268,8 +262,10 @@ impl<'t> Tables<'t> {
         method.last_position = position;
         self.paymethods
             .insert(method.id.0, encode(&method)?.as_slice())?;
-        self.by_customer
-            .insert((method.customer_id.as_str(), method.id.0), ())?;
+        self.by_customer.insert(
+            (method.customer_id.as_str(), OF_PAYMETHODS, method.id.0),
+            (),
+        )?;
         Ok(Ok(Outcome {
             position: Some(position),
             payment_id: Some(payment_id),
@@ -293,7 +289,7 @@ impl<'t> Tables<'t> {
             return Ok(Err(Rejected::VersionConflict));
         }
         self.by_customer
-            .remove((method.customer_id.as_str(), id.0))?;
+            .remove((method.customer_id.as_str(), OF_PAYMETHODS, id.0))?;
         let kind = EventKind::PaymentMethodRemoved {
             attrs: method.attrs(),
         };
@@ -342,8 +338,8 @@ impl<'t> Tables<'t> {
         self.seq.payment += 1;
         payment.id = id;
         self.payments.insert(id.0, encode(&payment)?.as_slice())?;
-        self.payments_by_customer
-            .insert((payment.customer_id.as_str(), id.0), ())?;
+        self.by_customer
+            .insert((payment.customer_id.as_str(), OF_PAYMENTS, id.0), ())?;
         if let Some(pm) = payment.paymethod_id {
             self.payments_by_paymethod.insert((pm.0, id.0), ())?;
         }

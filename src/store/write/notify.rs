@@ -4,6 +4,7 @@ use super::{StoreError, Tables};
 use crate::domain::message::{Message, MessageStatus};
 use crate::domain::mypage::ViewChange;
 use crate::store::codec::encode;
+use crate::store::tables::{OF_MESSAGES, VIEW_MESSAGE, VIEW_METHOD};
 use redb::ReadableTable;
 
 impl Tables<'_> {
@@ -13,8 +14,8 @@ impl Tables<'_> {
         if self.messages.get(message.id)?.is_some() {
             return Ok(());
         }
-        self.messages_by_customer
-            .insert((message.customer_id.as_str(), message.id), ())?;
+        self.by_customer
+            .insert((message.customer_id.as_str(), OF_MESSAGES, message.id), ())?;
         self.put_message(message)
     }
 
@@ -33,18 +34,22 @@ impl Tables<'_> {
     pub(super) fn change_view(&mut self, change: &ViewChange) -> Result<(), StoreError> {
         match change {
             ViewChange::PutMethod(m) => {
-                self.mypage_methods
-                    .insert((m.customer_id.as_str(), m.id.0), encode(m)?.as_slice())?;
+                self.mypage.insert(
+                    (m.customer_id.as_str(), VIEW_METHOD, m.id.0),
+                    encode(m)?.as_slice(),
+                )?;
             }
             ViewChange::DropMethod(customer, id) => {
-                self.mypage_methods.remove((customer.as_str(), id.0))?;
+                self.mypage.remove((customer.as_str(), VIEW_METHOD, id.0))?;
             }
             ViewChange::PutMessage(m) => {
-                self.mypage_messages
-                    .insert((m.customer_id.as_str(), m.id), encode(m)?.as_slice())?;
+                self.mypage.insert(
+                    (m.customer_id.as_str(), VIEW_MESSAGE, m.id),
+                    encode(m)?.as_slice(),
+                )?;
             }
             ViewChange::DropMessage(customer, id) => {
-                self.mypage_messages.remove((customer.as_str(), *id))?;
+                self.mypage.remove((customer.as_str(), VIEW_MESSAGE, *id))?;
             }
         }
         Ok(())
