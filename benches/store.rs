@@ -10,11 +10,7 @@ use criterion::{
     BatchSize, BenchmarkGroup, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main,
 };
 use paytree::domain::intent::IntentRef;
-use paytree::domain::payment::VERIFICATION_CURRENCY;
-use paytree::domain::{
-    Brand, CustomerId, Kind, Payment, PaymentId, PaymentMethod, PaymentPurpose, PaymentStatus,
-    PaymethodId, Position, Timestamp,
-};
+use paytree::domain::{AccountNumber, CustomerId, Kind, Payment, PaymentMethod, PaymethodId};
 use paytree::store::{Command, Store};
 use std::time::{Duration, Instant};
 
@@ -50,37 +46,22 @@ fn open_intent(n: u64) -> Command {
     }
 }
 
+/// The number every registration here is for (a valid test card).
+fn number() -> AccountNumber {
+    AccountNumber::parse(Kind::Card, "4242424242424242").unwrap()
+}
+
 /// Registration `n` as the aggregate writes it after an approval.
 fn register(n: u64) -> Command {
-    let now = Timestamp::now();
-    let method = PaymentMethod {
-        id: PaymethodId(n),
-        customer_id: customer(n),
-        kind: Kind::Card,
-        brand: Some(Brand::Visa),
-        last4: "4242".into(),
-        request_id: None,
-        version: 1,
-        verification_payment_id: PaymentId(0),
-        token: format!("tok_{n:024x}"),
-        fingerprint: format!("{n:064x}"),
-        created_at: now,
-        updated_at: now,
-        last_position: Position(0),
-    };
-    let payment = Payment {
-        id: PaymentId(0),
-        paymethod_id: None,
-        customer_id: customer(n),
-        request_id: None,
-        purpose: PaymentPurpose::Verification,
-        amount: 0,
-        currency: VERIFICATION_CURRENCY.to_owned(),
-        status: PaymentStatus::Approved,
-        provider_reference: format!("auth_{n:024x}"),
-        decline_code: None,
-        created_at: now,
-    };
+    let method = PaymentMethod::registered(
+        PaymethodId(n),
+        customer(n),
+        &number(),
+        None,
+        format!("tok_{n:024x}"),
+        format!("{n:064x}"),
+    );
+    let payment = Payment::verification(customer(n), None, None, format!("auth_{n:024x}"));
     Command::Register {
         method,
         payment,

@@ -11,7 +11,7 @@ use super::slot::Slot;
 use super::store_writer::{StoreWriterMessage, WriteError};
 use crate::domain::intent::RefundOwed;
 use crate::domain::paymethod::{ChangePlan, Fingerprinter, plan_change};
-use crate::domain::{PaymentId, PaymentMethod, PaymethodId, Position, Timestamp};
+use crate::domain::{PaymentMethod, PaymethodId, Position, Timestamp};
 use crate::store::{Command, Outcome, Rejected, Store};
 use crate::telemetry::names;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -227,22 +227,14 @@ impl PaymethodState {
                 idempotency: claim.clone(),
             })
             .await?;
-        let now = Timestamp::now();
-        let method = PaymentMethod {
-            id: self.id,
-            customer_id: r.customer_id,
-            kind: r.number.kind(),
-            brand: r.number.brand(),
-            last4: r.number.last4(),
-            request_id: r.request_id,
-            version: 1,
-            verification_payment_id: PaymentId(0),
-            token: verified.token,
-            fingerprint: self.ctx.fingerprinter.of(&r.number),
-            created_at: now,
-            updated_at: now,
-            last_position: Position(0),
-        };
+        let method = PaymentMethod::registered(
+            self.id,
+            r.customer_id,
+            &r.number,
+            r.request_id,
+            verified.token,
+            self.ctx.fingerprinter.of(&r.number),
+        );
         let outcome = self
             .write(Command::Register {
                 method: method.clone(),

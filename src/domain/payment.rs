@@ -55,3 +55,28 @@ pub struct Payment {
 
 /// The currency of verification payments.
 pub const VERIFICATION_CURRENCY: &str = "KRW";
+
+impl Payment {
+    /// An approved verification (amount 0) that the payment system made under `reference`,
+    /// made now. The store gives it its id when it is recorded.
+    pub fn verification(
+        customer_id: CustomerId,
+        paymethod_id: Option<PaymethodId>,
+        request_id: Option<u64>,
+        reference: String,
+    ) -> Self {
+        Self {
+            id: PaymentId(0),
+            paymethod_id,
+            customer_id,
+            request_id,
+            purpose: PaymentPurpose::Verification,
+            amount: 0,
+            currency: VERIFICATION_CURRENCY.to_owned(),
+            status: PaymentStatus::Approved,
+            provider_reference: reference,
+            decline_code: None,
+            created_at: Timestamp::now(),
+        }
+    }
+}

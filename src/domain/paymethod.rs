@@ -34,6 +34,35 @@ pub struct PaymentMethod {
 }
 
 impl PaymentMethod {
+    /// Version 1 of method `id` for `number`, verified now: the payment system's `token`
+    /// stands for the number, `fingerprint` is its keyed fingerprint. The store fills in the
+    /// verification payment's id and the event's position.
+    pub fn registered(
+        id: PaymethodId,
+        customer_id: CustomerId,
+        number: &AccountNumber,
+        request_id: Option<u64>,
+        token: String,
+        fingerprint: String,
+    ) -> Self {
+        let now = Timestamp::now();
+        Self {
+            id,
+            customer_id,
+            kind: number.kind(),
+            brand: number.brand(),
+            last4: number.last4(),
+            request_id,
+            version: 1,
+            verification_payment_id: PaymentId(0),
+            token,
+            fingerprint,
+            created_at: now,
+            updated_at: now,
+            last_position: Position(0),
+        }
+    }
+
     pub fn attrs(&self) -> MaskedAttrs {
         MaskedAttrs {
             kind: self.kind,

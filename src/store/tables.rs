@@ -7,7 +7,8 @@ use redb::{Database, TableDefinition};
 pub const PAYMETHODS: TableDefinition<u64, &[u8]> = TableDefinition::new("paymethods");
 /// (customer, what, id) → (): a customer's payment methods, payment records and messages, one
 /// index for all three, so that the rows one command adds for a customer share a page (a
-/// registration adds two; in separate tables each was a page written of its own).
+/// registration adds three; in separate tables each was a page written of its own). A
+/// message is listed by the command that records its event, before the notifier creates it.
 pub const BY_CUSTOMER: TableDefinition<(&str, u8, u64), ()> = TableDefinition::new("by_customer");
 /// Global position → encoded `Event`. Append-only; positions have no gaps.
 pub const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");

@@ -362,6 +362,11 @@ impl<'t> Tables<'t> {
             kind,
         };
         self.events.insert(position.0, encode(&event)?.as_slice())?;
+        // The event's message (its id is the position) is listed for the customer from here,
+        // in this command's page of the index; the notifier creates it later, and a listing
+        // shows it from then on.
+        self.by_customer
+            .insert((method.customer_id.as_str(), OF_MESSAGES, position.0), ())?;
         Ok(position)
     }
 }

@@ -8,10 +8,7 @@ use crate::actors::payment::{PaymentMessage, Unavailable};
 use crate::domain::idempotency::IdempotencyClaim;
 use crate::domain::intent::IntentRef;
 use crate::domain::payment::VERIFICATION_CURRENCY;
-use crate::domain::{
-    AccountNumber, CustomerId, Payment, PaymentId, PaymentPurpose, PaymentStatus, PaymethodId,
-    Timestamp,
-};
+use crate::domain::{AccountNumber, CustomerId, Payment, PaymentStatus, PaymethodId};
 use crate::provider::{AuthorizeRequest, Source};
 use crate::store::Command;
 use rand::Rng;
@@ -100,19 +97,9 @@ impl PaymethodState {
             Ok(Err(u)) => return Err(unavailable(u)),
             Err(_) => return Err(unavailable(Unavailable::Bulkhead)),
         };
-        let mut payment = Payment {
-            id: PaymentId(0),
-            paymethod_id: v.paymethod,
-            customer_id: v.customer.clone(),
-            request_id: v.request_id,
-            purpose: PaymentPurpose::Verification,
-            amount: 0,
-            currency: VERIFICATION_CURRENCY.to_owned(),
-            status: PaymentStatus::Approved,
-            provider_reference: auth.id,
-            decline_code: auth.decline_code.clone(),
-            created_at: Timestamp::now(),
-        };
+        let mut payment =
+            Payment::verification(v.customer.clone(), v.paymethod, v.request_id, auth.id);
+        payment.decline_code = auth.decline_code.clone();
         match (auth.approved, auth.token) {
             (true, Some(token)) => Ok(Verified {
                 payment,

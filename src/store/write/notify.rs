@@ -4,7 +4,7 @@ use super::{StoreError, Tables};
 use crate::domain::message::{Message, MessageStatus};
 use crate::domain::mypage::ViewChange;
 use crate::store::codec::encode;
-use crate::store::tables::{OF_MESSAGES, VIEW_MESSAGE, VIEW_METHOD};
+use crate::store::tables::{VIEW_MESSAGE, VIEW_METHOD};
 use redb::ReadableTable;
 
 impl Tables<'_> {
@@ -14,9 +14,13 @@ impl Tables<'_> {
         if self.messages.get(message.id)?.is_some() {
             return Ok(());
         }
-        self.by_customer
-            .insert((message.customer_id.as_str(), OF_MESSAGES, message.id), ())?;
-        self.put_message(message)
+        // Listed for its customer already, by the command that recorded its event.
+        self.messages
+            .insert(message.id, encode(message)?.as_slice())?;
+        if message.status == MessageStatus::Pending {
+            self.messages_pending.insert(message.id, ())?;
+        }
+        Ok(())
     }
 
     /// Writes a message's current state and keeps the index of pending ones in step.
@@ -53,5 +57,84 @@ impl Tables<'_> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::intent::IntentRef;
+    use crate::domain::message::Message;
+
+    use crate::domain::{
+        AccountNumber, CustomerId, Kind, Payment, PaymentMethod, PaymethodId, Position,
+    };
+    use crate::store::{Command, Store};
+
+    fn alice() -> CustomerId {
+        CustomerId::parse("alice").unwrap()
+    }
+
+    /// Registers payment method 1 for alice, the way the aggregate does after an approval.
+    fn register(store: &Store) {
+        let intent = IntentRef {
+            base: "reg_1".into(),
+            nonce: "n1".into(),
+        };
+        let open = Command::OpenIntent {
+            base: intent.base.clone(),
+            nonce: intent.nonce.clone(),
+            customer_id: alice(),
+            paymethod_id: None,
+        };
+        store.commit(&[open]).unwrap().remove(0).unwrap();
+        let number = AccountNumber::parse(Kind::Card, "4242424242424242").unwrap();
+        let method = PaymentMethod::registered(
+            PaymethodId(1),
+            alice(),
+            &number,
+            None,
+            "tok_1".into(),
+            "f1".into(),
+        );
+        let payment = Payment::verification(alice(), None, None, "auth_1".into());
+        let command = Command::Register {
+            method,
+            payment,
+            intent,
+            idempotency: None,
+        };
+        store.commit(&[command]).unwrap().remove(0).unwrap();
+    }
+
+    #[test]
+    fn an_events_message_is_listed_once_the_notifier_has_created_it_and_only_once() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let store = Store::open(&dir.path().join("t.redb")).unwrap();
+        register(&store);
+        // The registration listed its event's message; it is not there to show yet.
+        assert!(store.messages_of(&alice(), 0, 10).unwrap().items.is_empty());
+
+        let events = store.events_after(Position(0), 10).unwrap();
+        assert_eq!(events.len(), 1);
+        let record = || Command::RecordMessages {
+            messages: vec![Message::for_event(&events[0])],
+            checkpoint: events[0].position,
+        };
+        store.commit(&[record()]).unwrap().remove(0).unwrap();
+        let listed = store.messages_of(&alice(), 0, 10).unwrap();
+        assert_eq!(listed.items.len(), 1);
+        assert_eq!(listed.items[0].id, events[0].position.0);
+        assert_eq!(listed.next_after, None);
+
+        // A redelivery after a crash creates nothing twice.
+        store.commit(&[record()]).unwrap().remove(0).unwrap();
+        assert_eq!(store.messages_of(&alice(), 0, 10).unwrap().items.len(), 1);
+        assert!(
+            store
+                .messages_of(&CustomerId::parse("bob").unwrap(), 0, 10)
+                .unwrap()
+                .items
+                .is_empty()
+        );
     }
 }
