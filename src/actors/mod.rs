@@ -323,8 +323,10 @@ impl Actors {
         let _ = ask(&self.root, RootMessage::Shutdown, Duration::from_secs(60)).await;
     }
 
-    /// Runs a read on the calling task. Every query is a point read or a bounded page out of
-    /// redb's cache, microseconds of work: a hop to the blocking pool cost more than the read
+    /// Runs a read on the calling task. Every query is a point read or a page bounded by its
+    /// limit (a listing also passes over index rows of messages the notifier has not created
+    /// yet, as many as it lags behind), normally out of redb's cache: microseconds of work. A
+    /// hop to the blocking pool cost more than the read
     /// (two thread wake-ups per request: mypage reads went from ~18k/s to ~31k/s without it).
     async fn query<T>(
         &self,

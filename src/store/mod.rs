@@ -24,6 +24,11 @@ pub enum StoreError {
     Codec(#[from] postcard::Error),
     #[error("stored record has unknown format version {0}")]
     Format(u8),
+    #[error(
+        "the data directory has the table {0}, from an earlier layout of the store that this \
+         version does not read; start with a fresh data directory"
+    )]
+    OldLayout(String),
 }
 
 macro_rules! storage_from {
@@ -54,6 +59,7 @@ impl Store {
     /// Opens (or creates) the database at `path` and makes sure every table exists.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let db = Database::create(path)?;
+        tables::refuse_old_layout(&db)?;
         tables::create_all(&db)?;
         Ok(Self { db: Arc::new(db) })
     }

@@ -1,7 +1,7 @@
 //! Table definitions. Secondary indexes are tables keyed by `(owner, id)` with empty values,
 //! written in the same transaction as the row they index.
 
-use redb::{Database, TableDefinition};
+use redb::{Database, ReadableDatabase, TableDefinition, TableHandle};
 
 /// Payment-method id → encoded `PaymentMethod`. Removed methods are deleted.
 pub const PAYMETHODS: TableDefinition<u64, &[u8]> = TableDefinition::new("paymethods");
@@ -65,6 +65,27 @@ pub const BREAKER_OPEN_UNTIL: &str = "breaker_open_until";
 /// The projector's checkpoint name.
 pub const PROJECTOR: &str = "projector";
 
+/// Tables of the layout before customer rows shared tables. Their rows are not read any more,
+/// so a data directory that has them would seem to have lost every listing: it is refused.
+/// (No release ever wrote them; only development data directories can have them.)
+const OLD_TABLES: [&str; 5] = [
+    "paymethods_by_customer",
+    "payments_by_customer",
+    "messages_by_customer",
+    "mypage_methods",
+    "mypage_messages",
+];
+
+pub fn refuse_old_layout(db: &Database) -> Result<(), super::StoreError> {
+    let txn = db.begin_read()?;
+    for table in txn.list_tables()? {
+        if OLD_TABLES.contains(&table.name()) {
+            return Err(super::StoreError::OldLayout(table.name().to_owned()));
+        }
+    }
+    Ok(())
+}
+
 pub fn create_all(db: &Database) -> Result<(), super::StoreError> {
     let txn = db.begin_write()?;
     {
@@ -88,4 +109,32 @@ pub fn create_all(db: &Database) -> Result<(), super::StoreError> {
     }
     txn.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::{Store, StoreError};
+    use redb::{Database, TableDefinition};
+
+    #[test]
+    fn a_data_directory_with_the_old_layout_is_refused_and_a_current_one_opens_again() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let current = dir.path().join("current.redb");
+        drop(Store::open(&current).unwrap());
+        assert!(Store::open(&current).is_ok());
+
+        let old = dir.path().join("old.redb");
+        {
+            let db = Database::create(&old).unwrap();
+            let txn = db.begin_write().unwrap();
+            let table: TableDefinition<(&str, u64), ()> =
+                TableDefinition::new("paymethods_by_customer");
+            txn.open_table(table).unwrap();
+            txn.commit().unwrap();
+        }
+        match Store::open(&old) {
+            Err(StoreError::OldLayout(name)) => assert_eq!(name, "paymethods_by_customer"),
+            other => panic!("an old data directory was opened: {:?}", other.map(|_| ())),
+        }
+    }
 }
