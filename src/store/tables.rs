@@ -1,5 +1,6 @@
-//! Table definitions. Secondary indexes are tables keyed by `(owner, id)` with empty values,
-//! written in the same transaction as the row they index.
+//! Table definitions. Secondary indexes are tables keyed by `(owner, id)` or, where rows of
+//! several kinds share one (a customer's), `(owner, kind, id)`, with empty values, written in
+//! the same transaction as the row they index.
 
 use redb::{Database, ReadableDatabase, TableDefinition, TableHandle};
 

@@ -15,12 +15,7 @@ impl Tables<'_> {
             return Ok(());
         }
         // Listed for its customer already, by the command that recorded its event.
-        self.messages
-            .insert(message.id, encode(message)?.as_slice())?;
-        if message.status == MessageStatus::Pending {
-            self.messages_pending.insert(message.id, ())?;
-        }
-        Ok(())
+        self.put_message(message)
     }
 
     /// Writes a message's current state and keeps the index of pending ones in step.
@@ -64,7 +59,6 @@ impl Tables<'_> {
 mod tests {
     use crate::domain::intent::IntentRef;
     use crate::domain::message::Message;
-
     use crate::domain::{
         AccountNumber, CustomerId, Kind, Payment, PaymentMethod, PaymethodId, Position,
     };
