@@ -22,6 +22,7 @@ pub mod names {
     pub const AGGREGATES_QUARANTINED: &str = "paytree_aggregates_quarantined";
     pub const QUARANTINES: &str = "paytree_quarantines_total";
     pub const MAILBOX_REJECTIONS: &str = "paytree_mailbox_rejections_total";
+    pub const COMMANDS_ABANDONED: &str = "paytree_commands_abandoned_total";
     pub const ACTOR_RESTARTS: &str = "paytree_actor_restarts_total";
     pub const NOTIFIER_LAG: &str = "paytree_notifier_lag_events";
     pub const PROJECTOR_LAG: &str = "paytree_projector_lag_events";
@@ -104,6 +105,10 @@ fn describe() {
         "Commands refused with 503 because their aggregate's mailbox was full"
     );
     describe_counter!(
+        COMMANDS_ABANDONED,
+        "Commands not run because their caller had gone or they waited past their start-by time, by aggregate kind and reason"
+    );
+    describe_counter!(
         ACTOR_RESTARTS,
         "Actor restarts by the supervisor, by actor kind"
     );
@@ -180,6 +185,9 @@ fn start_at_zero() {
     }
     counter!(AGGREGATE_ACTIVATIONS).increment(0);
     counter!(MAILBOX_REJECTIONS).increment(0);
+    for reason in ["caller_gone", "too_late"] {
+        counter!(COMMANDS_ABANDONED, "kind" => "paymethod", "reason" => reason).increment(0);
+    }
     counter!(PRUNED).increment(0);
     for outcome in ["new", "replayed", "mismatch", "in_flight"] {
         counter!(IDEMPOTENCY, "outcome" => outcome).increment(0);

@@ -2,10 +2,9 @@
 //! error type every call can end in. Domain failures (declined, not found, stale version)
 //! are values here, not actor failures.
 
-use crate::domain::{
-    AccountNumber, CustomerId, FieldError, Kind, PaymentId, PaymentMethod, Position,
-};
-use std::time::Duration;
+use super::kernel::{AggregateError, Refusal};
+use super::paymethod::PaymethodError;
+use crate::domain::{AccountNumber, CustomerId, Kind, PaymentMethod, Position};
 
 /// Register a new payment method (`POST /paymethods`).
 #[derive(Debug)]
@@ -59,21 +58,12 @@ pub struct Done {
 /// Why a command or query did not succeed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CommandError {
-    #[error("no such payment method")]
+    /// No such object (a query's answer; a command's is [`PaymethodError::NotFound`]).
+    #[error("not found")]
     NotFound,
-    #[error("the payment method is at version {current}")]
-    VersionMismatch { current: u64 },
-    #[error("invalid {}: {}", .0.field, .0.message)]
-    Invalid(FieldError),
-    #[error("the payment system declined the verification")]
-    Declined {
-        payment_id: PaymentId,
-        code: Option<String>,
-    },
-    #[error("the payment system is unavailable")]
-    PaymentUnavailable { retry_after: Duration },
-    #[error("the payment method was changed concurrently")]
-    Conflict,
+    /// The payment-method aggregate's own answer.
+    #[error(transparent)]
+    Paymethod(#[from] PaymethodError),
     #[error("a request with this idempotency key is still running")]
     IdempotencyInFlight,
     #[error("this idempotency key was used for a different request")]
@@ -82,12 +72,32 @@ pub enum CommandError {
     PositionAhead { head: Position },
     #[error("the view has not reached the position in time")]
     ViewBehind,
-    #[error("the payment method's actor failed repeatedly and is quarantined")]
+    #[error("the aggregate failed repeatedly and is quarantined")]
     Quarantined,
-    #[error("too many commands are queued for this payment method")]
+    #[error("too many commands are queued for this aggregate")]
     Busy,
     #[error("the service is busy or shutting down")]
     Unavailable,
     #[error("internal error")]
     Internal,
+}
+
+impl From<Refusal> for CommandError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Busy => Self::Busy,
+            Refusal::Quarantined => Self::Quarantined,
+            Refusal::Unavailable => Self::Unavailable,
+            Refusal::Internal => Self::Internal,
+        }
+    }
+}
+
+impl From<AggregateError<PaymethodError>> for CommandError {
+    fn from(e: AggregateError<PaymethodError>) -> Self {
+        match e {
+            AggregateError::Refused(refusal) => refusal.into(),
+            AggregateError::Domain(e) => e.into(),
+        }
+    }
 }

@@ -7,14 +7,13 @@ pub mod breaker;
 mod breaker_record;
 mod command;
 pub(crate) mod idempotency;
+pub mod kernel;
 pub mod notifier;
 pub mod payment;
 pub mod paymethod;
 pub mod projector;
 mod reads;
 pub mod reconciler;
-pub mod router;
-mod slot;
 pub mod store_writer;
 pub mod supervisor;
 mod tail;
@@ -30,14 +29,13 @@ use crate::domain::paymethod::Fingerprinter;
 use crate::domain::{CustomerId, Payment, PaymentId, PaymentMethod, PaymethodId, Position};
 use crate::provider::PaymentSystem;
 use crate::store::{Page, Store, StoreError};
+use kernel::{Refusal, RouterMessage, Slot, Writer};
 use notifier::NotifierMessage;
 use payment::PaymentMessage;
-use paymethod::{AggregateContext, PaymethodMessage};
+use paymethod::{Paymethod, PaymethodCommand, PaymethodError, PaymethodServices};
 use projector::{ProjectorMessage, Views};
 use ractor::rpc::CallResult;
 use ractor::{Actor, ActorRef, RpcReplyPort};
-use router::RouterMessage;
-use slot::Slot;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
@@ -98,12 +96,17 @@ pub enum PaymentFilter {
 #[derive(Clone, Debug)]
 pub struct Actors {
     root: ActorRef<RootMessage>,
-    router: Slot<RouterMessage>,
+    router: Slot<RouterMessage<Paymethod>>,
     payment: Slot<PaymentMessage>,
     /// The breaker the payment actor calls through, read here to fail fast while open.
     breaker: breaker::Breaker,
     store: Store,
-    /// The longest a command may take: a payment call, its margin and a durable write.
+    /// How long a command may wait in queues before it starts; past that it is refused
+    /// without running.
+    queue_wait: Duration,
+    /// How long a caller waits: the queue wait and the longest a command may run once started
+    /// (two payment calls and three durable writes), so a command that started always
+    /// reaches its caller.
     command_wait: Duration,
     fingerprinter: Fingerprinter,
     in_flight: idempotency::InFlight,
@@ -120,15 +123,17 @@ impl Actors {
     pub async fn start(options: TreeOptions) -> Result<Self, ractor::SpawnErr> {
         let payment_wait = options.breaker.call_timeout + Duration::from_secs(1);
         let write_wait = Duration::from_secs(10);
-        let ctx = Arc::new(AggregateContext {
+        let writer = Writer::new(Slot::default(), write_wait);
+        let payment = Slot::default();
+        let paymethods = Arc::new(PaymethodServices {
             store: options.store.clone(),
-            writer: Slot::default(),
-            payment: Slot::default(),
+            writer: writer.clone(),
+            payment: payment.clone(),
             fingerprinter: options.fingerprinter.clone(),
             payment_wait,
-            write_wait,
-            idle_timeout: options.idle_timeout,
         });
+        let queue_wait = payment_wait + write_wait;
+        let run_budget = 2 * payment_wait + 3 * write_wait;
         let head = options.store.last_position().map_err(|e| {
             tracing::error!(error = %e, "cannot read the event log");
             ractor::SpawnErr::StartupFailed("cannot read the event log".into())
@@ -141,7 +146,7 @@ impl Actors {
         let views = Arc::new(Views::default());
         let breaker = breaker::Breaker::new(options.breaker);
         breaker_record::restore(&options.store, &breaker);
-        breaker_record::keep_openings(&breaker, ctx.writer.clone());
+        breaker_record::keep_openings(&breaker, writer.slot().clone());
         let breaker_handle = breaker.clone();
         let args = RootArgs {
             store: options.store.clone(),
@@ -149,8 +154,11 @@ impl Actors {
             breaker,
             max_in_flight: options.max_payment_calls,
             max_batch: options.max_batch,
-            ctx: ctx.clone(),
+            writer,
+            payment: payment.clone(),
+            paymethods,
             router: router.clone(),
+            idle_timeout: options.idle_timeout,
             healthy: healthy.clone(),
             commits: commits.clone(),
             notifier: notifier.clone(),
@@ -166,10 +174,11 @@ impl Actors {
         Ok(Self {
             root,
             router,
-            payment: ctx.payment.clone(),
+            payment,
             breaker: breaker_handle,
             store: options.store,
-            command_wait: payment_wait + write_wait,
+            queue_wait,
+            command_wait: queue_wait + run_budget,
             fingerprinter: options.fingerprinter,
             in_flight: idempotency::InFlight::default(),
             healthy,
@@ -233,15 +242,11 @@ impl Actors {
         // rather than start an aggregate only to be refused by the payment actor.
         if let Some(retry_after) = self.breaker.open_remaining() {
             payment::record("rejected", None);
-            return Err(CommandError::PaymentUnavailable { retry_after });
+            return Err(PaymethodError::PaymentUnavailable { retry_after }.into());
         }
-        let router = self.router.get()?;
-        ask(
-            &router,
-            |r| RouterMessage::Register(registration, r),
-            self.command_wait,
-        )
-        .await?
+        let registration = Box::new(registration);
+        self.command(None, |r| PaymethodCommand::Register(registration, r))
+            .await
     }
 
     pub async fn change(
@@ -249,9 +254,8 @@ impl Actors {
         id: PaymethodId,
         change: ChangeRequest,
     ) -> Result<Done, CommandError> {
-        let router = self.router.get()?;
-        let build = |r| RouterMessage::Route(id, PaymethodMessage::Change(change, r));
-        ask(&router, build, self.command_wait).await?
+        self.command(Some(id), |r| PaymethodCommand::Change(change, r))
+            .await
     }
 
     pub async fn remove(
@@ -259,9 +263,26 @@ impl Actors {
         id: PaymethodId,
         remove: RemoveRequest,
     ) -> Result<Position, CommandError> {
+        self.command(Some(id), |r| PaymethodCommand::Remove(remove, r))
+            .await
+    }
+
+    /// Sends a command to aggregate `id` (a new one for `None`) and waits for its answer. A
+    /// command still queued when its start-by time passes is refused without running, and
+    /// one that started is waited for until it ends: a caller told "unavailable" was never
+    /// charged or changed by the command it sent.
+    async fn command<T: Send + 'static>(
+        &self,
+        id: Option<PaymethodId>,
+        build: impl FnOnce(RpcReplyPort<paymethod::PaymethodResult<T>>) -> PaymethodCommand,
+    ) -> Result<T, CommandError> {
         let router = self.router.get()?;
-        let build = |r| RouterMessage::Route(id, PaymethodMessage::Remove(remove, r));
-        ask(&router, build, self.command_wait).await?
+        let start_by = tokio::time::Instant::now() + self.queue_wait;
+        let message = |r| match id {
+            Some(id) => RouterMessage::Route(id, build(r), start_by),
+            None => RouterMessage::Create(build(r), start_by),
+        };
+        Ok(ask(&router, message, self.command_wait).await??)
     }
 
     pub async fn paymethod(&self, id: PaymethodId) -> Result<PaymentMethod, CommandError> {
@@ -365,10 +386,11 @@ fn replay(outcome: IdempotentOutcome) -> Result<Done, CommandError> {
             position: method.last_position,
             method,
         }),
-        IdempotentOutcome::Declined { payment_id } => Err(CommandError::Declined {
+        IdempotentOutcome::Declined { payment_id } => Err(PaymethodError::Declined {
             payment_id,
             code: None,
-        }),
+        }
+        .into()),
     }
 }
 
@@ -377,13 +399,18 @@ pub(crate) async fn ask<M, T>(
     actor: &ActorRef<M>,
     build: impl FnOnce(RpcReplyPort<T>) -> M,
     wait: Duration,
-) -> Result<T, CommandError>
+) -> Result<T, Refusal>
 where
     M: ractor::Message,
     T: Send + 'static,
 {
     match actor.call(build, Some(wait)).await {
         Ok(CallResult::Success(v)) => Ok(v),
-        _ => Err(CommandError::Unavailable),
+        _ => Err(Refusal::Unavailable),
     }
+}
+
+/// The module the notifier, projector, reconciler and breaker record name the slot by.
+mod slot {
+    pub use super::kernel::Slot;
 }

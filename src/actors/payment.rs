@@ -34,6 +34,9 @@ pub enum Unavailable {
     BreakerOpen { retry_after: Duration },
     #[error("too many payment calls in flight")]
     Bulkhead,
+    /// The payment actor did not answer its caller in time.
+    #[error("the payment actor did not answer in time")]
+    NoAnswer,
     #[error("payment call failed: {0}")]
     Failed(ProviderError),
 }

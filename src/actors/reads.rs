@@ -2,10 +2,10 @@
 //! projector's results, redelivery; releasing a quarantined aggregate; and the test hook
 //! that makes an actor fail.
 
+use super::kernel::RouterMessage;
 use super::notifier::{NotifierMessage, RedeliverError};
-use super::paymethod::PaymethodMessage;
+use super::paymethod::PaymethodCommand;
 use super::projector::ProjectorMessage;
-use super::router::RouterMessage;
 use super::{Actors, CommandError, ask};
 use crate::domain::message::{DeliveryAttempt, Message};
 use crate::domain::mypage::Mypage;
@@ -114,12 +114,8 @@ impl Actors {
     /// Lets a quarantined aggregate try again; false if it was not quarantined.
     pub async fn release(&self, id: PaymethodId) -> Result<bool, CommandError> {
         let router = self.router.get()?;
-        ask(
-            &router,
-            |r| RouterMessage::Release(id, r),
-            Duration::from_secs(5),
-        )
-        .await
+        let release = |r| RouterMessage::Release(id, r);
+        Ok(ask(&router, release, Duration::from_secs(5)).await?)
     }
 
     /// Test hook: makes the notifier, the projector or one aggregate panic, as a bug would.
@@ -128,7 +124,11 @@ impl Actors {
             PanicTarget::Paymethod(id) => self
                 .router
                 .get()?
-                .send_message(RouterMessage::Route(id, PaymethodMessage::Panic))
+                .send_message(RouterMessage::Route(
+                    id,
+                    PaymethodCommand::Panic,
+                    tokio::time::Instant::now() + Duration::from_secs(60),
+                ))
                 .is_ok(),
             PanicTarget::Notifier => self
                 .notifier

@@ -2,8 +2,9 @@
 //! gathered into one durable write transaction (group commit) and each is answered only after
 //! that transaction has committed. It never calls other actors.
 
+pub use super::kernel::WriteError;
 use crate::domain::Position;
-use crate::store::{Command, Outcome, Rejected, Store};
+use crate::store::{Command, Outcome, Store};
 use crate::telemetry::names;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use std::sync::Arc;
@@ -29,15 +30,6 @@ type Reply = RpcReplyPort<Result<Outcome, WriteError>>;
 pub struct StoreWriterState {
     queue: Option<mpsc::UnboundedSender<(Command, Reply)>>,
     committer: Option<JoinHandle<()>>,
-}
-
-/// Why a write was not stored.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum WriteError {
-    #[error(transparent)]
-    Rejected(#[from] Rejected),
-    #[error("the store could not commit")]
-    Storage,
 }
 
 pub enum StoreWriterMessage {

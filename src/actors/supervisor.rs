@@ -5,14 +5,14 @@
 //! and the reconciler, then payment, then the store writer last.
 
 use super::breaker::Breaker;
+use super::kernel::{RouterActor, RouterArgs, RouterMessage, Slot, Writer};
 use super::notifier::WebhookChannel;
 use super::notifier::{NotifierActor, NotifierArgs, NotifierMessage};
+use super::payment::PaymentMessage;
 use super::payment::{PaymentActor, PaymentArgs};
-use super::paymethod::AggregateContext;
+use super::paymethod::{Paymethod, PaymethodServices};
 use super::projector::{ProjectorActor, ProjectorArgs, ProjectorMessage, Views};
 use super::reconciler::{ReconcilerActor, ReconcilerArgs, ReconcilerMessage};
-use super::router::{RouterActor, RouterArgs, RouterMessage};
-use super::slot::Slot;
 use super::store_writer::{StoreWriterActor, StoreWriterArgs};
 use crate::config::ReconcileConfig;
 use crate::domain::Position;
@@ -41,8 +41,12 @@ pub struct RootArgs {
     pub breaker: Breaker,
     pub max_in_flight: usize,
     pub max_batch: usize,
-    pub ctx: Arc<AggregateContext>,
-    pub router: Slot<RouterMessage>,
+    pub writer: Writer,
+    pub payment: Slot<PaymentMessage>,
+    pub paymethods: Arc<PaymethodServices>,
+    pub router: Slot<RouterMessage<Paymethod>>,
+    /// Aggregates idle this long are passivated.
+    pub idle_timeout: Duration,
     /// Cleared when the restart budget is spent.
     pub healthy: Arc<AtomicBool>,
     /// The last committed event position, published by the store writer.
@@ -192,15 +196,15 @@ impl RootState {
                 };
                 let (actor, _) =
                     Actor::spawn_linked(None, StoreWriterActor, args, supervisor).await?;
-                a.ctx.writer.set(Some(actor.clone()));
+                a.writer.slot().set(Some(actor.clone()));
                 actor.get_id()
             }
             Child::Notifier => {
                 let args = NotifierArgs {
                     store: a.store.clone(),
-                    writer: a.ctx.writer.clone(),
+                    writer: a.writer.slot().clone(),
                     commits: a.commits.subscribe(),
-                    write_wait: a.ctx.write_wait,
+                    write_wait: a.writer.wait(),
                     webhook: a.webhook.clone(),
                 };
                 let (actor, _) = Actor::spawn_linked(None, NotifierActor, args, supervisor).await?;
@@ -210,9 +214,9 @@ impl RootState {
             Child::Projector => {
                 let args = ProjectorArgs {
                     store: a.store.clone(),
-                    writer: a.ctx.writer.clone(),
+                    writer: a.writer.slot().clone(),
                     commits: a.commits.subscribe(),
-                    write_wait: a.ctx.write_wait,
+                    write_wait: a.writer.wait(),
                     views: a.views.clone(),
                 };
                 let (actor, _) =
@@ -227,13 +231,13 @@ impl RootState {
                     max_in_flight: a.max_in_flight,
                 };
                 let (actor, _) = Actor::spawn_linked(None, PaymentActor, args, supervisor).await?;
-                a.ctx.payment.set(Some(actor.clone()));
+                a.payment.set(Some(actor.clone()));
                 actor.get_id()
             }
             Child::Reconciler => {
                 let args = ReconcilerArgs {
                     store: a.store.clone(),
-                    writer: a.ctx.writer.clone(),
+                    writer: a.writer.slot().clone(),
                     system: a.system.clone(),
                     after: a.reconcile.after,
                     retention: a.reconcile.retention,
@@ -246,10 +250,13 @@ impl RootState {
             }
             Child::Router => {
                 let args = RouterArgs {
-                    ctx: a.ctx.clone(),
+                    services: a.paymethods.clone(),
+                    writer: a.writer.clone(),
                     limits: a.aggregates.clone(),
+                    idle_timeout: a.idle_timeout,
                 };
-                let (actor, _) = Actor::spawn_linked(None, RouterActor, args, supervisor).await?;
+                let router = RouterActor::<Paymethod>::default();
+                let (actor, _) = Actor::spawn_linked(None, router, args, supervisor).await?;
                 a.router.set(Some(actor.clone()));
                 actor.get_id()
             }
@@ -260,10 +267,10 @@ impl RootState {
 
     fn clear_slot(&mut self, child: Child) {
         match child {
-            Child::StoreWriter => self.args.ctx.writer.set(None),
+            Child::StoreWriter => self.args.writer.slot().set(None),
             Child::Notifier => self.args.notifier.set(None),
             Child::Projector => self.args.projector.set(None),
-            Child::Payment => self.args.ctx.payment.set(None),
+            Child::Payment => self.args.payment.set(None),
             Child::Reconciler => self.args.reconciler.set(None),
             Child::Router => self.args.router.set(None),
         }
@@ -311,10 +318,10 @@ impl RootState {
             // Its next round is on a timer; whatever a round leaves undone waits in the store.
             let _ = reconciler.stop_and_wait(None, Some(DRAIN_WAIT)).await;
         }
-        if let Ok(payment) = self.args.ctx.payment.get() {
+        if let Ok(payment) = self.args.payment.get() {
             let _ = payment.drain_and_wait(Some(DRAIN_WAIT)).await;
         }
-        if let Ok(writer) = self.args.ctx.writer.get() {
+        if let Ok(writer) = self.args.writer.slot().get() {
             let _ = writer.drain_and_wait(Some(DRAIN_WAIT)).await;
         }
     }

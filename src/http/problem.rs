@@ -2,6 +2,7 @@
 //! never carries internals; no problem ever repeats a number the client sent.
 
 use crate::actors::CommandError;
+use crate::actors::paymethod::PaymethodError;
 use crate::domain::FieldError;
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -164,35 +165,8 @@ impl From<CommandError> for Problem {
     fn from(e: CommandError) -> Self {
         match e {
             CommandError::NotFound => Self::not_found(),
-            CommandError::VersionMismatch { current } => {
-                let mut p = Self::new(
-                    StatusCode::PRECONDITION_FAILED,
-                    "version-mismatch",
-                    "Version mismatch",
-                    format!("If-Match does not name the current version ({current})."),
-                );
-                p.0.current_version = Some(current);
-                p
-            }
-            CommandError::Invalid(field) => Self::validation(vec![field]),
-            CommandError::Declined { payment_id, .. } => {
-                let mut p = Self::new(
-                    StatusCode::PAYMENT_REQUIRED,
-                    "payment-declined",
-                    "Payment declined",
-                    "The payment system declined the verification payment; nothing was registered or changed.",
-                );
-                p.0.payment_id = Some(payment_id.0);
-                p
-            }
-            CommandError::PaymentUnavailable { retry_after } => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "payment-unavailable",
-                "Payment system unavailable",
-                "The payment system cannot take this request now; nothing was stored. Try again shortly.",
-            )
-            .retry_after(retry_after.as_secs()),
-                        CommandError::IdempotencyInFlight => Self::new(
+            CommandError::Paymethod(e) => e.into(),
+            CommandError::IdempotencyInFlight => Self::new(
                 StatusCode::CONFLICT,
                 "idempotency-in-flight",
                 "Request in flight",
@@ -203,12 +177,6 @@ impl From<CommandError> for Problem {
                 "idempotency-mismatch",
                 "Idempotency key reused",
                 "This Idempotency-Key was used for a different request.",
-            ),
-            CommandError::Conflict => Self::new(
-                StatusCode::CONFLICT,
-                "conflict",
-                "Concurrent change",
-                "The payment method changed while this request ran; read it again and retry.",
             ),
             CommandError::PositionAhead { head } => Self::invalid_request(format!(
                 "minPosition is beyond the last recorded event ({}).",
@@ -243,6 +211,48 @@ impl From<CommandError> for Problem {
             )
             .retry_after(1),
             CommandError::Internal => Self::internal(),
+        }
+    }
+}
+
+impl From<PaymethodError> for Problem {
+    fn from(e: PaymethodError) -> Self {
+        match e {
+            PaymethodError::NotFound => Self::not_found(),
+            PaymethodError::VersionMismatch { current } => {
+                let mut p = Self::new(
+                    StatusCode::PRECONDITION_FAILED,
+                    "version-mismatch",
+                    "Version mismatch",
+                    format!("If-Match does not name the current version ({current})."),
+                );
+                p.0.current_version = Some(current);
+                p
+            }
+            PaymethodError::Invalid(field) => Self::validation(vec![field]),
+            PaymethodError::Declined { payment_id, .. } => {
+                let mut p = Self::new(
+                    StatusCode::PAYMENT_REQUIRED,
+                    "payment-declined",
+                    "Payment declined",
+                    "The payment system declined the verification payment; nothing was registered or changed.",
+                );
+                p.0.payment_id = Some(payment_id.0);
+                p
+            }
+            PaymethodError::PaymentUnavailable { retry_after } => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "payment-unavailable",
+                "Payment system unavailable",
+                "The payment system cannot take this request now; nothing was stored. Try again shortly.",
+            )
+            .retry_after(retry_after.as_secs()),
+            PaymethodError::Conflict => Self::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                "Concurrent change",
+                "The payment method changed while this request ran; read it again and retry.",
+            ),
         }
     }
 }

@@ -87,8 +87,9 @@ pub enum Command {
         changes: Vec<ViewChange>,
         checkpoint: Position,
     },
-    /// Reserves `count` payment-method ids, so that an id handed out is never handed out again.
-    ReserveIds { count: u64 },
+    /// Reserves `count` ids of an aggregate kind's sequence (named by the kind), so that an id
+    /// handed out is never handed out again.
+    ReserveIds { sequence: &'static str, count: u64 },
 }
 
 /// What the store assigned to a committed command.
@@ -113,4 +114,8 @@ pub enum Rejected {
     /// The intent the command closes is no longer open (the reconciler gave up on it).
     #[error("the payment intent is no longer open")]
     IntentClosed,
+    /// The command's `Idempotency-Key` already has a stored outcome (an earlier attempt of
+    /// the same request committed).
+    #[error("the idempotency key already has an outcome")]
+    KeyRecorded,
 }

@@ -56,7 +56,10 @@ pub const OF_MESSAGES: u8 = 2;
 /// Sequence name → the next value to hand out.
 pub const SEQUENCES: TableDefinition<&str, u64> = TableDefinition::new("sequences");
 
-pub const SEQ_PAYMETHOD: &str = "paymethod_id";
+/// The name of an aggregate kind's id sequence: `paymethod_id` for `paymethod`.
+pub fn id_sequence(kind: &str) -> String {
+    format!("{kind}_id")
+}
 pub const SEQ_PAYMENT: &str = "payment_id";
 pub const SEQ_POSITION: &str = "event_position";
 /// The notifier's checkpoint name.

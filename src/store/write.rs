@@ -35,8 +35,9 @@ pub fn commit_batch(
     Ok(results)
 }
 
+/// The sequences every batch uses, read at its start and saved before its commit. The
+/// aggregate kinds' id sequences are read and written by `ReserveIds` alone.
 struct Sequences {
-    paymethod: u64,
     payment: u64,
     position: u64,
 }
@@ -69,7 +70,6 @@ impl<'t> Tables<'t> {
             Ok(sequences.get(name)?.map(|v| v.value()).unwrap_or(1))
         };
         let seq = Sequences {
-            paymethod: read(SEQ_PAYMETHOD)?,
             payment: read(SEQ_PAYMENT)?,
             position: read(SEQ_POSITION)?,
         };
@@ -96,7 +96,6 @@ impl<'t> Tables<'t> {
     }
 
     fn save_sequences(&mut self) -> Result<(), StoreError> {
-        self.sequences.insert(SEQ_PAYMETHOD, self.seq.paymethod)?;
         self.sequences.insert(SEQ_PAYMENT, self.seq.payment)?;
         self.sequences.insert(SEQ_POSITION, self.seq.position)?;
         Ok(())
@@ -124,6 +123,9 @@ impl<'t> Tables<'t> {
                 if self.paymethods.get(method.id.0)?.is_some() {
                     return Ok(Err(Rejected::VersionConflict));
                 }
+                if self.key_recorded(&method.customer_id, idempotency.as_ref())? {
+                    return Ok(Err(Rejected::KeyRecorded));
+                }
                 if !self.intent_is_open(intent)? {
                     return Ok(Err(Rejected::IntentClosed));
                 }
@@ -144,6 +146,9 @@ impl<'t> Tables<'t> {
                 intent,
                 idempotency,
             } => {
+                if self.key_recorded(&payment.customer_id, idempotency.as_ref())? {
+                    return Ok(Err(Rejected::KeyRecorded));
+                }
                 if !self.intent_is_open(intent)? {
                     return Ok(Err(Rejected::IntentClosed));
                 }
@@ -227,9 +232,10 @@ impl<'t> Tables<'t> {
                 self.meta.insert(*name, value.as_slice())?;
                 Ok(Ok(Outcome::default()))
             }
-            Command::ReserveIds { count } => {
-                let first = self.seq.paymethod;
-                self.seq.paymethod += count;
+            Command::ReserveIds { sequence, count } => {
+                let name = id_sequence(sequence);
+                let first = self.sequences.get(name.as_str())?.map_or(1, |v| v.value());
+                self.sequences.insert(name.as_str(), first + count)?;
                 Ok(Ok(Outcome {
                     first_id: Some(first),
                     ..Outcome::default()
@@ -302,6 +308,22 @@ impl<'t> Tables<'t> {
         }))
     }
 
+    /// Whether `claim`'s key already has an outcome: a second outcome under one key would
+    /// be a second registration for one request, so the command that brings it is refused.
+    fn key_recorded(
+        &self,
+        customer: &crate::domain::CustomerId,
+        claim: Option<&IdempotencyClaim>,
+    ) -> Result<bool, StoreError> {
+        match claim {
+            Some(claim) => Ok(self
+                .idempotency
+                .get((customer.as_str(), claim.key.as_str()))?
+                .is_some()),
+            None => Ok(false),
+        }
+    }
+
     fn remember(
         &mut self,
         customer: &crate::domain::CustomerId,
@@ -314,8 +336,8 @@ impl<'t> Tables<'t> {
             created_at: Timestamp::now(),
         };
         let key = (customer.as_str(), claim.key.as_str());
-        // The first outcome stays: a key is claimed while its request runs, so a second
-        // outcome can only come from a bug, and must not replace what was answered first.
+        // The first outcome stays (commands bringing a second are refused before they get
+        // here; see `key_recorded`).
         if self.idempotency.get(key)?.is_none() {
             self.idempotency.insert(key, encode(&record)?.as_slice())?;
             let at = intents::index_ms(record.created_at);

@@ -1,9 +1,10 @@
 //! Verification: leave to call, the durable payment intent, the call itself, and the
 //! intent's name (a stable base under an `Idempotency-Key`, a random one otherwise).
 
-use super::PaymethodState;
+use super::{Paymethod, PaymethodError, PaymethodResult, PaymethodServices};
 use crate::actors::ask;
-use crate::actors::command::CommandError;
+use crate::actors::idempotency::Claim;
+use crate::actors::kernel::Refusal;
 use crate::actors::payment::{PaymentMessage, Unavailable};
 use crate::domain::idempotency::IdempotencyClaim;
 use crate::domain::intent::IntentRef;
@@ -55,33 +56,44 @@ pub(super) fn keyed_base(customer: &CustomerId, claim: &IdempotencyClaim) -> Str
     format!("reg_{}", hex::encode(&hash.finalize()[..16]))
 }
 
-impl PaymethodState {
+impl Paymethod {
     /// Asks the payment system to verify a number. Leave to call is asked first (an open
     /// breaker answers at once, with nothing recorded), then the intent is made durable, then
     /// the payment system is called under the intent's reference. Without an answer the
     /// intent stays open for the reconciler. A decline is stored (the payment record is kept)
-    /// and reported as `Declined`; no answer is `PaymentUnavailable`.
-    pub(super) async fn verify(&mut self, v: Verification<'_>) -> Result<Verified, CommandError> {
-        let unavailable = |u: Unavailable| CommandError::PaymentUnavailable {
-            retry_after: u.retry_after(),
+    /// and reported as `Declined` (its write holds `held`, the request's idempotency claim,
+    /// until its fate is known); no answer is `PaymentUnavailable`.
+    pub(super) async fn verify(
+        &mut self,
+        v: Verification<'_>,
+        held: &mut Option<Claim>,
+        svc: &PaymethodServices,
+    ) -> PaymethodResult<Verified> {
+        let unavailable = |u: Unavailable| {
+            PaymethodError::PaymentUnavailable {
+                retry_after: u.retry_after(),
+            }
+            .into()
         };
-        let payment = self.ctx.payment.get()?;
-        let admission = match ask(&payment, PaymentMessage::Admit, self.ctx.payment_wait).await {
+        // The payment actor did not answer in time (it is restarting, or its mailbox is
+        // behind): try again shortly, as for any other missing answer.
+        let no_answer = || unavailable(Unavailable::NoAnswer);
+        let payment = svc.payment.get()?;
+        let admission = match ask(&payment, PaymentMessage::Admit, svc.payment_wait).await {
             Ok(Ok(admission)) => admission,
             Ok(Err(u)) => return Err(unavailable(u)),
-            Err(_) => return Err(unavailable(Unavailable::Bulkhead)),
+            Err(_) => return Err(no_answer()),
         };
-        let opened = self
-            .write(Command::OpenIntent {
-                base: v.intent_base.clone(),
-                nonce: fresh_nonce(),
-                customer_id: v.customer.clone(),
-                paymethod_id: v.paymethod,
-            })
-            .await?;
+        let open = Command::OpenIntent {
+            base: v.intent_base.clone(),
+            nonce: fresh_nonce(),
+            customer_id: v.customer.clone(),
+            paymethod_id: v.paymethod,
+        };
+        let opened = self.write(open, None, svc).await?;
         let intent = IntentRef {
             base: v.intent_base,
-            nonce: opened.nonce.ok_or(CommandError::Internal)?,
+            nonce: opened.nonce.ok_or(Refusal::Internal)?,
         };
         let reference = intent.reference();
         let request = AuthorizeRequest {
@@ -92,10 +104,10 @@ impl PaymethodState {
             currency: VERIFICATION_CURRENCY.to_owned(),
         };
         let build = |reply| PaymentMessage::Authorize(admission, request, reply);
-        let auth = match ask(&payment, build, self.ctx.payment_wait).await {
+        let auth = match ask(&payment, build, svc.payment_wait).await {
             Ok(Ok(auth)) => auth,
             Ok(Err(u)) => return Err(unavailable(u)),
-            Err(_) => return Err(unavailable(Unavailable::Bulkhead)),
+            Err(_) => return Err(no_answer()),
         };
         let mut payment =
             Payment::verification(v.customer.clone(), v.paymethod, v.request_id, auth.id);
@@ -108,23 +120,24 @@ impl PaymethodState {
             }),
             (true, None) => {
                 tracing::error!("payment system approved a number without a token");
-                Err(CommandError::PaymentUnavailable {
+                Err(PaymethodError::PaymentUnavailable {
                     retry_after: Duration::from_secs(1),
-                })
+                }
+                .into())
             }
             (false, _) => {
                 payment.status = PaymentStatus::Declined;
-                let outcome = self
-                    .write(Command::RecordDeclined {
-                        payment,
-                        intent,
-                        idempotency: v.idempotency,
-                    })
-                    .await?;
-                Err(CommandError::Declined {
-                    payment_id: outcome.payment_id.ok_or(CommandError::Internal)?,
+                let declined = Command::RecordDeclined {
+                    payment,
+                    intent,
+                    idempotency: v.idempotency,
+                };
+                let outcome = self.write(declined, held.take(), svc).await?;
+                Err(PaymethodError::Declined {
+                    payment_id: outcome.payment_id.ok_or(Refusal::Internal)?,
                     code: auth.decline_code,
-                })
+                }
+                .into())
             }
         }
     }

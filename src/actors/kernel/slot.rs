@@ -1,7 +1,7 @@
 //! A swappable reference to a supervised actor: the supervisor puts the new incarnation in
 //! after a restart, and every holder sees it on its next call.
 
-use super::CommandError;
+use super::Refusal;
 use ractor::ActorRef;
 use std::sync::{Arc, RwLock};
 
@@ -21,12 +21,8 @@ impl<M> Default for Slot<M> {
 
 impl<M> Slot<M> {
     /// The current incarnation, or `Unavailable` while there is none (starting, restarting).
-    pub fn get(&self) -> Result<ActorRef<M>, CommandError> {
-        self.0
-            .read()
-            .unwrap()
-            .clone()
-            .ok_or(CommandError::Unavailable)
+    pub fn get(&self) -> Result<ActorRef<M>, Refusal> {
+        self.0.read().unwrap().clone().ok_or(Refusal::Unavailable)
     }
 
     pub fn set(&self, actor: Option<ActorRef<M>>) {

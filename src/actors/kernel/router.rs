@@ -1,84 +1,99 @@
-//! The paymethods router: maps ids to aggregate actors, starting one on its first message
-//! (from the store) and allocating ids for registrations from blocks it reserves durably, so
-//! an id is never handed out twice. It supervises the aggregates:
+//! The router of one aggregate kind: maps ids to host actors, starting one on its first
+//! command (the host loads its state itself, so the router never waits on the store for an
+//! activation) and allocating ids for new aggregates from blocks of the kind's sequence it
+//! reserves durably, so an id is never handed out twice. It supervises the hosts:
 //!
-//! - when one stops or fails it forgets it, and the next message starts a fresh incarnation;
-//!   messages that arrive while an incarnation drains wait for it to end, then go to the next;
+//! - when one stops or fails it forgets it, and the next command starts a fresh incarnation;
+//!   commands that arrive while an incarnation drains wait for it to end, then go to the next;
 //! - one that fails `quarantine_failures` times within the window is quarantined: its
-//!   commands get `Quarantined` until an operator releases it, and every other aggregate
-//!   goes on working;
+//!   commands are refused (`Quarantined`) until an operator releases it, and every other
+//!   aggregate goes on working;
 //! - at most `max_live` aggregates are live: past that, the least recently used is evicted
 //!   (it drains, so nothing queued is lost, and not before its command in progress is done);
 //! - each aggregate's mailbox holds at most `mailbox` commands; past that, `Busy`.
 
-use super::command::{CommandError, Done, Registration};
-use super::paymethod::{AggregateContext, PaymethodActor, PaymethodArgs, PaymethodMessage};
-use super::store_writer::StoreWriterMessage;
+use super::aggregate::{Aggregate, AggregateId, Command as _, Refusal};
+use super::host::{AggregateHost, HostArgs, HostMessage};
+use super::writer::Writer;
 use crate::config::AggregateLimits;
-use crate::domain::PaymethodId;
 use crate::store::Command;
 use crate::telemetry::names;
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 use tokio::time::Instant;
 
 /// How many ids one reservation takes from the store.
 const ID_BLOCK: u64 = 1024;
 
-pub struct RouterActor;
+pub struct RouterActor<A>(PhantomData<fn() -> A>);
 
-pub struct RouterArgs {
-    pub ctx: Arc<AggregateContext>,
+impl<A> Default for RouterActor<A> {
+    fn default() -> Self {
+        Self(PhantomData)
+    }
+}
+
+pub struct RouterArgs<A: Aggregate> {
+    pub services: Arc<A::Services>,
+    /// Reserves blocks of ids.
+    pub writer: Writer,
     pub limits: AggregateLimits,
+    /// An aggregate idle this long passivates; the store keeps its state.
+    pub idle_timeout: Duration,
 }
 
 /// A live incarnation.
-struct Live {
-    actor: ActorRef<PaymethodMessage>,
+struct Live<A: Aggregate> {
+    actor: ActorRef<HostMessage<A>>,
     /// Commands sent to it and not yet taken from its mailbox.
     queued: Arc<AtomicUsize>,
     /// Its place in the LRU order; `None` once it was told to go.
     used: Option<u64>,
 }
 
-pub struct RouterState {
-    live: HashMap<PaymethodId, Live>,
+pub struct RouterState<A: Aggregate> {
+    live: HashMap<A::Id, Live<A>>,
     /// Least recently used first: use tick → aggregate.
-    lru: BTreeMap<u64, PaymethodId>,
+    lru: BTreeMap<u64, A::Id>,
     tick: u64,
-    /// Messages for aggregates whose incarnation is draining, in arrival order.
-    waiting: HashMap<PaymethodId, Vec<PaymethodMessage>>,
-    ids: HashMap<ActorId, PaymethodId>,
+    /// Commands for aggregates whose incarnation is draining, in arrival order.
+    waiting: HashMap<A::Id, Vec<HostMessage<A>>>,
+    ids: HashMap<ActorId, A::Id>,
     /// Recent failures per aggregate, within the quarantine window.
-    failures: HashMap<PaymethodId, VecDeque<Instant>>,
-    quarantined: HashSet<PaymethodId>,
+    failures: HashMap<A::Id, VecDeque<Instant>>,
+    quarantined: HashSet<A::Id>,
     next_id: u64,
     reserved_end: u64,
-    ctx: Arc<AggregateContext>,
+    services: Arc<A::Services>,
+    writer: Writer,
     limits: AggregateLimits,
+    idle_timeout: Duration,
 }
 
-pub enum RouterMessage {
-    /// Allocate an id and register a new payment method under it.
-    Register(Registration, RpcReplyPort<Result<Done, CommandError>>),
-    /// Deliver a message to an aggregate, starting it if it is not live.
-    Route(PaymethodId, PaymethodMessage),
+pub enum RouterMessage<A: Aggregate> {
+    /// Allocate an id and run the command on a new aggregate under it; `start_by` as in
+    /// [`HostMessage::Run`].
+    Create(A::Command, Instant),
+    /// Run a command on an aggregate, starting its host if it is not live.
+    Route(A::Id, A::Command, Instant),
     /// Lift an aggregate's quarantine; the reply says whether it was quarantined.
-    Release(PaymethodId, RpcReplyPort<bool>),
+    Release(A::Id, RpcReplyPort<bool>),
 }
 
-impl Actor for RouterActor {
-    type Msg = RouterMessage;
-    type State = RouterState;
-    type Arguments = RouterArgs;
+impl<A: Aggregate> Actor for RouterActor<A> {
+    type Msg = RouterMessage<A>;
+    type State = RouterState<A>;
+    type Arguments = RouterArgs<A>;
 
     async fn pre_start(
         &self,
         _myself: ActorRef<Self::Msg>,
-        args: RouterArgs,
-    ) -> Result<RouterState, ActorProcessingErr> {
+        args: RouterArgs<A>,
+    ) -> Result<RouterState<A>, ActorProcessingErr> {
         Ok(RouterState {
             live: HashMap::new(),
             lru: BTreeMap::new(),
@@ -89,8 +104,10 @@ impl Actor for RouterActor {
             quarantined: HashSet::new(),
             next_id: 0,
             reserved_end: 0,
-            ctx: args.ctx,
+            services: args.services,
+            writer: args.writer,
             limits: args.limits,
+            idle_timeout: args.idle_timeout,
         })
     }
 
@@ -98,18 +115,22 @@ impl Actor for RouterActor {
         &self,
         myself: ActorRef<Self::Msg>,
         message: Self::Msg,
-        state: &mut RouterState,
+        state: &mut RouterState<A>,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            RouterMessage::Register(registration, reply) => {
-                state.register(&myself, registration, reply).await;
+            RouterMessage::Create(command, start_by) => {
+                state.create(&myself, command, start_by).await;
             }
-            RouterMessage::Route(id, message) => state.route(&myself, id, message).await,
+            RouterMessage::Route(id, command, start_by) => {
+                state
+                    .route(&myself, id, HostMessage::Run(command, start_by))
+                    .await
+            }
             RouterMessage::Release(id, reply) => {
                 let was = state.quarantined.remove(&id);
                 state.failures.remove(&id);
                 if was {
-                    tracing::info!(%id, "payment-method aggregate released from quarantine");
+                    tracing::info!(kind = A::KIND, %id, "aggregate released from quarantine");
                 }
                 metrics::gauge!(names::AGGREGATES_QUARANTINED).set(state.quarantined.len() as f64);
                 let _ = reply.send(was);
@@ -122,15 +143,15 @@ impl Actor for RouterActor {
         &self,
         myself: ActorRef<Self::Msg>,
         event: SupervisionEvent,
-        state: &mut RouterState,
+        state: &mut RouterState<A>,
     ) -> Result<(), ActorProcessingErr> {
         match event {
             SupervisionEvent::ActorTerminated(cell, _, _) => {
                 state.ended(&myself, cell.get_id(), false).await
             }
             SupervisionEvent::ActorFailed(cell, error) => {
-                tracing::warn!(error = %error, "payment-method aggregate failed; the next message restarts it from the store");
-                metrics::counter!(names::ACTOR_RESTARTS, "actor" => "paymethod").increment(1);
+                tracing::warn!(kind = A::KIND, error = %error, "aggregate failed; the next command restarts it from the store");
+                metrics::counter!(names::ACTOR_RESTARTS, "actor" => A::KIND).increment(1);
                 state.ended(&myself, cell.get_id(), true).await;
             }
             _ => {}
@@ -139,44 +160,37 @@ impl Actor for RouterActor {
     }
 }
 
-impl RouterState {
-    async fn register(
+impl<A: Aggregate> RouterState<A> {
+    async fn create(
         &mut self,
-        myself: &ActorRef<RouterMessage>,
-        registration: Registration,
-        reply: RpcReplyPort<Result<Done, CommandError>>,
+        myself: &ActorRef<RouterMessage<A>>,
+        command: A::Command,
+        start_by: Instant,
     ) {
-        let id = match self.allocate().await {
-            Ok(id) => id,
-            Err(e) => {
-                let _ = reply.send(Err(e));
-                return;
+        match self.allocate().await {
+            Ok(id) => {
+                self.deliver(myself, id, HostMessage::Run(command, start_by), true)
+                    .await
             }
-        };
-        self.deliver(
-            myself,
-            id,
-            PaymethodMessage::Register(Box::new(registration), reply),
-            true,
-        )
-        .await;
+            Err(refusal) => command.refuse(refusal),
+        }
     }
 
     async fn route(
         &mut self,
-        myself: &ActorRef<RouterMessage>,
-        id: PaymethodId,
-        message: PaymethodMessage,
+        myself: &ActorRef<RouterMessage<A>>,
+        id: A::Id,
+        message: HostMessage<A>,
     ) {
         if self.quarantined.contains(&id) {
-            return message.reject(CommandError::Quarantined);
+            return message.refuse(Refusal::Quarantined);
         }
         // Messages for an incarnation that is still draining wait for it to end, so that
         // two actors never work on one aggregate at once.
         if let Some(waiting) = self.waiting.get_mut(&id) {
             if waiting.len() >= self.limits.mailbox {
                 metrics::counter!(names::MAILBOX_REJECTIONS).increment(1);
-                return message.reject(CommandError::Busy);
+                return message.refuse(Refusal::Busy);
             }
             waiting.push(message);
             return;
@@ -187,26 +201,26 @@ impl RouterState {
     /// Sends `message` to the live incarnation of `id`, starting one if there is none.
     async fn deliver(
         &mut self,
-        myself: &ActorRef<RouterMessage>,
-        id: PaymethodId,
-        message: PaymethodMessage,
+        myself: &ActorRef<RouterMessage<A>>,
+        id: A::Id,
+        message: HostMessage<A>,
         fresh: bool,
     ) {
         if !self.live.contains_key(&id)
-            && let Err(e) = self.activate(myself, id, fresh).await
+            && let Err(refusal) = self.activate(myself, id, fresh).await
         {
-            return message.reject(e);
+            return message.refuse(refusal);
         }
         self.tick += 1;
         let tick = self.tick;
         let Some(live) = self.live.get_mut(&id) else {
-            return message.reject(CommandError::Unavailable);
+            return message.refuse(Refusal::Unavailable);
         };
-        let counted = message.is_command();
+        let counted = matches!(message, HostMessage::Run(..));
         if counted {
             if live.queued.load(Ordering::Relaxed) >= self.limits.mailbox {
                 metrics::counter!(names::MAILBOX_REJECTIONS).increment(1);
-                return message.reject(CommandError::Busy);
+                return message.refuse(Refusal::Busy);
             }
             live.queued.fetch_add(1, Ordering::Relaxed);
         }
@@ -237,14 +251,14 @@ impl RouterState {
             };
             if let Some(live) = self.live.get_mut(&id) {
                 live.used = None;
-                let _ = live.actor.send_message(PaymethodMessage::Evict);
+                let _ = live.actor.send_message(HostMessage::Evict);
             }
         }
     }
 
     /// An aggregate stopped or failed: forget it, count a failure toward its quarantine,
     /// and hand what waited for it to a new incarnation (or refuse it, if quarantined).
-    async fn ended(&mut self, myself: &ActorRef<RouterMessage>, actor: ActorId, failed: bool) {
+    async fn ended(&mut self, myself: &ActorRef<RouterMessage<A>>, actor: ActorId, failed: bool) {
         let Some(id) = self.forget(actor) else {
             return;
         };
@@ -256,7 +270,7 @@ impl RouterState {
         }
     }
 
-    fn count_failure(&mut self, id: PaymethodId) {
+    fn count_failure(&mut self, id: A::Id) {
         let now = Instant::now();
         let window = self.limits.quarantine_window;
         let recent = self.failures.entry(id).or_default();
@@ -268,8 +282,8 @@ impl RouterState {
             recent.pop_front();
         }
         if recent.len() >= self.limits.quarantine_failures && self.quarantined.insert(id) {
-            tracing::error!(%id, failures = recent.len(), "payment-method aggregate quarantined; POST /admin/paymethods/{id}/release to let it try again");
-            metrics::counter!(names::QUARANTINES, "actor" => "paymethod").increment(1);
+            tracing::error!(kind = A::KIND, %id, failures = recent.len(), "aggregate quarantined; an operator's release lets it try again");
+            metrics::counter!(names::QUARANTINES, "actor" => A::KIND).increment(1);
             metrics::gauge!(names::AGGREGATES_QUARANTINED).set(self.quarantined.len() as f64);
         }
         // Forget aggregates whose failures have all aged out, so the map stays small.
@@ -279,26 +293,28 @@ impl RouterState {
         }
     }
 
+    /// Starts a host for `id`. Its state is loaded by the host itself, on its first command.
     async fn activate(
         &mut self,
-        myself: &ActorRef<RouterMessage>,
-        id: PaymethodId,
+        myself: &ActorRef<RouterMessage<A>>,
+        id: A::Id,
         fresh: bool,
-    ) -> Result<(), CommandError> {
+    ) -> Result<(), Refusal> {
         let queued = Arc::new(AtomicUsize::new(0));
-        let args = PaymethodArgs {
+        let args = HostArgs {
             id,
             fresh,
-            ctx: self.ctx.clone(),
+            services: self.services.clone(),
             queued: queued.clone(),
+            idle_timeout: self.idle_timeout,
         };
-        let spawned = Actor::spawn_linked(None, PaymethodActor, args, myself.get_cell()).await;
-        let actor = match spawned {
+        let host = AggregateHost::<A>::default();
+        let actor = match Actor::spawn_linked(None, host, args, myself.get_cell()).await {
             Ok((actor, _)) => actor,
             Err(e) => {
-                tracing::error!(error = %e, %id, "could not start a payment-method aggregate");
+                tracing::error!(kind = A::KIND, error = %e, %id, "could not start an aggregate");
                 self.count_failure(id);
-                return Err(CommandError::Unavailable);
+                return Err(Refusal::Unavailable);
             }
         };
         self.ids.insert(actor.get_id(), id);
@@ -318,7 +334,7 @@ impl RouterState {
     }
 
     /// Forgets a stopped actor; returns the aggregate it was live for.
-    fn forget(&mut self, actor: ActorId) -> Option<PaymethodId> {
+    fn forget(&mut self, actor: ActorId) -> Option<A::Id> {
         let id = self.ids.remove(&actor)?;
         let was_live = self
             .live
@@ -334,20 +350,25 @@ impl RouterState {
         was_live.then_some(id)
     }
 
-    async fn allocate(&mut self) -> Result<PaymethodId, CommandError> {
+    /// The next id of the kind's sequence, reserving a new block when this one is used up.
+    async fn allocate(&mut self) -> Result<A::Id, Refusal> {
         if self.next_id >= self.reserved_end {
-            let writer = self.ctx.writer.get()?;
-            let build =
-                |reply| StoreWriterMessage::Write(Command::ReserveIds { count: ID_BLOCK }, reply);
-            let first = match super::ask(&writer, build, self.ctx.write_wait).await {
-                Ok(Ok(outcome)) => outcome.first_id,
-                _ => None,
+            let reserve = Command::ReserveIds {
+                sequence: A::KIND,
+                count: ID_BLOCK,
+            };
+            let first = match self.writer.write(reserve).await {
+                Ok(outcome) => outcome.first_id,
+                Err(e) => {
+                    tracing::error!(kind = A::KIND, error = %e, "could not reserve ids");
+                    None
+                }
             }
-            .ok_or(CommandError::Unavailable)?;
+            .ok_or(Refusal::Unavailable)?;
             self.next_id = first;
             self.reserved_end = first + ID_BLOCK;
         }
-        let id = PaymethodId(self.next_id);
+        let id = A::Id::from_sequence(self.next_id);
         self.next_id += 1;
         Ok(id)
     }

@@ -1,0 +1,105 @@
+//! The one line between generic and specific code: what an aggregate kind supplies to the
+//! kernel ([`Aggregate`], [`Command`]) and what the kernel answers when the aggregate could
+//! not ([`AggregateError`], [`Refusal`]).
+
+use std::fmt::{Debug, Display};
+use std::future::Future;
+use std::hash::Hash;
+
+/// An aggregate's id: assigned by the kernel from the kind's sequence, never reused.
+pub trait AggregateId: Copy + Eq + Hash + Display + Debug + Send + Sync + 'static {
+    /// The id a value of the kind's sequence names.
+    fn from_sequence(value: u64) -> Self;
+}
+
+/// One kind of aggregate: its state (`Self`), commands, domain error and how it loads and
+/// handles a command. The kernel hosts one actor per live aggregate; the kind never sees
+/// mailboxes, routers or passivation.
+pub trait Aggregate: Sized + Send + 'static {
+    /// The kind's name, as metrics and logs say it (`"paymethod"`); also the name of its id
+    /// sequence in the store.
+    const KIND: &'static str;
+    type Id: AggregateId;
+    /// The kind's commands, each with the port its caller waits on.
+    type Command: Command;
+    /// What the kind's handling needs besides its state: the store, the writer, other actors.
+    type Services: Send + Sync + 'static;
+
+    /// The state of an id that was just allocated: nothing stored yet.
+    fn fresh(id: Self::Id) -> Self;
+
+    /// The state as stored (an aggregate with nothing stored is [`Aggregate::is_empty`]).
+    /// Runs in the aggregate's own actor, never in the router's loop.
+    fn load(
+        id: Self::Id,
+        services: &Self::Services,
+    ) -> impl Future<Output = Result<Self, LoadError>> + Send;
+
+    /// Runs one command and answers its caller. What it returns says whether the state it
+    /// leaves in memory can be trusted.
+    fn handle(
+        &mut self,
+        command: Self::Command,
+        services: &Self::Services,
+    ) -> impl Future<Output = Handled> + Send;
+
+    /// Nothing to hold (unknown, removed, a registration that was declined): the host stops
+    /// after the commands already queued.
+    fn is_empty(&self) -> bool;
+}
+
+/// A kind's command: the kernel asks whether its caller still waits and, when it will not run
+/// it, answers it with the reason.
+pub trait Command: Send + 'static {
+    /// True once nobody waits for the answer (the caller timed out or went away): the command
+    /// must not start, since its caller was already told it failed.
+    fn caller_gone(&self) -> bool;
+
+    /// Answers the caller with `refusal` instead of running the command.
+    fn refuse(self, refusal: Refusal);
+}
+
+/// How a command left the aggregate's state in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub enum Handled {
+    /// The state in memory is what the store holds.
+    Done,
+    /// A write's fate is unknown (it timed out): the state is reloaded from the store before
+    /// the next command. Not the aggregate's fault; it does not count toward quarantine.
+    Unsure,
+    /// The aggregate's state may be corrupt: its actor fails (counted toward quarantine) and
+    /// the next command starts a new incarnation from the store.
+    Broken(String),
+}
+
+/// The state could not be read from the store.
+#[derive(Debug, thiserror::Error)]
+#[error("loading the aggregate failed: {0}")]
+pub struct LoadError(pub String);
+
+/// Why the kernel answered a command instead of the aggregate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Its mailbox is full.
+    #[error("too many commands are queued for this aggregate")]
+    Busy,
+    /// It failed repeatedly and an operator has not released it.
+    #[error("the aggregate failed repeatedly and is quarantined")]
+    Quarantined,
+    /// No answer in time: starting, shutting down, or the command waited too long to start.
+    #[error("the service is busy or shutting down")]
+    Unavailable,
+    /// A fault of ours (it is logged where it happens).
+    #[error("internal error")]
+    Internal,
+}
+
+/// A command's failure: the domain's own error `E`, or the kernel's refusal.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AggregateError<E> {
+    #[error("{0}")]
+    Domain(E),
+    #[error("{0}")]
+    Refused(#[from] Refusal),
+}

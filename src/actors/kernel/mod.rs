@@ -1,0 +1,16 @@
+//! The generic machinery every aggregate kind shares, written once: the [`Aggregate`] trait
+//! a kind implements, the host actor that runs one aggregate, the router of a kind, the
+//! store-writer handle and the swappable reference to a supervised actor. Nothing here names
+//! a kind; adding one means implementing [`Aggregate`] and starting a [`RouterActor`] for it.
+
+mod aggregate;
+mod host;
+mod router;
+mod slot;
+mod writer;
+
+pub use aggregate::{Aggregate, AggregateError, AggregateId, Command, Handled, LoadError, Refusal};
+pub use host::{AggregateHost, HostMessage};
+pub use router::{RouterActor, RouterArgs, RouterMessage};
+pub use slot::Slot;
+pub use writer::{PendingWrite, WriteError, Writer};

@@ -1,0 +1,103 @@
+//! The store-writer handle every caller uses the same way: queue a command, wait (at most
+//! the handle's timeout) for its commit. A write whose wait ran out may still commit later;
+//! the caller learns that it does not know ([`WriteError::Unconfirmed`]).
+
+use super::slot::Slot;
+use crate::actors::store_writer::StoreWriterMessage;
+use crate::store::{Command, Outcome, Rejected};
+use ractor::RpcReplyPort;
+use ractor::concurrency::{OneshotReceiver, oneshot};
+use std::time::Duration;
+
+/// Why a write was not (known to be) stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WriteError {
+    /// The store refused it; nothing of it was written.
+    #[error(transparent)]
+    Rejected(#[from] Rejected),
+    /// The transaction failed; nothing of its batch was written.
+    #[error("the store could not commit")]
+    Storage,
+    /// No store writer is running (starting, restarting, shutting down); nothing was queued.
+    #[error("the store writer is not running")]
+    Unavailable,
+    /// No answer within the handle's wait (or the writer stopped before answering): the
+    /// write may have committed, or may still.
+    #[error("the write's commit was not confirmed")]
+    Unconfirmed,
+}
+
+/// The handle on the store writer. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Writer {
+    actor: Slot<StoreWriterMessage>,
+    wait: Duration,
+}
+
+/// A write queued at the store writer, not yet known to be committed.
+pub struct PendingWrite(OneshotReceiver<Result<Outcome, WriteError>>);
+
+impl Writer {
+    /// A handle on whatever store writer `actor` holds, waiting at most `wait` for a commit.
+    pub fn new(actor: Slot<StoreWriterMessage>, wait: Duration) -> Self {
+        Self { actor, wait }
+    }
+
+    /// The slot the supervisor puts each incarnation of the store writer in.
+    pub fn slot(&self) -> &Slot<StoreWriterMessage> {
+        &self.actor
+    }
+
+    /// How long a write is waited for.
+    pub fn wait(&self) -> Duration {
+        self.wait
+    }
+
+    /// Writes `command` and waits for its commit.
+    pub async fn write(&self, command: Command) -> Result<Outcome, WriteError> {
+        self.send(command)?.committed(self.wait).await
+    }
+
+    /// Like [`Writer::write`], and `guard` is dropped only once the write's fate is known:
+    /// after the answer, or, when the wait runs out, whenever the store writer answers. A
+    /// claim that must outlive a write that may still commit is held this way.
+    pub async fn write_holding<G: Send + 'static>(
+        &self,
+        command: Command,
+        guard: G,
+    ) -> Result<Outcome, WriteError> {
+        let PendingWrite(mut pending) = self.send(command)?;
+        match tokio::time::timeout(self.wait, &mut pending).await {
+            Ok(answer) => answer.unwrap_or(Err(WriteError::Unconfirmed)),
+            Err(_) => {
+                tokio::spawn(async move {
+                    let _ = pending.await;
+                    drop(guard);
+                });
+                Err(WriteError::Unconfirmed)
+            }
+        }
+    }
+
+    /// Queues `command` now (writes sent one after another commit in that order); the
+    /// result is the way to wait for its commit.
+    pub fn send(&self, command: Command) -> Result<PendingWrite, WriteError> {
+        let writer = self.actor.get().map_err(|_| WriteError::Unavailable)?;
+        let (tx, rx) = oneshot();
+        writer
+            .send_message(StoreWriterMessage::Write(command, RpcReplyPort::from(tx)))
+            .map_err(|_| WriteError::Unavailable)?;
+        Ok(PendingWrite(rx))
+    }
+}
+
+impl PendingWrite {
+    /// Waits at most `wait` for the commit.
+    pub async fn committed(self, wait: Duration) -> Result<Outcome, WriteError> {
+        match tokio::time::timeout(wait, self.0).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => Err(WriteError::Unconfirmed),
+            Err(_) => Err(WriteError::Unconfirmed),
+        }
+    }
+}

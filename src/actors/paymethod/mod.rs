@@ -1,0 +1,378 @@
+//! The payment-method aggregate: one implementation of [`Aggregate`]. It validates each
+//! command against its state, asks the payment actor for a verification (never inside a store
+//! transaction), sends one write to the store writer, and replies after that write is
+//! durable. It never calls another aggregate. With no state left (declined, removed, unknown
+//! id) its host drains and stops; the router starts a new incarnation when needed.
+
+use super::command::{ChangeRequest, Done, Registration, RemoveRequest};
+use super::idempotency::Claim;
+use super::kernel::{
+    Aggregate, AggregateError, AggregateId, Command as KernelCommand, Handled, LoadError, Refusal,
+    Slot, WriteError, Writer,
+};
+use super::payment::PaymentMessage;
+use crate::domain::intent::RefundOwed;
+use crate::domain::paymethod::{ChangePlan, Fingerprinter, plan_change};
+use crate::domain::{FieldError, PaymentId, PaymentMethod, PaymethodId, Position, Timestamp};
+use crate::store::{Command, Outcome, Rejected, Store};
+use ractor::RpcReplyPort;
+use std::time::Duration;
+
+mod verify;
+use verify::{Verification, keyed_base, random_base};
+
+impl AggregateId for PaymethodId {
+    fn from_sequence(value: u64) -> Self {
+        Self(value)
+    }
+}
+
+/// What every payment-method aggregate shares.
+#[derive(Debug)]
+pub struct PaymethodServices {
+    pub store: Store,
+    pub writer: Writer,
+    pub payment: Slot<PaymentMessage>,
+    pub fingerprinter: Fingerprinter,
+    /// How long to wait for the payment actor's answer (its own timeout plus a margin).
+    pub payment_wait: Duration,
+}
+
+/// A payment method's domain failures: answers, not faults.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PaymethodError {
+    #[error("no such payment method")]
+    NotFound,
+    #[error("the payment method is at version {current}")]
+    VersionMismatch { current: u64 },
+    #[error("invalid {}: {}", .0.field, .0.message)]
+    Invalid(FieldError),
+    #[error("the payment system declined the verification")]
+    Declined {
+        payment_id: PaymentId,
+        code: Option<String>,
+    },
+    #[error("the payment system is unavailable")]
+    PaymentUnavailable { retry_after: Duration },
+    #[error("the payment method was changed concurrently")]
+    Conflict,
+}
+
+/// A command's result as its caller gets it.
+pub type PaymethodResult<T> = Result<T, AggregateError<PaymethodError>>;
+type Reply<T> = RpcReplyPort<PaymethodResult<T>>;
+
+/// The aggregate's state as its host keeps it.
+pub struct Paymethod {
+    id: PaymethodId,
+    current: Option<PaymentMethod>,
+    /// Set by a write whose fate is unknown, for the command that made it.
+    unsure: bool,
+}
+
+pub enum PaymethodCommand {
+    /// Register this (fresh) aggregate; replies with the stored method once durable. Boxed,
+    /// so that the message (which every live aggregate's processing loop has room for) is
+    /// small.
+    Register(Box<Registration>, Reply<Done>),
+    /// Change it; replies with the new state (or the unchanged one for a no-op).
+    Change(ChangeRequest, Reply<Done>),
+    /// Remove it; replies with the position of the removal event.
+    Remove(RemoveRequest, Reply<Position>),
+    /// Test hook: fail as a bug in this aggregate would.
+    Panic,
+}
+
+impl KernelCommand for PaymethodCommand {
+    fn caller_gone(&self) -> bool {
+        match self {
+            Self::Register(_, reply) | Self::Change(_, reply) => reply.is_closed(),
+            Self::Remove(_, reply) => reply.is_closed(),
+            Self::Panic => false,
+        }
+    }
+
+    fn refuse(self, refusal: Refusal) {
+        match self {
+            Self::Register(_, reply) | Self::Change(_, reply) => send(reply, Err(refusal.into())),
+            Self::Remove(_, reply) => send(reply, Err(refusal.into())),
+            Self::Panic => {}
+        }
+    }
+}
+
+/// Replies, ignoring a caller that has gone (a timed-out caller must not kill the actor).
+fn send<T>(reply: Reply<T>, result: PaymethodResult<T>) {
+    let _ = reply.send(result);
+}
+
+impl Aggregate for Paymethod {
+    const KIND: &'static str = "paymethod";
+    type Id = PaymethodId;
+    type Command = PaymethodCommand;
+    type Services = PaymethodServices;
+
+    fn fresh(id: PaymethodId) -> Self {
+        Self {
+            id,
+            current: None,
+            unsure: false,
+        }
+    }
+
+    async fn load(id: PaymethodId, services: &PaymethodServices) -> Result<Self, LoadError> {
+        let store = services.store.clone();
+        let current = tokio::task::spawn_blocking(move || store.paymethod(id))
+            .await
+            .map_err(|e| LoadError(e.to_string()))?
+            .map_err(|e| LoadError(e.to_string()))?;
+        Ok(Self {
+            id,
+            current,
+            unsure: false,
+        })
+    }
+
+    async fn handle(&mut self, command: PaymethodCommand, services: &PaymethodServices) -> Handled {
+        self.unsure = false;
+        match command {
+            PaymethodCommand::Register(r, reply) => send(reply, self.register(*r, services).await),
+            PaymethodCommand::Change(c, reply) => send(reply, self.change(c, services).await),
+            PaymethodCommand::Remove(r, reply) => send(reply, self.remove(r, services).await),
+            PaymethodCommand::Panic => panic!("test hook: aggregate {} fails", self.id),
+        }
+        if self.unsure {
+            Handled::Unsure
+        } else {
+            Handled::Done
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.current.is_none()
+    }
+}
+
+impl Paymethod {
+    async fn register(
+        &mut self,
+        r: Registration,
+        svc: &PaymethodServices,
+    ) -> PaymethodResult<Done> {
+        if self.current.is_some() {
+            tracing::error!(id = %self.id, "registration sent to an existing aggregate");
+            return Err(Refusal::Internal.into());
+        }
+        // `held` keeps the key claimed until this registration's outcome is durable, or,
+        // should its last write's wait run out, until that write's fate is known.
+        let (claim, mut held) = r
+            .idempotency
+            .map(|(c, h)| (Some(c), Some(h)))
+            .unwrap_or_default();
+        let intent_base = match &claim {
+            Some(claim) => keyed_base(&r.customer_id, claim),
+            None => random_base("reg"),
+        };
+        let verified = self
+            .verify(
+                Verification {
+                    customer: &r.customer_id,
+                    number: &r.number,
+                    request_id: r.request_id,
+                    paymethod: None,
+                    intent_base,
+                    idempotency: claim.clone(),
+                },
+                &mut held,
+                svc,
+            )
+            .await?;
+        let method = PaymentMethod::registered(
+            self.id,
+            r.customer_id,
+            &r.number,
+            r.request_id,
+            verified.token,
+            svc.fingerprinter.of(&r.number),
+        );
+        let register = Command::Register {
+            method: method.clone(),
+            payment: verified.payment,
+            intent: verified.intent,
+            idempotency: claim,
+        };
+        let outcome = self.write(register, held, svc).await?;
+        Ok(self.stored(method, &outcome))
+    }
+
+    async fn change(&mut self, c: ChangeRequest, svc: &PaymethodServices) -> PaymethodResult<Done> {
+        let current = self.current.clone().ok_or(PaymethodError::NotFound)?;
+        check_version(&current, c.if_match)?;
+        let number = c.number.as_ref().map(|n| n.0.as_str());
+        let plan = plan_change(&current, c.kind, number, &svc.fingerprinter)
+            .map_err(PaymethodError::Invalid)?;
+        let ChangePlan::NewNumber(number) = plan else {
+            return Ok(Done {
+                position: current.last_position,
+                method: current,
+            });
+        };
+        let verified = self
+            .verify(
+                Verification {
+                    customer: &current.customer_id,
+                    number: &number,
+                    request_id: current.request_id,
+                    paymethod: Some(current.id),
+                    intent_base: random_base("chg"),
+                    idempotency: None,
+                },
+                &mut None,
+                svc,
+            )
+            .await?;
+        let method = PaymentMethod {
+            kind: number.kind(),
+            brand: number.brand(),
+            last4: number.last4(),
+            version: current.version + 1,
+            token: verified.token,
+            fingerprint: svc.fingerprinter.of(&number),
+            updated_at: Timestamp::now(),
+            ..current.clone()
+        };
+        let change = Command::Change {
+            method: method.clone(),
+            expected_version: current.version,
+            previous: current.attrs(),
+            payment: verified.payment,
+            intent: verified.intent,
+        };
+        let outcome = self.write(change, None, svc).await?;
+        Ok(self.stored(method, &outcome))
+    }
+
+    async fn remove(
+        &mut self,
+        r: RemoveRequest,
+        svc: &PaymethodServices,
+    ) -> PaymethodResult<Position> {
+        let current = self.current.clone().ok_or(PaymethodError::NotFound)?;
+        check_version(&current, r.if_match)?;
+        let remove = Command::Remove {
+            id: self.id,
+            expected_version: current.version,
+        };
+        let outcome = self.write(remove, None, svc).await?;
+        self.current = None;
+        outcome.position.ok_or(Refusal::Internal.into())
+    }
+
+    /// Takes the ids the store assigned into the new state and keeps it.
+    fn stored(&mut self, mut method: PaymentMethod, outcome: &Outcome) -> Done {
+        if let Some(payment_id) = outcome.payment_id {
+            method.verification_payment_id = payment_id;
+        }
+        if let Some(position) = outcome.position {
+            method.last_position = position;
+        }
+        self.current = Some(method.clone());
+        Done {
+            position: method.last_position,
+            method,
+        }
+    }
+
+    /// Sends one write to the store writer and waits until it is durable. `held` (an
+    /// idempotency claim) is kept until the write's fate is known.
+    async fn write(
+        &mut self,
+        command: Command,
+        held: Option<Claim>,
+        svc: &PaymethodServices,
+    ) -> PaymethodResult<Outcome> {
+        let unclaimed = approval_of(&command);
+        let written = match held {
+            Some(held) => svc.writer.write_holding(command, held).await,
+            None => svc.writer.write(command).await,
+        };
+        let refused = match written {
+            Ok(outcome) => return Ok(outcome),
+            Err(WriteError::Rejected(refused)) => refused,
+            Err(WriteError::Unavailable) => return Err(Refusal::Unavailable.into()),
+            // Nothing of the batch was stored: the state in memory is still the stored one.
+            Err(WriteError::Storage) => return Err(Refusal::Internal.into()),
+            Err(WriteError::Unconfirmed) => {
+                self.unsure = true;
+                return Err(Refusal::Internal.into());
+            }
+        };
+        match refused {
+            Rejected::VersionConflict => {
+                // Another incarnation wrote first: take the stored state as ours again.
+                self.unsure = true;
+                domain(PaymethodError::Conflict)
+            }
+            Rejected::IntentClosed | Rejected::KeyRecorded => {
+                // The reconciler gave up on this payment call before its answer came, or an
+                // earlier attempt of this request was stored: nothing was stored now, and the
+                // approval in hand is owed back.
+                tracing::warn!(id = %self.id, reason = %refused, "a verified command was refused; its approval is owed back");
+                if let Some(refund) = unclaimed
+                    && svc
+                        .writer
+                        .write(Command::OweRefund { refund })
+                        .await
+                        .is_err()
+                {
+                    tracing::error!(id = %self.id, "an unclaimed approval's refund could not be recorded");
+                }
+                match refused {
+                    Rejected::KeyRecorded => domain(PaymethodError::Conflict),
+                    _ => domain(PaymethodError::PaymentUnavailable {
+                        retry_after: Duration::from_secs(1),
+                    }),
+                }
+            }
+        }
+    }
+}
+
+fn domain<T>(e: PaymethodError) -> PaymethodResult<T> {
+    Err(e.into())
+}
+
+impl From<PaymethodError> for AggregateError<PaymethodError> {
+    fn from(e: PaymethodError) -> Self {
+        Self::Domain(e)
+    }
+}
+
+/// The approval a verified command would claim, as a refund owed should it be refused.
+fn approval_of(command: &Command) -> Option<RefundOwed> {
+    let (payment, intent) = match command {
+        Command::Register {
+            payment, intent, ..
+        }
+        | Command::Change {
+            payment, intent, ..
+        } => (payment, intent),
+        _ => return None,
+    };
+    Some(RefundOwed {
+        authorization: payment.provider_reference.clone(),
+        reference: intent.reference(),
+        customer_id: payment.customer_id.clone(),
+        paymethod_id: payment.paymethod_id,
+        amount: payment.amount,
+    })
+}
+
+fn check_version(current: &PaymentMethod, if_match: Option<u64>) -> PaymethodResult<()> {
+    match if_match {
+        Some(v) if v != current.version => domain(PaymethodError::VersionMismatch {
+            current: current.version,
+        }),
+        _ => Ok(()),
+    }
+}
