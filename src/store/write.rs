@@ -392,3 +392,68 @@ impl<'t> Tables<'t> {
         Ok(position)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::idempotency::IdempotencyClaim;
+    use crate::domain::intent::IntentRef;
+    use crate::domain::{
+        AccountNumber, CustomerId, IdempotencyKey, Kind, Payment, PaymentMethod, PaymethodId,
+    };
+    use crate::store::{Command, Outcome, Rejected, Store};
+
+    fn one(store: &Store, command: Command) -> Result<Outcome, Rejected> {
+        store.commit(&[command]).unwrap().remove(0)
+    }
+
+    /// Opens an intent under `base` and registers method `id` with it, under `claim`.
+    fn register(store: &Store, id: u64, base: &str, claim: &IdempotencyClaim) -> Command {
+        let customer = CustomerId::parse("alice").unwrap();
+        let open = Command::OpenIntent {
+            base: base.into(),
+            nonce: format!("n{id}"),
+            customer_id: customer.clone(),
+            paymethod_id: None,
+        };
+        let nonce = one(store, open).unwrap().nonce.unwrap();
+        let number = AccountNumber::parse(Kind::Card, "4242424242424242").unwrap();
+        Command::Register {
+            method: PaymentMethod::registered(
+                PaymethodId(id),
+                customer.clone(),
+                &number,
+                None,
+                format!("tok_{id}"),
+                format!("fp_{id}"),
+            ),
+            payment: Payment::verification(customer, None, None, format!("auth_{id}")),
+            intent: IntentRef {
+                base: base.into(),
+                nonce,
+            },
+            idempotency: Some(claim.clone()),
+        }
+    }
+
+    #[test]
+    fn a_second_registration_under_a_key_that_has_an_outcome_is_refused_and_stores_nothing() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let store = Store::open(&dir.path().join("t.redb")).unwrap();
+        let claim = IdempotencyClaim {
+            key: IdempotencyKey::parse("k1").unwrap(),
+            fingerprint: "f".into(),
+        };
+        let first = register(&store, 1, "reg_a", &claim);
+        assert!(one(&store, first).is_ok());
+        // A retry whose claim was lost opens a fresh intent and gets a second approval.
+        let second = register(&store, 2, "reg_b", &claim);
+        assert_eq!(one(&store, second), Err(Rejected::KeyRecorded));
+        assert!(store.paymethod(PaymethodId(2)).unwrap().is_none());
+        assert!(store.paymethod(PaymethodId(1)).unwrap().is_some());
+        assert_eq!(
+            store.open_intents().unwrap(),
+            1,
+            "reg_b stays open for the reconciler"
+        );
+    }
+}

@@ -202,3 +202,50 @@ async fn a_malformed_number_is_422_even_when_if_match_is_stale() {
         assert_problem(r, 422, "validation-failed").await;
     }
 }
+
+/// Issue 11: PATCHes that waited in the aggregate's queue longer than their callers were
+/// ready to wait were answered 503, then ran anyway: changed and charged.
+#[tokio::test]
+async fn a_change_answered_503_after_waiting_in_the_queue_is_never_applied_or_charged() {
+    let provider = spawn_provider().await;
+    let app = spawn_app_with(&["--provider", &provider.address.clone()]).await;
+    let id = registered(&app, "queued").await;
+    provider.set_faults(json!({"latencyMs": 1800})).await;
+    let sends = (0..10)
+        .map(|n| {
+            let app = TestApp::handle(&app);
+            // Distinct numbers: every change that runs is a real change, one verification.
+            let number = paytree::domain::number::with_check_digit(&format!("5555{n:011}"));
+            tokio::spawn(async move {
+                let r = app.patch(id, &json!({"number": number}), None).await;
+                r.status().as_u16()
+            })
+        })
+        .collect::<Vec<_>>();
+    let mut ok = 0;
+    let mut unavailable = 0;
+    for s in sends {
+        match s.await.unwrap() {
+            200 => ok += 1,
+            503 => unavailable += 1,
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!(unavailable > 0, "some waited too long ({ok} ok)");
+    assert_eq!(
+        app.version(id).await,
+        1 + ok,
+        "only the changes answered 200 were applied"
+    );
+    let approved = provider.ledger().await["authorizations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["status"] == "approved")
+        .count() as u64;
+    assert_eq!(
+        approved,
+        1 + ok,
+        "only the registration and the 200s were charged"
+    );
+}

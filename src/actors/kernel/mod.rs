@@ -14,3 +14,6 @@ pub use host::{AggregateHost, HostMessage};
 pub use router::{RouterActor, RouterArgs, RouterMessage};
 pub use slot::Slot;
 pub use writer::{PendingWrite, WriteError, Writer};
+
+#[cfg(test)]
+mod tests;

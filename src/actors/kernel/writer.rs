@@ -101,3 +101,71 @@ impl PendingWrite {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ractor::{Actor, ActorProcessingErr, ActorRef};
+    use std::sync::{Arc, Mutex};
+
+    /// A store writer that keeps every reply until told to answer.
+    struct SlowWriter;
+
+    type Replies = Arc<Mutex<Vec<RpcReplyPort<Result<Outcome, WriteError>>>>>;
+
+    impl Actor for SlowWriter {
+        type Msg = StoreWriterMessage;
+        type State = Replies;
+        type Arguments = Replies;
+
+        async fn pre_start(
+            &self,
+            _: ActorRef<Self::Msg>,
+            replies: Replies,
+        ) -> Result<Replies, ActorProcessingErr> {
+            Ok(replies)
+        }
+
+        async fn handle(
+            &self,
+            _: ActorRef<Self::Msg>,
+            StoreWriterMessage::Write(_, reply): StoreWriterMessage,
+            replies: &mut Replies,
+        ) -> Result<(), ActorProcessingErr> {
+            replies.lock().unwrap().push(reply);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_guard_outlives_a_write_whose_wait_ran_out_until_its_fate_is_known() {
+        let replies = Replies::default();
+        let (actor, _) = Actor::spawn(None, SlowWriter, replies.clone())
+            .await
+            .unwrap();
+        let writer = Writer::new(Slot::default(), Duration::from_millis(20));
+        writer.slot().set(Some(actor));
+        let guard = Arc::new(());
+        let command = Command::Prune {
+            before: crate::domain::Timestamp(0),
+            limit: 1,
+        };
+        let written = writer.write_holding(command, guard.clone()).await;
+        assert_eq!(written, Err(WriteError::Unconfirmed));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(
+            Arc::strong_count(&guard),
+            2,
+            "held while the write may commit"
+        );
+        let reply = replies.lock().unwrap().pop().unwrap();
+        let _ = reply.send(Ok(Outcome::default()));
+        for _ in 0..100 {
+            if Arc::strong_count(&guard) == 1 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the guard was not released once the write was answered");
+    }
+}
