@@ -15,8 +15,8 @@ pub mod projector;
 mod reads;
 pub mod reconciler;
 pub mod store_writer;
-pub mod supervisor;
 mod tail;
+mod tree;
 pub mod webhook;
 
 pub use breaker::{BreakerConfig, BreakerSnapshot, BreakerState};
@@ -27,62 +27,19 @@ use crate::domain::IdempotencyKey;
 use crate::domain::idempotency::{IdempotencyClaim, IdempotentOutcome};
 use crate::domain::paymethod::Fingerprinter;
 use crate::domain::{CustomerId, Payment, PaymentId, PaymentMethod, PaymethodId, Position};
-use crate::provider::PaymentSystem;
 use crate::store::{Page, Store, StoreError};
-use kernel::{Refusal, RouterMessage, Slot, Writer};
+use kernel::{Refusal, RouterMessage, Slot};
+use kernel::{RootActor, RootArgs, RootMessage};
 use notifier::NotifierMessage;
 use payment::PaymentMessage;
-use paymethod::{Paymethod, PaymethodCommand, PaymethodError, PaymethodServices};
+use paymethod::{Paymethod, PaymethodCommand, PaymethodError};
 use projector::{ProjectorMessage, Views};
 use ractor::rpc::CallResult;
 use ractor::{Actor, ActorRef, RpcReplyPort};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
-use supervisor::{RootActor, RootArgs, RootMessage};
-
-/// What the tree needs to start.
-#[derive(Debug)]
-pub struct TreeOptions {
-    pub store: Store,
-    pub system: PaymentSystem,
-    pub breaker: BreakerConfig,
-    pub max_payment_calls: usize,
-    pub max_batch: usize,
-    pub fingerprinter: Fingerprinter,
-    /// Aggregates idle this long are passivated.
-    pub idle_timeout: Duration,
-    /// Where messages go besides the inbox.
-    pub webhook: Option<notifier::WebhookChannel>,
-    pub aggregates: crate::config::AggregateLimits,
-    pub reconcile: crate::config::ReconcileConfig,
-    /// Test only: acknowledge registrations before their commit (a deliberate bug).
-    pub ack_before_commit: bool,
-}
-
-impl TreeOptions {
-    /// The tree as `settings` describe it, inbox only (the caller adds a webhook channel).
-    pub fn from_settings(
-        settings: &crate::config::Settings,
-        store: Store,
-        system: PaymentSystem,
-        fingerprinter: Fingerprinter,
-    ) -> Self {
-        Self {
-            store,
-            system,
-            breaker: settings.breaker.clone(),
-            max_payment_calls: settings.max_payment_calls,
-            max_batch: 512,
-            fingerprinter,
-            idle_timeout: settings.passivate_after,
-            webhook: None,
-            aggregates: settings.aggregates.clone(),
-            reconcile: settings.reconcile.clone(),
-            ack_before_commit: settings.test_ack_before_commit,
-        }
-    }
-}
+pub use tree::TreeOptions;
 
 /// Which payments to list.
 #[derive(Debug, Clone)]
@@ -121,71 +78,37 @@ pub struct Actors {
 impl Actors {
     /// Starts the tree under its root supervisor.
     pub async fn start(options: TreeOptions) -> Result<Self, ractor::SpawnErr> {
-        let payment_wait = options.breaker.call_timeout + Duration::from_secs(1);
-        let write_wait = Duration::from_secs(10);
-        let writer = Writer::new(Slot::default(), write_wait);
-        let payment = Slot::default();
-        let paymethods = Arc::new(PaymethodServices {
-            store: options.store.clone(),
-            writer: writer.clone(),
-            payment: payment.clone(),
-            fingerprinter: options.fingerprinter.clone(),
-            payment_wait,
-        });
-        let queue_wait = payment_wait + write_wait;
-        let run_budget = 2 * payment_wait + 3 * write_wait;
         let head = options.store.last_position().map_err(|e| {
             tracing::error!(error = %e, "cannot read the event log");
             ractor::SpawnErr::StartupFailed("cannot read the event log".into())
         })?;
-        let commits = Arc::new(tokio::sync::watch::channel(head).0);
-        let router = Slot::default();
+        let store = options.store.clone();
+        let fingerprinter = options.fingerprinter.clone();
+        let tree = tree::Tree::new(&options, head);
+        let queue_wait = tree.paymethods.payment_wait + tree.writer.wait();
+        // Once started, a command makes at most two payment calls and three durable writes.
+        let run_budget = 2 * tree.paymethods.payment_wait + 3 * tree.writer.wait();
         let healthy = Arc::new(AtomicBool::new(true));
-        let notifier = Slot::default();
-        let projector = Slot::default();
-        let views = Arc::new(Views::default());
-        let breaker = breaker::Breaker::new(options.breaker);
-        breaker_record::restore(&options.store, &breaker);
-        breaker_record::keep_openings(&breaker, writer.slot().clone());
-        let breaker_handle = breaker.clone();
         let args = RootArgs {
-            store: options.store.clone(),
-            system: options.system,
-            breaker,
-            max_in_flight: options.max_payment_calls,
-            max_batch: options.max_batch,
-            writer,
-            payment: payment.clone(),
-            paymethods,
-            router: router.clone(),
-            idle_timeout: options.idle_timeout,
+            children: tree.children(options),
             healthy: healthy.clone(),
-            commits: commits.clone(),
-            notifier: notifier.clone(),
-            webhook: options.webhook,
-            projector: projector.clone(),
-            views: views.clone(),
-            reconciler: Slot::default(),
-            reconcile: options.reconcile,
-            ack_before_commit: options.ack_before_commit,
-            aggregates: options.aggregates,
         };
         let (root, _) = Actor::spawn(None, RootActor, args).await?;
         Ok(Self {
             root,
-            router,
-            payment,
-            breaker: breaker_handle,
-            store: options.store,
+            router: tree.router,
+            payment: tree.payment,
+            breaker: tree.breaker,
+            store,
             queue_wait,
             command_wait: queue_wait + run_budget,
-            fingerprinter: options.fingerprinter,
+            fingerprinter,
             in_flight: idempotency::InFlight::default(),
             healthy,
-            notifier,
-            projector,
-            views,
-            commits,
+            notifier: tree.notifier,
+            projector: tree.projector,
+            views: tree.views,
+            commits: tree.commits,
         })
     }
 

@@ -7,12 +7,14 @@ mod aggregate;
 mod host;
 mod router;
 mod slot;
+mod supervisor;
 mod writer;
 
 pub use aggregate::{Aggregate, AggregateError, AggregateId, Command, Handled, LoadError, Refusal};
 pub use host::{AggregateHost, HostMessage};
 pub use router::{RouterActor, RouterArgs, RouterMessage};
 pub use slot::Slot;
+pub use supervisor::{ChildSpec, RootActor, RootArgs, RootMessage, StopBy};
 pub use writer::{PendingWrite, WriteError, Writer};
 
 #[cfg(test)]
