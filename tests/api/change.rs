@@ -232,6 +232,10 @@ async fn a_change_answered_503_after_waiting_in_the_queue_is_never_applied_or_ch
         }
     }
     assert!(unavailable > 0, "some waited too long ({ok} ok)");
+    // A change that needs no payment call queues behind whatever is still queued, so its
+    // answer comes once nothing sent before it can run any more.
+    let unchanged = app.patch(id, &json!({"kind": "card"}), None).await;
+    assert_eq!(unchanged.status(), 200);
     assert_eq!(
         app.version(id).await,
         1 + ok,
