@@ -237,7 +237,7 @@ impl RootState {
                     system: a.system.clone(),
                     after: a.reconcile.after,
                     retention: a.reconcile.retention,
-                    call_timeout: a.breaker.config().call_timeout,
+                    breaker: a.breaker.clone(),
                 };
                 let (actor, _) =
                     Actor::spawn_linked(None, ReconcilerActor, args, supervisor).await?;

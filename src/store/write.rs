@@ -318,7 +318,7 @@ impl<'t> Tables<'t> {
         // outcome can only come from a bug, and must not replace what was answered first.
         if self.idempotency.get(key)?.is_none() {
             self.idempotency.insert(key, encode(&record)?.as_slice())?;
-            let at = intents::index_ms(record.created_at);
+            let at = index_ms(record.created_at);
             self.idempotency_by_time.insert((at, key.0, key.1), ())?;
         }
         Ok(())
