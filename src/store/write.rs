@@ -15,6 +15,8 @@ use redb::{Database, Durability, ReadableTable, Table, WriteTransaction};
 
 mod intents;
 mod notify;
+#[cfg(test)]
+pub(crate) mod testing;
 
 pub fn commit_batch(
     db: &Database,
