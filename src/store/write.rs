@@ -191,15 +191,7 @@ impl<'t> Tables<'t> {
                 Ok(Ok(Outcome::default()))
             }
             Command::RecordDelivery { message, attempt } => {
-                if self.messages.get(message.id)?.is_none() {
-                    return Ok(Err(Rejected::VersionConflict));
-                }
-                self.put_message(message)?;
-                if let Some(attempt) = attempt {
-                    self.attempts
-                        .insert((message.id, attempt.number), encode(attempt)?.as_slice())?;
-                }
-                Ok(Ok(Outcome::default()))
+                self.record_delivery(message, attempt.as_ref())
             }
             Command::ProjectViews {
                 changes,
