@@ -282,10 +282,10 @@ mod tests {
     async fn a_restarted_projector_builds_on_the_stored_views_not_on_what_an_earlier_one_kept() {
         let dir = tempfile::TempDir::new().unwrap();
         let store = Store::open(&dir.path().join("t.redb")).unwrap();
-        let full = (1..=RECENT_MESSAGES as u64)
-            .map(|id| register(&store, id, &alice()))
-            .last()
-            .unwrap();
+        let mut full = Position(0);
+        for id in 1..=RECENT_MESSAGES as u64 {
+            full = register(&store, id, &alice());
+        }
         let (hold, held) = (Arc::new(AtomicBool::new(false)), Held::default());
         let state = (store.clone(), hold.clone(), held.clone());
         let (writer, _) = Actor::spawn(None, SlowWriter, state).await.unwrap();
