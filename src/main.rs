@@ -84,7 +84,7 @@ async fn main() -> anyhow::Result<()> {
                 fail_rate,
                 drop_rate,
                 latency_ms,
-                down: false,
+                ..Faults::default()
             };
             anyhow::ensure!(
                 faults.is_valid(),

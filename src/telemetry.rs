@@ -200,6 +200,7 @@ fn start_at_zero() {
         "refunded",
         "refund_failed",
         "unreachable",
+        "breaker_open",
     ] {
         counter!(RECONCILIATIONS, "outcome" => outcome).increment(0);
     }

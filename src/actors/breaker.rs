@@ -311,6 +311,9 @@ pub fn ceil_secs(d: Duration) -> u64 {
 struct MirrorState {
     state: BreakerState,
     open_until: Option<Instant>,
+    /// Probe permits not yet given back, whichever half-open period gave them: one held
+    /// across a reopening is let through in the next half-open period, so it keeps its
+    /// place among that period's `half_open_probes`.
     probes: u32,
     open_for: Duration,
     /// Times the breaker has opened since the process started.
@@ -327,8 +330,9 @@ impl MirrorState {
         self.state = state;
         match state {
             BreakerState::Open => {
+                // `probes` is not reset: permits taken before it reopened are still held,
+                // and are let through in the next half-open period (see `MirrorState`).
                 self.open_until = Some(Instant::now() + self.open_for);
-                self.probes = 0;
                 self.openings += 1;
                 self.opened
                     .send_replace(Some(SystemTime::now() + self.open_for));

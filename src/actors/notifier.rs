@@ -27,6 +27,8 @@ use tokio::task::JoinHandle;
 
 /// Webhook calls in flight at once, over all payment methods.
 const MAX_SENDING: usize = 32;
+/// The error recorded for a message that failed because no webhook is configured.
+const NO_WEBHOOK: &str = "not sent: no webhook is configured";
 
 pub struct NotifierActor;
 
@@ -118,9 +120,10 @@ impl Actor for NotifierActor {
             busy: Default::default(),
             sending: Arc::new(Semaphore::new(MAX_SENDING)),
         };
-        if state.webhook.is_some() {
-            let pending = tail::read(&state.store, |s| s.pending_messages()).await?;
-            state.enqueue(&myself, pending);
+        let pending = tail::read(&state.store, |s| s.pending_messages()).await?;
+        match state.webhook {
+            Some(_) => state.enqueue(&myself, pending),
+            None => state.fail_for_want_of_a_webhook(pending).await?,
         }
         myself.send_message(NotifierMessage::CatchUp)?;
         Ok(state)
@@ -309,8 +312,7 @@ impl NotifierState {
                     attempts = message.attempts,
                     "webhook delivery failed after the last retry"
                 );
-                metrics::counter!(names::DELIVERIES, "channel" => "webhook", "outcome" => "failed")
-                    .increment(1);
+                record_failed(1);
             }
             self.count_pending();
             self.start(myself, paymethod);
@@ -352,6 +354,45 @@ impl NotifierState {
         Ok(message)
     }
 
+    /// Messages left pending for a webhook by a run that had one: with none configured they
+    /// would wait forever, so each fails, with a last attempt record that says why (no
+    /// request was made). Once a webhook is configured again, they can be redelivered.
+    async fn fail_for_want_of_a_webhook(
+        &self,
+        pending: Vec<Message>,
+    ) -> Result<(), ActorProcessingErr> {
+        let now = Timestamp::now();
+        let mut commits = Vec::with_capacity(pending.len());
+        for mut message in pending {
+            let attempt = DeliveryAttempt {
+                number: message.attempts + 1,
+                channel: Channel::Webhook,
+                at: now,
+                status_code: None,
+                duration_ms: 0,
+                error: Some(NO_WEBHOOK.to_owned()),
+            };
+            message.attempted(false, true, now);
+            let attempt = Some(attempt);
+            commits.push(tail::send(
+                &self.writer,
+                Command::RecordDelivery { message, attempt },
+            )?);
+        }
+        let failed = commits.len();
+        for commit in commits {
+            tail::committed(commit, self.write_wait).await?;
+        }
+        if failed > 0 {
+            tracing::warn!(
+                messages = failed,
+                "messages pending for a webhook failed: no webhook is configured"
+            );
+            record_failed(failed);
+        }
+        Ok(())
+    }
+
     fn count_pending(&self) {
         let pending: usize = self.queues.values().map(VecDeque::len).sum();
         metrics::gauge!(names::MESSAGES_PENDING).set(pending as f64);
@@ -363,6 +404,11 @@ fn record_delivered(channel: Channel, message: &Message, at: Timestamp) {
     metrics::histogram!(names::DELIVERY_DELAY, "channel" => channel.as_str()).record(delay);
     metrics::counter!(names::DELIVERIES, "channel" => channel.as_str(), "outcome" => "delivered")
         .increment(1);
+}
+
+fn record_failed(messages: usize) {
+    metrics::counter!(names::DELIVERIES, "channel" => Channel::Webhook.as_str(), "outcome" => "failed")
+        .increment(messages as u64);
 }
 
 /// A wait between half of `base` and `base`, at random, so receivers that recover are not

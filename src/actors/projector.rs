@@ -24,7 +24,8 @@ use tokio::task::JoinHandle;
 const CACHED_VIEWS: usize = 100_000;
 
 /// The views in memory and the position they have applied, shared with readers. It outlives
-/// projector incarnations; it only ever holds views that are committed.
+/// projector incarnations, but each incarnation starts it empty; it only ever holds views
+/// that are committed.
 #[derive(Debug)]
 pub struct Views {
     cache: RwLock<HashMap<CustomerId, Arc<Mypage>>>,
@@ -58,6 +59,11 @@ impl Views {
             tokio::time::timeout(wait, rx.wait_for(|p| *p >= position)).await,
             Ok(Ok(_))
         )
+    }
+
+    /// Empties the copy in memory; reads go to the stored views until it refills.
+    fn forget(&self) {
+        self.cache.write().unwrap().clear();
     }
 
     fn put(&self, views: Vec<Arc<Mypage>>) {
@@ -104,6 +110,9 @@ impl Actor for ProjectorActor {
         myself: ActorRef<Self::Msg>,
         args: ProjectorArgs,
     ) -> Result<ProjectorState, ActorProcessingErr> {
+        // What the incarnation before kept may lack its last write, which can commit after
+        // that incarnation gave up on it: from here every view is built from the store.
+        args.views.forget();
         let checkpoint = tail::read(&args.store, |s| s.checkpoint(PROJECTOR)).await?;
         args.views.applied.send_if_modified(|p| {
             let moved = checkpoint > *p;
@@ -206,5 +215,123 @@ impl ProjectorState {
             myself.send_message(ProjectorMessage::CatchUp)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actors::store_writer::WriteError;
+    use crate::domain::mypage::RECENT_MESSAGES;
+    use crate::store::testing::register;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    type Held = Arc<Mutex<Vec<StoreWriterMessage>>>;
+
+    /// A store writer that commits each write at once, except while `hold` is set: then it
+    /// keeps the write, and its caller waits.
+    struct SlowWriter;
+
+    impl Actor for SlowWriter {
+        type Msg = StoreWriterMessage;
+        type State = (Store, Arc<AtomicBool>, Held);
+        type Arguments = Self::State;
+
+        async fn pre_start(
+            &self,
+            _myself: ActorRef<Self::Msg>,
+            args: Self::State,
+        ) -> Result<Self::State, ActorProcessingErr> {
+            Ok(args)
+        }
+
+        async fn handle(
+            &self,
+            _myself: ActorRef<Self::Msg>,
+            message: Self::Msg,
+            (store, hold, held): &mut Self::State,
+        ) -> Result<(), ActorProcessingErr> {
+            if hold.load(Ordering::SeqCst) {
+                held.lock().unwrap().push(message);
+            } else {
+                commit(store, message);
+            }
+            Ok(())
+        }
+    }
+
+    fn commit(store: &Store, StoreWriterMessage::Write(command, reply): StoreWriterMessage) {
+        let outcome = store.commit(&[command]).unwrap().remove(0);
+        let _ = reply.send(outcome.map_err(WriteError::from));
+    }
+
+    fn alice() -> CustomerId {
+        CustomerId::parse("alice").unwrap()
+    }
+
+    /// What `GET /mypages/alice` reads: the view in memory, else the stored one.
+    fn read(views: &Views, store: &Store) -> Mypage {
+        match views.cached(&alice()) {
+            Some(view) => (*view).clone(),
+            None => store.mypage(&alice()).unwrap().unwrap(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_restarted_projector_builds_on_the_stored_views_not_on_what_an_earlier_one_kept() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let store = Store::open(&dir.path().join("t.redb")).unwrap();
+        let mut full = Position(0);
+        for id in 1..=RECENT_MESSAGES as u64 {
+            full = register(&store, id, &alice());
+        }
+        let (hold, held) = (Arc::new(AtomicBool::new(false)), Held::default());
+        let state = (store.clone(), hold.clone(), held.clone());
+        let (writer, _) = Actor::spawn(None, SlowWriter, state).await.unwrap();
+        let slot = Slot::default();
+        slot.set(Some(writer));
+        let views = Arc::new(Views::default());
+        let (_commits, commits) = watch::channel(Position(0));
+        let args = || ProjectorArgs {
+            store: store.clone(),
+            writer: slot.clone(),
+            commits: commits.clone(),
+            write_wait: Duration::from_millis(200),
+            views: views.clone(),
+        };
+        let wait = Duration::from_secs(5);
+
+        let (first, ended) = Actor::spawn(None, ProjectorActor, args()).await.unwrap();
+        assert!(views.reached(full, wait).await);
+        // The write of the 21st event outlasts the projector's wait: it fails, and the write
+        // commits afterwards.
+        hold.store(true, Ordering::SeqCst);
+        let late = register(&store, 21, &alice());
+        first.send_message(ProjectorMessage::CatchUp).unwrap();
+        ended.await.unwrap();
+        hold.store(false, Ordering::SeqCst);
+        for write in held.lock().unwrap().drain(..) {
+            commit(&store, write);
+        }
+
+        let (second, _) = Actor::spawn(None, ProjectorActor, args()).await.unwrap();
+        assert_eq!(views.applied(), late);
+        assert_eq!(
+            read(&views, &store).recent[0].event_id,
+            late,
+            "a read at the applied position shows the event"
+        );
+        let next = register(&store, 22, &alice());
+        second.send_message(ProjectorMessage::CatchUp).unwrap();
+        assert!(views.reached(next, wait).await);
+        let stored = store.mypage(&alice()).unwrap().unwrap();
+        assert_eq!(
+            stored.recent.len(),
+            RECENT_MESSAGES,
+            "the stored view keeps its bound"
+        );
+        assert_eq!(read(&views, &store), stored);
+        second.stop(None);
     }
 }

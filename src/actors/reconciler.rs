@@ -7,21 +7,25 @@
 //!    an approval that no command claimed is given up and its refund owed, in one
 //!    transaction that only succeeds if the intent was not re-opened meanwhile by a retry;
 //! 2. refunds what is owed (`POST /v1/refunds`, idempotent per authorization) and records each
-//!    refund as a payment; a refund that fails stays owed for the next round;
+//!    refund as a payment;
 //! 3. prunes idempotency records past their retention.
 //!
-//! It calls the payment system directly, not through the breaker: its calls are few, never
-//! on a request's path, and a failure only postpones them to the next round.
+//! An item the payment system fails or refuses is counted, logged and left for the next round;
+//! the round goes on with the items behind it. Its calls go through the circuit breaker like
+//! every other payment call: while the breaker is open a round makes none (steps 1 and 2 wait
+//! for the next round), and its failures count towards opening it.
 
+use super::breaker::{Breaker, CallError};
 use super::slot::Slot;
 use super::store_writer::{StoreWriterMessage, WriteError};
 use crate::domain::intent::{Intent, RefundOwed, Verdict};
 use crate::domain::payment::VERIFICATION_CURRENCY;
 use crate::domain::{Payment, PaymentId, PaymentPurpose, PaymentStatus, Timestamp};
-use crate::provider::PaymentSystem;
+use crate::provider::{PaymentSystem, ProviderError};
 use crate::store::{Command, Outcome, Store};
 use crate::telemetry::names;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
+use std::future::Future;
 use std::time::Duration;
 
 /// The most intents, refunds or pruned records read or written at a time.
@@ -41,8 +45,8 @@ pub struct ReconcilerArgs {
     pub after: Duration,
     /// Idempotency records older than this are pruned.
     pub retention: Duration,
-    /// Timeout of each call to the payment system.
-    pub call_timeout: Duration,
+    /// The breaker every payment call goes through (its timeout is inside).
+    pub breaker: Breaker,
 }
 
 pub struct ReconcilerState {
@@ -93,28 +97,75 @@ impl ReconcilerState {
 
     async fn round(&mut self) {
         let now = Timestamp::now();
+        if self.args.breaker.open_remaining().is_some() {
+            record("breaker_open");
+            tracing::debug!("the breaker is open; the reconciler's calls wait for the next round");
+        } else if self.settle_intents(now).await == Step::Done {
+            self.pay_refunds_owed().await;
+        }
+        self.prune(now).await;
+        if let Some(open) = self.read(|s| s.open_intents()).await {
+            metrics::gauge!(names::INTENTS_OPEN).set(open as f64);
+        }
+    }
+
+    /// Step 1 over every overdue intent, paging past the ones it cannot settle; `BreakerOpen`
+    /// if the breaker stopped it.
+    async fn settle_intents(&mut self, now: Timestamp) -> Step {
         let due = Timestamp(now.0 - self.args.after.as_millis() as i64);
-        'intents: for _ in 0..BATCHES_PER_ROUND {
-            let Some(intents) = self.read(move |s| s.open_intents_before(due, BATCH)).await else {
-                return;
+        let mut after: Option<Intent> = None;
+        let mut left = 0;
+        for _ in 0..BATCHES_PER_ROUND {
+            let cursor = after.take();
+            let read = move |s: &Store| s.open_intents_before(due, cursor.as_ref(), BATCH);
+            let Some(intents) = self.read(read).await else {
+                break;
             };
             let full = intents.len() == BATCH;
+            after = intents.last().cloned();
             for intent in intents {
-                if !self.reconcile(intent).await {
-                    break 'intents; // the payment system is not answering: next round
+                match self.reconcile(intent).await {
+                    Step::Done => {}
+                    Step::Failed => left += 1,
+                    Step::BreakerOpen => return Step::BreakerOpen,
                 }
             }
             if !full {
                 break;
             }
         }
-        if let Some(owed) = self.read(|s| s.refunds_owed(BATCH)).await {
+        left_for_next_round("intents", left);
+        Step::Done
+    }
+
+    /// Step 2 over every refund owed, paging past the ones that fail.
+    async fn pay_refunds_owed(&mut self) {
+        let mut after: Option<String> = None;
+        let mut left = 0;
+        for _ in 0..BATCHES_PER_ROUND {
+            let cursor = after.take();
+            let read = move |s: &Store| s.refunds_owed(cursor.as_deref(), BATCH);
+            let Some(owed) = self.read(read).await else {
+                break;
+            };
+            let full = owed.len() == BATCH;
+            after = owed.last().map(|r| r.authorization.clone());
             for refund in owed {
-                if !self.refund(refund).await {
-                    break;
+                match self.refund(refund).await {
+                    Step::Done => {}
+                    Step::Failed => left += 1,
+                    Step::BreakerOpen => return,
                 }
             }
+            if !full {
+                break;
+            }
         }
+        left_for_next_round("refunds", left);
+    }
+
+    /// Step 3.
+    async fn prune(&mut self, now: Timestamp) {
         let before = Timestamp(now.0 - self.args.retention.as_millis() as i64);
         for _ in 0..BATCHES_PER_ROUND {
             let prune = Command::Prune {
@@ -129,28 +180,19 @@ impl ReconcilerState {
                 break;
             }
         }
-        if let Some(open) = self.read(|s| s.open_intents()).await {
-            metrics::gauge!(names::INTENTS_OPEN).set(open as f64);
-        }
     }
 
-    /// Settles one overdue intent; false if the payment system could not be asked.
-    async fn reconcile(&mut self, intent: Intent) -> bool {
+    /// Settles one overdue intent.
+    async fn reconcile(&mut self, intent: Intent) -> Step {
         let handle = intent.handle();
         let reference = handle.reference();
-        let found =
-            tokio::time::timeout(self.args.call_timeout, self.args.system.find(&reference)).await;
-        let auth = match found {
-            Ok(Ok(auth)) => auth,
-            Ok(Err(e)) => {
+        let auth = match self.call(self.args.system.find(&reference)).await {
+            Ok(auth) => auth,
+            Err(Unanswered::BreakerOpen) => return Step::BreakerOpen,
+            Err(Unanswered::Failed(e)) => {
                 tracing::warn!(error = %e, %reference, "cannot reconcile a payment intent yet");
                 record("unreachable");
-                return false;
-            }
-            Err(_) => {
-                tracing::warn!(%reference, "cannot reconcile a payment intent yet: timed out");
-                record("unreachable");
-                return false;
+                return Step::Failed;
             }
         };
         let (verdict, outcome) = match &auth {
@@ -185,23 +227,19 @@ impl ReconcilerState {
                 return self.refund(refund).await;
             }
         }
-        true
+        Step::Done
     }
 
-    /// Refunds an unclaimed approval and records the refund; false if it has to wait.
-    async fn refund(&mut self, owed: RefundOwed) -> bool {
+    /// Refunds an unclaimed approval and records the refund; one that fails stays owed.
+    async fn refund(&mut self, owed: RefundOwed) -> Step {
         let call = self.args.system.refund(&owed.authorization, owed.amount);
-        let refund_id = match tokio::time::timeout(self.args.call_timeout, call).await {
-            Ok(Ok(id)) => id,
-            Ok(Err(e)) => {
+        let refund_id = match self.call(call).await {
+            Ok(id) => id,
+            Err(Unanswered::BreakerOpen) => return Step::BreakerOpen,
+            Err(Unanswered::Failed(e)) => {
                 tracing::warn!(error = %e, reference = %owed.reference, "refund failed; it stays owed");
                 record("refund_failed");
-                return false;
-            }
-            Err(_) => {
-                tracing::warn!(reference = %owed.reference, "refund timed out; it stays owed");
-                record("refund_failed");
-                return false;
+                return Step::Failed;
             }
         };
         let payment = Payment {
@@ -221,11 +259,27 @@ impl ReconcilerState {
             authorization: owed.authorization,
             payment,
         };
-        let done = self.write(command).await.is_some();
-        if done {
-            record("refunded");
+        if self.write(command).await.is_none() {
+            return Step::Failed;
         }
-        done
+        record("refunded");
+        Step::Done
+    }
+
+    /// Calls the payment system through the breaker. A decline or a 404 is an answer;
+    /// timeouts, 5xx and refused connections count as the breaker's failures.
+    async fn call<T>(
+        &self,
+        call: impl Future<Output = Result<T, ProviderError>>,
+    ) -> Result<T, Unanswered> {
+        let breaker = &self.args.breaker;
+        let permit = breaker.try_acquire().map_err(|_| Unanswered::BreakerOpen)?;
+        match breaker.call(permit, ProviderError::is_failure, call).await {
+            Ok(answer) => Ok(answer),
+            Err(CallError::Rejected(_)) => Err(Unanswered::BreakerOpen),
+            Err(CallError::Timeout) => Err(Unanswered::Failed(ProviderError::Timeout)),
+            Err(CallError::Inner(e)) => Err(Unanswered::Failed(e)),
+        }
     }
 
     async fn read<T: Send + 'static>(
@@ -255,6 +309,32 @@ impl ReconcilerState {
                 None
             }
         }
+    }
+}
+
+/// What became of one item of a round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Done,
+    /// It failed or was refused; it waits for the next round, and the round goes on.
+    Failed,
+    /// The breaker is open: the round makes no more calls.
+    BreakerOpen,
+}
+
+/// Why a call got no answer.
+enum Unanswered {
+    BreakerOpen,
+    Failed(ProviderError),
+}
+
+fn left_for_next_round(what: &'static str, left: usize) {
+    if left > 0 {
+        tracing::warn!(
+            what,
+            left,
+            "reconciliation round left items for the next round"
+        );
     }
 }
 

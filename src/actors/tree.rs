@@ -183,7 +183,7 @@ impl Tree {
         });
 
         let (store, writer, system) = (o.store.clone(), self.writer.clone(), o.system.clone());
-        let (reconcile, call_timeout) = (o.reconcile.clone(), o.breaker.call_timeout);
+        let (reconcile, breaker) = (o.reconcile.clone(), self.breaker.clone());
         // Its next round is on a timer; whatever a round leaves undone waits in the store.
         let reconciler = ChildSpec::new(
             "reconciler",
@@ -196,7 +196,7 @@ impl Tree {
                     system: system.clone(),
                     after: reconcile.after,
                     retention: reconcile.retention,
-                    call_timeout,
+                    breaker: breaker.clone(),
                 };
                 async move {
                     Ok(Actor::spawn_linked(None, ReconcilerActor, args, sup)

@@ -35,7 +35,7 @@ impl IntoResponse for SimError {
     fn into_response(self) -> Response {
         let status = match self {
             SimError::Down | SimError::Fault => StatusCode::SERVICE_UNAVAILABLE,
-            SimError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            SimError::Invalid(_) | SimError::RefundRefused => StatusCode::UNPROCESSABLE_ENTITY,
             SimError::NotFound => StatusCode::NOT_FOUND,
         };
         error(status, &self.to_string())
@@ -90,7 +90,13 @@ async fn ledger(State(sim): State<Arc<Simulator>>) -> Response {
 }
 
 async fn stats(State(sim): State<Arc<Simulator>>) -> Response {
-    Json(json!({ "authorizationCalls": sim.authorization_calls() })).into_response()
+    let (lookups, refunds) = sim.lookup_and_refund_calls();
+    Json(json!({
+        "authorizationCalls": sim.authorization_calls(),
+        "lookupCalls": lookups,
+        "refundCalls": refunds,
+    }))
+    .into_response()
 }
 
 async fn get_faults(State(sim): State<Arc<Simulator>>) -> Response {

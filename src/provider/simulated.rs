@@ -14,7 +14,8 @@ use std::time::Duration;
 
 /// Faults to inject: a share of calls that fail with 503, a share of approvals whose answer
 /// is lost (the authorization is made, then the caller hears nothing until it times out), a
-/// delay before every answer, or every call failing at once (`down`).
+/// delay before every answer, every call failing at once (`down`), or the refunds of some
+/// authorizations refused (422) whenever they are asked for.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Faults {
@@ -26,6 +27,9 @@ pub struct Faults {
     pub latency_ms: u64,
     #[serde(default)]
     pub down: bool,
+    /// Authorization ids whose refund is refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refuse_refunds: Vec<String>,
 }
 
 impl Faults {
@@ -45,6 +49,8 @@ pub enum SimError {
     Invalid(&'static str),
     #[error("no such authorization")]
     NotFound,
+    #[error("refund refused")]
+    RefundRefused,
 }
 
 /// How long a dropped answer keeps the caller waiting: longer than any sensible timeout.
@@ -73,6 +79,9 @@ pub struct Simulator {
     faults: Mutex<Faults>,
     /// Authorization calls received, whatever their answer (a down system counts them too).
     calls: AtomicU64,
+    /// Lookups (`GET /v1/authorizations?reference=`) and refund calls received.
+    lookups: AtomicU64,
+    refunds: AtomicU64,
 }
 
 impl Simulator {
@@ -81,6 +90,8 @@ impl Simulator {
             books: Mutex::default(),
             faults: Mutex::new(faults),
             calls: AtomicU64::new(0),
+            lookups: AtomicU64::new(0),
+            refunds: AtomicU64::new(0),
         }
     }
 
@@ -88,6 +99,14 @@ impl Simulator {
     /// compares with the breaker's open periods.
     pub fn authorization_calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
+    }
+
+    /// How many lookups and refund calls reached it.
+    pub fn lookup_and_refund_calls(&self) -> (u64, u64) {
+        (
+            self.lookups.load(Ordering::Relaxed),
+            self.refunds.load(Ordering::Relaxed),
+        )
     }
 
     pub fn faults(&self) -> Faults {
@@ -175,6 +194,7 @@ impl Simulator {
 
     /// The latest authorization made for `reference`.
     pub fn find(&self, reference: &str) -> Option<AuthorizationReply> {
+        self.lookups.fetch_add(1, Ordering::Relaxed);
         let books = self.books.lock().unwrap();
         books
             .by_reference
@@ -185,6 +205,15 @@ impl Simulator {
     /// Refunds an approved authorization. Refunding it again returns the same refund, so a
     /// caller that lost the answer can simply ask again.
     pub fn refund(&self, authorization: &str, amount: u64) -> Result<RefundReply, SimError> {
+        self.refunds.fetch_add(1, Ordering::Relaxed);
+        if self
+            .faults()
+            .refuse_refunds
+            .iter()
+            .any(|a| a == authorization)
+        {
+            return Err(SimError::RefundRefused);
+        }
         let mut books = self.books.lock().unwrap();
         let record = books
             .records

@@ -10,6 +10,8 @@ mod write;
 pub use command::{Command, Outcome, Rejected};
 pub use read::Page;
 pub use tables::{BREAKER_OPEN_UNTIL, NOTIFIER, PROJECTOR};
+#[cfg(test)]
+pub(crate) use write::testing;
 
 use redb::{Database, ReadableDatabase};
 use std::path::Path;

@@ -43,6 +43,12 @@ pub const IDEMPOTENCY_BY_TIME: TableDefinition<(u64, &str, &str), ()> =
 pub const INTENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("intents");
 /// (opened ms since the epoch, intent base) → (): the open intents by age.
 pub const INTENTS_OPEN: TableDefinition<(u64, &str), ()> = TableDefinition::new("intents_open");
+
+/// Milliseconds since the epoch as an index key (times before 1970 sort first).
+pub fn index_ms(t: crate::domain::Timestamp) -> u64 {
+    t.0.max(0) as u64
+}
+
 /// Authorization id → encoded `RefundOwed`: approvals to refund, until the refund is confirmed.
 pub const REFUNDS_OWED: TableDefinition<&str, &[u8]> = TableDefinition::new("refunds_owed");
 /// Name → encoded setting that must survive a restart (the breaker's open period).

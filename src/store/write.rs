@@ -15,6 +15,8 @@ use redb::{Database, Durability, ReadableTable, Table, WriteTransaction};
 
 mod intents;
 mod notify;
+#[cfg(test)]
+pub(crate) mod testing;
 
 pub fn commit_batch(
     db: &Database,
@@ -194,15 +196,7 @@ impl<'t> Tables<'t> {
                 Ok(Ok(Outcome::default()))
             }
             Command::RecordDelivery { message, attempt } => {
-                if self.messages.get(message.id)?.is_none() {
-                    return Ok(Err(Rejected::VersionConflict));
-                }
-                self.put_message(message)?;
-                if let Some(attempt) = attempt {
-                    self.attempts
-                        .insert((message.id, attempt.number), encode(attempt)?.as_slice())?;
-                }
-                Ok(Ok(Outcome::default()))
+                self.record_delivery(message, attempt.as_ref())
             }
             Command::ProjectViews {
                 changes,
@@ -340,7 +334,7 @@ impl<'t> Tables<'t> {
         // here; see `key_recorded`).
         if self.idempotency.get(key)?.is_none() {
             self.idempotency.insert(key, encode(&record)?.as_slice())?;
-            let at = intents::index_ms(record.created_at);
+            let at = index_ms(record.created_at);
             self.idempotency_by_time.insert((at, key.0, key.1), ())?;
         }
         Ok(())

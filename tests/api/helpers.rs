@@ -292,8 +292,17 @@ impl TestProvider {
     }
 
     pub async fn ledger(&self) -> Value {
+        self.get("/v1/ledger").await
+    }
+
+    /// `{"authorizationCalls", "lookupCalls", "refundCalls"}`: the calls that reached it.
+    pub async fn stats(&self) -> Value {
+        self.get("/v1/stats").await
+    }
+
+    async fn get(&self, path: &str) -> Value {
         Client::new()
-            .get(format!("{}/v1/ledger", self.address))
+            .get(format!("{}{path}", self.address))
             .send()
             .await
             .unwrap()

@@ -21,22 +21,33 @@ fn approved_ids(ledger: &Value) -> Vec<(String, bool)> {
         .collect()
 }
 
+/// A server against `provider` with a 300 ms payment timeout, the breaker's open period and
+/// the reconciliation delay in milliseconds, and `more` flags.
+async fn spawn_reconciling_app(
+    provider: &TestProvider,
+    breaker_open_ms: &str,
+    reconcile_after_ms: &str,
+    more: &[&str],
+) -> TestApp {
+    let mut flags = vec![
+        "--provider",
+        &provider.address,
+        "--payment-timeout-ms",
+        "300",
+        "--breaker-open-ms",
+        breaker_open_ms,
+        "--reconcile-after-ms",
+        reconcile_after_ms,
+    ];
+    flags.extend_from_slice(more);
+    spawn_app_with(&flags).await
+}
+
 #[tokio::test]
 async fn approvals_whose_answer_was_lost_end_registered_by_a_retry_or_refunded() {
     let provider = spawn_provider().await;
-    let app = spawn_app_with(&[
-        "--provider",
-        &provider.address.clone(),
-        "--payment-timeout-ms",
-        "300",
-        "--max-payment-calls",
-        "128",
-        "--breaker-open-ms",
-        "100",
-        "--reconcile-after-ms",
-        "3000",
-    ])
-    .await;
+    let app =
+        spawn_reconciling_app(&provider, "100", "3000", &["--max-payment-calls", "128"]).await;
     const N: usize = 100;
     provider.set_faults(json!({"dropRate": 1.0})).await;
     let sends = (0..N).map(|i| {
@@ -245,6 +256,124 @@ async fn keys_are_pruned_after_their_retention_and_then_run_again() {
     assert_eq!(
         app.list("prune").await["items"].as_array().unwrap().len(),
         2
+    );
+}
+
+/// Registrations whose answers are lost: each leaves an approval at the payment system and an
+/// open intent behind. Returns the approvals' ids, sorted.
+async fn lost_approvals(
+    app: &TestApp,
+    provider: &TestProvider,
+    prefix: &str,
+    n: usize,
+) -> Vec<String> {
+    provider.set_faults(json!({"dropRate": 1.0})).await;
+    let sends = (0..n).map(|i| {
+        let app = TestApp::handle(app);
+        let key = format!("{prefix}{i}");
+        async move { post_with_key(&app, &key, &body(&key)).await.status() }
+    });
+    let statuses = futures_join_all(sends).await;
+    assert!(statuses.iter().all(|s| *s == 503), "{statuses:?}");
+    provider.set_faults(json!({})).await;
+    let mut ids: Vec<String> = approved_ids(&provider.ledger().await)
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    ids.sort();
+    assert_eq!(ids.len(), n);
+    ids
+}
+
+#[tokio::test]
+async fn a_refund_the_payment_system_always_refuses_does_not_hold_up_the_refunds_behind_it() {
+    let provider = spawn_provider().await;
+    let app = spawn_reconciling_app(&provider, "100", "1000", &[]).await;
+    const N: usize = 4;
+    let ids = lost_approvals(&app, &provider, "refused", N).await;
+
+    // Every refund is refused until all four are owed; then only the first of them (refunds
+    // owed are kept in authorization order) is refused, for good.
+    provider.set_faults(json!({"refuseRefunds": ids})).await;
+    let abandoned = r#"paytree_reconciliations_total{outcome="abandoned"}"#;
+    for _ in 0..200 {
+        if metric(&app, abandoned).await >= N as f64 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        metric(&app, abandoned).await,
+        N as f64,
+        "every approval is owed back"
+    );
+    provider
+        .set_faults(json!({"refuseRefunds": [ids[0]]}))
+        .await;
+
+    let mut refunded = Vec::new();
+    for _ in 0..100 {
+        refunded = approved_ids(&provider.ledger().await)
+            .into_iter()
+            .filter(|(_, r)| *r)
+            .map(|(id, _)| id)
+            .collect();
+        refunded.sort();
+        if refunded.len() >= N - 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        refunded,
+        ids[1..],
+        "the refunds behind the refused one were made"
+    );
+    let failed = r#"paytree_reconciliations_total{outcome="refund_failed"}"#;
+    let before = metric(&app, failed).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        metric(&app, failed).await > before,
+        "the refused refund is still owed and tried again each round"
+    );
+}
+
+#[tokio::test]
+async fn while_the_breaker_is_open_a_reconcile_round_makes_no_call_to_the_payment_system() {
+    let provider = spawn_provider().await;
+    let app = spawn_reconciling_app(&provider, "60000", "2000", &[]).await;
+    // Five lost answers: five timeouts open the breaker and leave five intents, which fall due
+    // for reconciliation two seconds after they were opened, while it is still open.
+    lost_approvals(&app, &provider, "open", 5).await;
+    let breaker: Value = app.get("/admin/breaker").await.json().await.unwrap();
+    assert_eq!(breaker["state"], "open");
+    let before = provider.stats().await;
+
+    // Rounds run every 500 ms; eight of them take the rounds well past the intents' due time.
+    let skipped = r#"paytree_reconciliations_total{outcome="breaker_open"}"#;
+    for _ in 0..200 {
+        let stats = provider.stats().await;
+        assert_eq!(
+            (&stats["lookupCalls"], &stats["refundCalls"]),
+            (&before["lookupCalls"], &before["refundCalls"]),
+            "a reconcile round called the payment system while the breaker was open"
+        );
+        if metric(&app, skipped).await >= 8.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(metric(&app, skipped).await >= 8.0, "rounds ran meanwhile");
+    assert_eq!(
+        metric(&app, "paytree_payment_intents_open").await,
+        5.0,
+        "the intents wait for the breaker to close"
+    );
+    let after: Value = app.get("/admin/breaker").await.json().await.unwrap();
+    assert_eq!(
+        (&after["state"], &after["openings"]),
+        (&breaker["state"], &breaker["openings"]),
+        "one open period throughout"
     );
 }
 

@@ -148,6 +148,19 @@ async fn wait_until_settled(app: &TestApp, customers: &[String], n: usize) -> Ve
     panic!("messages were still pending after 20 s");
 }
 
+/// `GET /admin/messages/{id}`, and its attempts (as many as the message counts).
+async fn delivery_attempts(app: &TestApp, id: u64) -> (Value, Vec<Value>) {
+    let detail: Value = app
+        .get(&format!("/admin/messages/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let attempts = detail["deliveryAttempts"].as_array().unwrap().clone();
+    assert_eq!(detail["attempts"], attempts.len());
+    (detail, attempts)
+}
+
 #[tokio::test]
 async fn a_webhook_that_is_down_then_slow_then_up_gets_every_message_signed_and_in_order() {
     let receiver = spawn_receiver(DOWN).await;
@@ -206,14 +219,7 @@ async fn a_webhook_that_is_down_then_slow_then_up_gets_every_message_signed_and_
 
     // The first message's attempts: refused, timed out, then delivered.
     let first = acknowledged.first().unwrap();
-    let detail: Value = app
-        .get(&format!("/admin/messages/{first}"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let attempts = detail["deliveryAttempts"].as_array().unwrap();
-    assert_eq!(detail["attempts"], attempts.len());
+    let (detail, attempts) = delivery_attempts(&app, *first).await;
     assert!(attempts.iter().any(|a| a["statusCode"] == 503), "{detail}");
     assert!(
         attempts.iter().any(|a| a["error"] == "timed out"),
@@ -335,4 +341,65 @@ async fn kill_dash_nine_between_commit_and_delivery_still_gives_one_message_per_
         "the receiver got every message at least once"
     );
     assert!(receiver.received().iter().all(|r| r.signed));
+}
+
+#[tokio::test]
+async fn a_message_pending_when_paytree_restarts_without_a_webhook_fails_and_can_be_sent_later() {
+    let receiver = spawn_receiver(DOWN).await;
+    let flags = webhook_flags(&receiver, 100, "1s");
+    // It keeps the data dir for the runs after it.
+    let mut first = spawn_app_with(&as_strs(&flags)).await;
+    let event = position(&first.register("nia", "card", VISA).await);
+    let mut tried = false;
+    for _ in 0..200 {
+        let messages = first.messages("nia").await;
+        if messages
+            .first()
+            .is_some_and(|m| m["attempts"].as_u64() >= Some(1))
+        {
+            assert_eq!(messages[0]["status"], "pending", "it waits for its retry");
+            tried = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(tried, "the webhook was tried once");
+    assert!(first.stop().await.success());
+
+    // Restarted without a webhook: the message will never be sent, so it is not pending.
+    let mut app = start_serve(&first.dir, &[]).await;
+    let mut message = Value::Null;
+    for _ in 0..100 {
+        message = app.messages("nia").await[0].clone();
+        if message["status"] != "pending" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(message["status"], "failed", "{message}");
+    let (detail, attempts) = delivery_attempts(&app, event).await;
+    assert_eq!(attempts[0]["statusCode"], 503);
+    let last = attempts.last().unwrap();
+    assert_eq!(
+        last["error"], "not sent: no webhook is configured",
+        "{detail}"
+    );
+    assert_eq!(last["statusCode"], Value::Null);
+    assert_eq!(metric(&app, "paytree_messages_pending").await, 0.0);
+    let redeliver = format!("/admin/messages/{event}/redeliver");
+    assert_problem(
+        app.post_json(&redeliver, &json!({})).await,
+        409,
+        "no-webhook",
+    )
+    .await;
+    assert!(app.stop().await.success());
+
+    // With a webhook configured again, it can be sent again.
+    receiver.set(UP);
+    let app = start_serve(&first.dir, &as_strs(&flags)).await;
+    assert_eq!(app.post_json(&redeliver, &json!({})).await.status(), 202);
+    let settled = wait_until_settled(&app, &["nia".to_owned()], 1).await;
+    assert_eq!(settled[0]["status"], "delivered");
+    assert_eq!(receiver.accepted_event_ids(), [event]);
 }

@@ -30,6 +30,16 @@ async fn succeed(b: &Breaker) -> Result<(), CallError<Err>> {
         .await
 }
 
+/// A breaker that five failures opened and whose open period is over: the next call probes.
+async fn open_and_over() -> Breaker {
+    let b = Breaker::new(config());
+    for _ in 0..5 {
+        fail(&b).await.unwrap_err();
+    }
+    tokio::time::advance(config().open_for).await;
+    b
+}
+
 #[tokio::test(start_paused = true)]
 async fn opens_after_five_consecutive_failures_and_rejects_with_the_remaining_time() {
     let b = Breaker::new(config());
@@ -81,11 +91,7 @@ async fn a_slow_call_times_out_inside_the_guard_and_counts_as_a_failure() {
 
 #[tokio::test(start_paused = true)]
 async fn half_open_lets_at_most_three_probes_through_and_a_success_closes_it() {
-    let b = Breaker::new(config());
-    for _ in 0..5 {
-        fail(&b).await.unwrap_err();
-    }
-    tokio::time::advance(Duration::from_secs(5)).await;
+    let b = open_and_over().await;
     let probes: Vec<_> = (0..3).map(|_| b.try_acquire().unwrap()).collect();
     assert_eq!(b.state(), BreakerState::HalfOpen);
     assert!(b.try_acquire().is_err(), "a fourth probe must wait");
@@ -99,11 +105,7 @@ async fn half_open_lets_at_most_three_probes_through_and_a_success_closes_it() {
 
 #[tokio::test(start_paused = true)]
 async fn an_abandoned_probe_gives_its_slot_back() {
-    let b = Breaker::new(config());
-    for _ in 0..5 {
-        fail(&b).await.unwrap_err();
-    }
-    tokio::time::advance(Duration::from_secs(5)).await;
+    let b = open_and_over().await;
     let held: Vec<_> = (0..3).map(|_| b.try_acquire().unwrap()).collect();
     assert!(b.try_acquire().is_err());
     // A probe whose caller gave up halfway (the future is dropped before it finishes).
@@ -120,11 +122,7 @@ async fn an_abandoned_probe_gives_its_slot_back() {
 
 #[tokio::test(start_paused = true)]
 async fn a_failed_probe_reopens_it_for_the_full_period() {
-    let b = Breaker::new(config());
-    for _ in 0..5 {
-        fail(&b).await.unwrap_err();
-    }
-    tokio::time::advance(Duration::from_secs(5)).await;
+    let b = open_and_over().await;
     fail(&b).await.unwrap_err();
     assert_eq!(b.state(), BreakerState::Open);
     assert_eq!(b.snapshot().retry_after_seconds, 5);
@@ -158,11 +156,7 @@ async fn failures_older_than_the_window_do_not_count() {
 
 #[tokio::test(start_paused = true)]
 async fn a_probe_that_starts_after_another_probe_reopened_it_cannot_close_it() {
-    let b = Breaker::new(config());
-    for _ in 0..5 {
-        fail(&b).await.unwrap_err();
-    }
-    tokio::time::advance(Duration::from_secs(5)).await;
+    let b = open_and_over().await;
     let first = b.try_acquire().unwrap();
     let second = b.try_acquire().unwrap();
     let failed = b
@@ -231,4 +225,59 @@ async fn open_remaining_tells_the_time_left_and_leaves_the_probes_to_try_acquire
     b.try_acquire().unwrap();
     assert_eq!(b.state(), BreakerState::HalfOpen);
     assert_eq!(b.open_remaining(), None);
+}
+
+/// Calls with every permit at once (each call stays at the payment system for a second, so
+/// they overlap) and says how many reached it.
+async fn calls_that_go_out_together(b: &Breaker, permits: Vec<Permit>) -> usize {
+    let reached = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let calls: Vec<_> = permits
+        .into_iter()
+        .map(|permit| {
+            let (b, reached) = (b.clone(), reached.clone());
+            tokio::spawn(async move {
+                let call = async move {
+                    reached.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    Result::<(), Err>::Ok(())
+                };
+                b.call(permit, is_failure, call).await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let together = reached.load(std::sync::atomic::Ordering::SeqCst);
+    for call in calls {
+        let _ = call.await;
+    }
+    together
+}
+
+#[tokio::test(start_paused = true)]
+async fn probes_still_held_from_the_last_half_open_period_count_against_the_next_one() {
+    let b = open_and_over().await;
+    let mut earlier: Vec<Permit> = (0..3).map(|_| b.try_acquire().unwrap()).collect();
+    // One probe fails and reopens it; the callers of the other two still hold their permits.
+    let failing = earlier.pop().unwrap();
+    b.call(failing, is_failure, async {
+        Result::<(), Err>::Err(Err::Down)
+    })
+    .await
+    .unwrap_err();
+    assert_eq!(b.state(), BreakerState::Open);
+
+    // The next half-open period: every permit it gives, with the two held ones, goes out.
+    tokio::time::advance(Duration::from_secs(5)).await;
+    let mut held = earlier;
+    while let Ok(permit) = b.try_acquire() {
+        held.push(permit);
+        assert!(held.len() <= 10, "try_acquire never refuses");
+    }
+    let together = calls_that_go_out_together(&b, held).await;
+    assert!(
+        together <= 3,
+        "{together} probes reached the payment system at once"
+    );
+    assert_eq!(b.state(), BreakerState::Closed);
+    assert_eq!(b.snapshot().probes_in_flight, 0);
 }

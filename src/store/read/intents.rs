@@ -5,21 +5,29 @@ use crate::domain::intent::{Intent, RefundOwed};
 use crate::store::codec::decode;
 use crate::store::tables::*;
 use crate::store::{Store, StoreError};
-use redb::{ReadableTable, ReadableTableMetadata};
+use redb::ReadableTableMetadata;
+use std::ops::Bound;
 
 impl Store {
-    /// Open intents opened before `before`, oldest first, at most `limit` of them.
+    /// Open intents opened before `before`, oldest first, at most `limit` of them; with
+    /// `after`, only those that come after that intent (so a caller can page past intents it
+    /// could not settle).
     pub fn open_intents_before(
         &self,
         before: Timestamp,
+        after: Option<&Intent>,
         limit: usize,
     ) -> Result<Vec<Intent>, StoreError> {
         let txn = self.read()?;
         let open = txn.open_table(INTENTS_OPEN)?;
         let intents = txn.open_table(INTENTS)?;
-        let cutoff = before.0.max(0) as u64;
+        let cutoff = Bound::Excluded((index_ms(before), ""));
+        let start = match after {
+            Some(i) => Bound::Excluded((index_ms(i.opened_at), i.base.as_str())),
+            None => Bound::Unbounded,
+        };
         let mut out = Vec::new();
-        for row in open.range(..(cutoff, ""))?.take(limit) {
+        for row in open.range::<(u64, &str)>((start, cutoff))?.take(limit) {
             let (key, _) = row?;
             if let Some(bytes) = intents.get(key.value().1)? {
                 out.push(decode(bytes.value())?);
@@ -34,12 +42,18 @@ impl Store {
         Ok(txn.open_table(INTENTS_OPEN)?.len()?)
     }
 
-    /// Refunds owed, at most `limit` of them.
-    pub fn refunds_owed(&self, limit: usize) -> Result<Vec<RefundOwed>, StoreError> {
+    /// Refunds owed, by authorization, after the authorization `after` when given, at most
+    /// `limit` of them.
+    pub fn refunds_owed(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<RefundOwed>, StoreError> {
         let txn = self.read()?;
         let owed = txn.open_table(REFUNDS_OWED)?;
+        let start = after.map_or(Bound::Unbounded, Bound::Excluded);
         let mut out = Vec::new();
-        for row in owed.iter()?.take(limit) {
+        for row in owed.range::<&str>((start, Bound::Unbounded))?.take(limit) {
             out.push(decode(row?.1.value())?);
         }
         Ok(out)

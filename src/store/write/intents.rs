@@ -7,12 +7,8 @@ use crate::domain::intent::{Intent, IntentRef, RefundOwed, Verdict};
 use crate::domain::{CustomerId, Payment, PaymethodId, Timestamp};
 use crate::store::codec::{decode, encode};
 use crate::store::command::{Outcome, Rejected};
+use crate::store::tables::index_ms;
 use redb::ReadableTable;
-
-/// Milliseconds since the epoch as an index key (times before 1970 sort first).
-pub(super) fn index_ms(t: Timestamp) -> u64 {
-    t.0.max(0) as u64
-}
 
 impl Tables<'_> {
     fn intent(&self, base: &str) -> Result<Option<Intent>, StoreError> {
@@ -201,7 +197,7 @@ mod tests {
 
     fn resolve(store: &Store, verdict: Verdict) -> Result<Outcome, Rejected> {
         let intent = store
-            .open_intents_before(Timestamp(i64::MAX), 10)
+            .open_intents_before(Timestamp(i64::MAX), None, 10)
             .unwrap()
             .remove(0);
         let command = Command::ResolveIntent {
@@ -236,7 +232,7 @@ mod tests {
         };
         resolve(&store, Verdict::Abandon(refund)).unwrap();
         assert_eq!(store.open_intents().unwrap(), 0);
-        assert_eq!(store.refunds_owed(10).unwrap().len(), 1);
+        assert_eq!(store.refunds_owed(None, 10).unwrap().len(), 1);
 
         let second = open(&store, "n3");
         assert_ne!(
@@ -253,7 +249,7 @@ mod tests {
         let (_dir, store) = store();
         open(&store, "n1");
         let seen = store
-            .open_intents_before(Timestamp(i64::MAX), 10)
+            .open_intents_before(Timestamp(i64::MAX), None, 10)
             .unwrap()
             .remove(0);
         std::thread::sleep(std::time::Duration::from_millis(2));

@@ -1,9 +1,10 @@
 //! The notifier's and the projector's side of a write transaction: messages and view rows.
 
 use super::{StoreError, Tables};
-use crate::domain::message::{Message, MessageStatus};
+use crate::domain::message::{DeliveryAttempt, Message, MessageStatus};
 use crate::domain::mypage::ViewChange;
 use crate::store::codec::encode;
+use crate::store::command::{Outcome, Rejected};
 use crate::store::tables::{VIEW_MESSAGE, VIEW_METHOD};
 use redb::ReadableTable;
 
@@ -28,6 +29,35 @@ impl Tables<'_> {
             self.messages_pending.remove(message.id)?;
         }
         Ok(())
+    }
+
+    /// Records a message's delivery state and its latest attempt. Attempt numbers continue
+    /// from what is stored: a notifier restarted before its predecessor's last record
+    /// committed counts from a stale message, and must not replace that record.
+    pub(super) fn record_delivery(
+        &mut self,
+        message: &Message,
+        attempt: Option<&DeliveryAttempt>,
+    ) -> Result<Result<Outcome, Rejected>, StoreError> {
+        if self.messages.get(message.id)?.is_none() {
+            return Ok(Err(Rejected::VersionConflict));
+        }
+        let mut message = message.clone();
+        if let Some(attempt) = attempt {
+            let last = self
+                .attempts
+                .range((message.id, 0)..=(message.id, u32::MAX))?
+                .next_back()
+                .transpose()?
+                .map_or(0, |(key, _)| key.value().1);
+            let mut attempt = attempt.clone();
+            attempt.number = attempt.number.max(last + 1);
+            message.attempts = message.attempts.max(attempt.number);
+            self.attempts
+                .insert((message.id, attempt.number), encode(&attempt)?.as_slice())?;
+        }
+        self.put_message(&message)?;
+        Ok(Ok(Outcome::default()))
     }
 
     pub(super) fn change_view(&mut self, change: &ViewChange) -> Result<(), StoreError> {
@@ -57,54 +87,20 @@ impl Tables<'_> {
 
 #[cfg(test)]
 mod tests {
-    use crate::domain::intent::IntentRef;
     use crate::domain::message::Message;
-    use crate::domain::{
-        AccountNumber, CustomerId, Kind, Payment, PaymentMethod, PaymethodId, Position,
-    };
+    use crate::domain::{CustomerId, Position};
+    use crate::store::testing::register;
     use crate::store::{Command, Store};
 
     fn alice() -> CustomerId {
         CustomerId::parse("alice").unwrap()
     }
 
-    /// Registers payment method 1 for alice, the way the aggregate does after an approval.
-    fn register(store: &Store) {
-        let intent = IntentRef {
-            base: "reg_1".into(),
-            nonce: "n1".into(),
-        };
-        let open = Command::OpenIntent {
-            base: intent.base.clone(),
-            nonce: intent.nonce.clone(),
-            customer_id: alice(),
-            paymethod_id: None,
-        };
-        store.commit(&[open]).unwrap().remove(0).unwrap();
-        let number = AccountNumber::parse(Kind::Card, "4242424242424242").unwrap();
-        let method = PaymentMethod::registered(
-            PaymethodId(1),
-            alice(),
-            &number,
-            None,
-            "tok_1".into(),
-            "f1".into(),
-        );
-        let payment = Payment::verification(alice(), None, None, "auth_1".into());
-        let command = Command::Register {
-            method,
-            payment,
-            intent,
-            idempotency: None,
-        };
-        store.commit(&[command]).unwrap().remove(0).unwrap();
-    }
-
     #[test]
     fn an_events_message_is_listed_once_the_notifier_has_created_it_and_only_once() {
         let dir = tempfile::TempDir::new().unwrap();
         let store = Store::open(&dir.path().join("t.redb")).unwrap();
-        register(&store);
+        register(&store, 1, &alice());
         // The registration listed its event's message; it is not there to show yet.
         assert!(store.messages_of(&alice(), 0, 10).unwrap().items.is_empty());
 
@@ -129,6 +125,58 @@ mod tests {
                 .unwrap()
                 .items
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn an_attempt_numbered_from_a_stale_count_is_kept_beside_the_one_it_would_have_replaced() {
+        use crate::domain::Timestamp;
+        use crate::domain::message::{Channel, DeliveryAttempt, MessageStatus};
+        let dir = tempfile::TempDir::new().unwrap();
+        let store = Store::open(&dir.path().join("t.redb")).unwrap();
+        let position = register(&store, 1, &alice());
+        let event = store.events_after(Position(0), 1).unwrap().remove(0);
+        let created = Message::for_event(&event);
+        let record = Command::RecordMessages {
+            messages: vec![created.clone()],
+            checkpoint: position,
+        };
+        store.commit(&[record]).unwrap().remove(0).unwrap();
+        let attempt = |at: i64, status_code: u16| DeliveryAttempt {
+            number: created.attempts + 1,
+            channel: Channel::Webhook,
+            at: Timestamp(at),
+            status_code: Some(status_code),
+            duration_ms: 5,
+            error: (status_code != 200).then(|| "the receiver answered 503".to_owned()),
+        };
+        let deliver = |ok: bool, attempt: DeliveryAttempt| {
+            let mut message = created.clone();
+            message.attempted(ok, false, attempt.at);
+            let command = Command::RecordDelivery {
+                message,
+                attempt: Some(attempt),
+            };
+            store.commit(&[command]).unwrap().remove(0).unwrap();
+        };
+        deliver(false, attempt(1, 503));
+        // A notifier restarted before that record committed read the message with no attempt,
+        // and numbers its own attempt 1 too.
+        deliver(true, attempt(2, 200));
+
+        let attempts = store.attempts_of(created.id).unwrap();
+        let numbers: Vec<u32> = attempts.iter().map(|a| a.number).collect();
+        assert_eq!(numbers, [1, 2], "numbers continue from what is stored");
+        assert_eq!(
+            attempts[0].status_code,
+            Some(503),
+            "the first record is kept"
+        );
+        assert_eq!(attempts[1].status_code, Some(200));
+        let stored = store.message(created.id).unwrap().unwrap();
+        assert_eq!(
+            (stored.status, stored.attempts),
+            (MessageStatus::Delivered, 2)
         );
     }
 }
