@@ -2,8 +2,7 @@
 //! meta table, and a start within a recorded period opens the breaker for what is left.
 
 use super::breaker::Breaker;
-use super::slot::Slot;
-use super::{ask, store_writer};
+use super::kernel::Writer;
 use crate::store::{Store, StoreError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -35,7 +34,7 @@ pub(super) fn open_until(store: &Store) -> Result<Option<SystemTime>, StoreError
 }
 
 /// Records each opening of the breaker (the end of its open period) in the store.
-pub(super) fn keep_openings(breaker: &Breaker, writer: Slot<store_writer::StoreWriterMessage>) {
+pub(super) fn keep_openings(breaker: &Breaker, writer: Writer) {
     let mut openings = breaker.openings();
     tokio::spawn(async move {
         while openings.changed().await.is_ok() {
@@ -50,16 +49,8 @@ pub(super) fn keep_openings(breaker: &Breaker, writer: Slot<store_writer::StoreW
                 name: crate::store::BREAKER_OPEN_UNTIL,
                 value: ms.to_be_bytes().to_vec(),
             };
-            let Ok(writer) = writer.get() else {
-                tracing::warn!("breaker opening not recorded: the store writer is restarting");
-                continue;
-            };
-            let build = |r| store_writer::StoreWriterMessage::Write(command, r);
-            if !matches!(
-                ask(&writer, build, Duration::from_secs(10)).await,
-                Ok(Ok(_))
-            ) {
-                tracing::warn!("breaker opening not recorded");
+            if let Err(e) = writer.write(command).await {
+                tracing::warn!(error = %e, "breaker opening not recorded");
             }
         }
     });

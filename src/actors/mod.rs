@@ -15,7 +15,6 @@ pub mod projector;
 mod reads;
 pub mod reconciler;
 pub mod store_writer;
-mod tail;
 mod tree;
 pub mod webhook;
 
@@ -331,9 +330,4 @@ where
         Ok(CallResult::Success(v)) => Ok(v),
         _ => Err(Refusal::Unavailable),
     }
-}
-
-/// The module the notifier, projector, reconciler and breaker record name the slot by.
-mod slot {
-    pub use super::kernel::Slot;
 }

@@ -9,9 +9,7 @@
 //! to read or write is returned from `handle`, so the supervisor restarts the notifier with
 //! backoff; the new incarnation resumes from the checkpoint and the pending messages.
 
-use super::slot::Slot;
-use super::store_writer::StoreWriterMessage;
-use super::tail;
+use super::kernel::{LogTail, Writer};
 use super::webhook::Webhook;
 use crate::domain::message::{Channel, DeliveryAttempt, Message, MessageStatus};
 use crate::domain::{PaymethodId, Position, Timestamp};
@@ -23,7 +21,6 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
-use tokio::task::JoinHandle;
 
 /// Webhook calls in flight at once, over all payment methods.
 const MAX_SENDING: usize = 32;
@@ -42,19 +39,13 @@ pub struct WebhookChannel {
 
 pub struct NotifierArgs {
     pub store: Store,
-    pub writer: Slot<StoreWriterMessage>,
+    pub writer: Writer,
     pub commits: watch::Receiver<Position>,
-    pub write_wait: Duration,
     pub webhook: Option<WebhookChannel>,
 }
 
 pub struct NotifierState {
-    store: Store,
-    writer: Slot<StoreWriterMessage>,
-    commits: watch::Receiver<Position>,
-    write_wait: Duration,
-    checkpoint: Position,
-    waker: JoinHandle<()>,
+    tail: LogTail,
     webhook: Option<WebhookChannel>,
     /// Messages waiting for the webhook, per payment method, in event order.
     queues: HashMap<PaymethodId, VecDeque<Queued>>,
@@ -105,27 +96,28 @@ impl Actor for NotifierActor {
         myself: ActorRef<Self::Msg>,
         args: NotifierArgs,
     ) -> Result<NotifierState, ActorProcessingErr> {
-        let checkpoint = tail::read(&args.store, |s| s.checkpoint(NOTIFIER)).await?;
+        let tail = LogTail::start(
+            NOTIFIER,
+            names::NOTIFIER_LAG,
+            args.store,
+            args.writer,
+            args.commits,
+            &myself,
+            || NotifierMessage::CatchUp,
+        )
+        .await?;
         let mut state = NotifierState {
-            store: args.store,
-            writer: args.writer,
-            waker: tail::wake_on_commit(myself.clone(), args.commits.clone(), || {
-                NotifierMessage::CatchUp
-            }),
-            commits: args.commits,
-            write_wait: args.write_wait,
-            checkpoint,
+            tail,
             webhook: args.webhook,
             queues: HashMap::new(),
             busy: Default::default(),
             sending: Arc::new(Semaphore::new(MAX_SENDING)),
         };
-        let pending = tail::read(&state.store, |s| s.pending_messages()).await?;
+        let pending = state.tail.read(|s| s.pending_messages()).await?;
         match state.webhook {
             Some(_) => state.enqueue(&myself, pending),
             None => state.fail_for_want_of_a_webhook(pending).await?,
         }
-        myself.send_message(NotifierMessage::CatchUp)?;
         Ok(state)
     }
 
@@ -153,15 +145,6 @@ impl Actor for NotifierActor {
         }
         Ok(())
     }
-
-    async fn post_stop(
-        &self,
-        _myself: ActorRef<Self::Msg>,
-        state: &mut NotifierState,
-    ) -> Result<(), ActorProcessingErr> {
-        state.waker.abort();
-        Ok(())
-    }
 }
 
 impl NotifierState {
@@ -169,11 +152,10 @@ impl NotifierState {
         &mut self,
         myself: &ActorRef<NotifierMessage>,
     ) -> Result<(), ActorProcessingErr> {
-        let events = tail::events_after(&self.store, self.checkpoint).await?;
-        let Some(last) = events.last().map(|e| e.position) else {
-            metrics::gauge!(names::NOTIFIER_LAG).set(tail::lag(&self.commits, self.checkpoint));
+        let events = self.tail.batch().await?;
+        if events.is_empty() {
             return Ok(());
-        };
+        }
         let now = Timestamp::now();
         let inbox_only = self.webhook.is_none();
         let messages: Vec<Message> = events
@@ -186,13 +168,14 @@ impl NotifierState {
                 m
             })
             .collect();
-        let command = Command::RecordMessages {
-            messages: messages.clone(),
-            checkpoint: last,
-        };
-        tail::write(&self.writer, command, self.write_wait).await?;
-        self.checkpoint = last;
-        metrics::gauge!(names::NOTIFIER_LAG).set(tail::lag(&self.commits, self.checkpoint));
+        let recorded = messages.clone();
+        let more = self
+            .tail
+            .advance(&events, |checkpoint| Command::RecordMessages {
+                messages: recorded,
+                checkpoint,
+            })
+            .await?;
         if inbox_only {
             let done = Timestamp::now();
             for m in &messages {
@@ -201,7 +184,7 @@ impl NotifierState {
         } else {
             self.enqueue(myself, messages);
         }
-        if events.len() == tail::BATCH {
+        if more {
             myself.send_message(NotifierMessage::CatchUp)?;
         }
         Ok(())
@@ -284,17 +267,14 @@ impl NotifierState {
         }
         // Sent now, so the records of one message commit in the order they happened; nothing
         // waits for the commit (a crash before it only means the message is sent again).
-        let commit = tail::send(
-            &self.writer,
-            Command::RecordDelivery {
-                message: message.clone(),
-                attempt: Some(attempt),
-            },
-        )?;
-        let wait = self.write_wait;
+        let commit = self.tail.writer().send(Command::RecordDelivery {
+            message: message.clone(),
+            attempt: Some(attempt),
+        })?;
+        let wait = self.tail.writer().wait();
         let watcher = myself.clone();
         tokio::spawn(async move {
-            if let Err(e) = tail::committed(commit, wait).await {
+            if let Err(e) = commit.committed(wait).await {
                 tracing::error!(error = %e, "recording a delivery attempt failed");
                 let _ = watcher.send_message(NotifierMessage::Failed(e.to_string()));
             }
@@ -330,7 +310,7 @@ impl NotifierState {
         myself: &ActorRef<NotifierMessage>,
         id: u64,
     ) -> Result<Message, RedeliverError> {
-        let found = tail::read(&self.store, move |s| s.message(id)).await;
+        let found = self.tail.read(move |s| s.message(id)).await;
         let mut message = match found {
             Ok(Some(m)) => m,
             Ok(None) => return Err(RedeliverError::NotFound),
@@ -347,7 +327,9 @@ impl NotifierState {
             message: message.clone(),
             attempt: None,
         };
-        tail::write(&self.writer, command, self.write_wait)
+        self.tail
+            .writer()
+            .write(command)
             .await
             .map_err(|_| RedeliverError::Unavailable)?;
         self.enqueue(myself, vec![message.clone()]);
@@ -374,14 +356,12 @@ impl NotifierState {
             };
             message.attempted(false, true, now);
             let attempt = Some(attempt);
-            commits.push(tail::send(
-                &self.writer,
-                Command::RecordDelivery { message, attempt },
-            )?);
+            let record = Command::RecordDelivery { message, attempt };
+            commits.push(self.tail.writer().send(record)?);
         }
         let failed = commits.len();
         for commit in commits {
-            tail::committed(commit, self.write_wait).await?;
+            commit.committed(self.tail.writer().wait()).await?;
         }
         if failed > 0 {
             tracing::warn!(

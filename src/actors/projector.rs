@@ -5,9 +5,7 @@
 //! that `GET /mypages` reads, and then publishes the position it has applied, which is what
 //! `minPosition` waits for.
 
-use super::slot::Slot;
-use super::store_writer::StoreWriterMessage;
-use super::tail;
+use super::kernel::{LogTail, Writer};
 use crate::domain::mypage::Mypage;
 use crate::domain::{CustomerId, Position, Timestamp};
 use crate::store::{Command, PROJECTOR, Store};
@@ -17,7 +15,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 /// Views kept in memory at most; past it the copy is emptied and refills as customers' events
 /// come in (reads of a customer not in memory go to the stored view).
@@ -81,16 +78,14 @@ pub struct ProjectorActor;
 
 pub struct ProjectorArgs {
     pub store: Store,
-    pub writer: Slot<StoreWriterMessage>,
+    pub writer: Writer,
     pub commits: watch::Receiver<Position>,
-    pub write_wait: Duration,
     pub views: Arc<Views>,
 }
 
 pub struct ProjectorState {
-    args: ProjectorArgs,
-    checkpoint: Position,
-    waker: JoinHandle<()>,
+    tail: LogTail,
+    views: Arc<Views>,
 }
 
 pub enum ProjectorMessage {
@@ -113,20 +108,25 @@ impl Actor for ProjectorActor {
         // What the incarnation before kept may lack its last write, which can commit after
         // that incarnation gave up on it: from here every view is built from the store.
         args.views.forget();
-        let checkpoint = tail::read(&args.store, |s| s.checkpoint(PROJECTOR)).await?;
+        let tail = LogTail::start(
+            PROJECTOR,
+            names::PROJECTOR_LAG,
+            args.store,
+            args.writer,
+            args.commits,
+            &myself,
+            || ProjectorMessage::CatchUp,
+        )
+        .await?;
+        let checkpoint = tail.checkpoint();
         args.views.applied.send_if_modified(|p| {
             let moved = checkpoint > *p;
             *p = (*p).max(checkpoint);
             moved
         });
-        let waker = tail::wake_on_commit(myself.clone(), args.commits.clone(), || {
-            ProjectorMessage::CatchUp
-        });
-        myself.send_message(ProjectorMessage::CatchUp)?;
         Ok(ProjectorState {
-            args,
-            checkpoint,
-            waker,
+            tail,
+            views: args.views,
         })
     }
 
@@ -142,15 +142,6 @@ impl Actor for ProjectorActor {
         }
         Ok(())
     }
-
-    async fn post_stop(
-        &self,
-        _myself: ActorRef<Self::Msg>,
-        state: &mut ProjectorState,
-    ) -> Result<(), ActorProcessingErr> {
-        state.waker.abort();
-        Ok(())
-    }
 }
 
 impl ProjectorState {
@@ -158,12 +149,10 @@ impl ProjectorState {
         &mut self,
         myself: &ActorRef<ProjectorMessage>,
     ) -> Result<(), ActorProcessingErr> {
-        let a = &self.args;
-        let events = tail::events_after(&a.store, self.checkpoint).await?;
-        let Some(last) = events.last().map(|e| e.position) else {
-            metrics::gauge!(names::PROJECTOR_LAG).set(tail::lag(&a.commits, self.checkpoint));
+        let events = self.tail.batch().await?;
+        if events.is_empty() {
             return Ok(());
-        };
+        }
         // Each touched customer's view as committed: in memory, else stored, else empty.
         let mut touched: Vec<CustomerId> = Vec::new();
         let mut views: HashMap<CustomerId, Mypage> = HashMap::new();
@@ -171,7 +160,7 @@ impl ProjectorState {
             if views.contains_key(&event.customer_id) {
                 continue;
             }
-            if let Some(view) = a.views.cached(&event.customer_id) {
+            if let Some(view) = self.views.cached(&event.customer_id) {
                 views.insert(event.customer_id.clone(), (*view).clone());
             } else {
                 touched.push(event.customer_id.clone());
@@ -181,13 +170,15 @@ impl ProjectorState {
                 );
             }
         }
-        let stored = tail::read(&a.store, move |s| {
-            touched
-                .into_iter()
-                .map(|c| s.mypage(&c))
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .await?;
+        let stored = self
+            .tail
+            .read(move |s| {
+                touched
+                    .into_iter()
+                    .map(|c| s.mypage(&c))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await?;
         for view in stored.into_iter().flatten() {
             views.insert(view.customer_id.clone(), view);
         }
@@ -197,21 +188,21 @@ impl ProjectorState {
                 view.apply(event, &mut changes);
             }
         }
-        let command = Command::ProjectViews {
-            changes,
-            checkpoint: last,
-        };
-        tail::write(&a.writer, command, a.write_wait).await?;
-        self.checkpoint = last;
-        a.views.put(views.into_values().map(Arc::new).collect());
-        a.views.applied.send_replace(last);
+        let more = self
+            .tail
+            .advance(&events, |checkpoint| Command::ProjectViews {
+                changes,
+                checkpoint,
+            })
+            .await?;
+        self.views.put(views.into_values().map(Arc::new).collect());
+        self.views.applied.send_replace(self.tail.checkpoint());
         let now = Timestamp::now();
         for event in &events {
             let delay = (now.0 - event.recorded_at.0).max(0) as f64 / 1_000.0;
             metrics::histogram!(names::PROJECTION_DELAY).record(delay);
         }
-        metrics::gauge!(names::PROJECTOR_LAG).set(tail::lag(&a.commits, self.checkpoint));
-        if events.len() == tail::BATCH {
+        if more {
             myself.send_message(ProjectorMessage::CatchUp)?;
         }
         Ok(())
@@ -221,7 +212,8 @@ impl ProjectorState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::actors::store_writer::WriteError;
+    use crate::actors::kernel::{Slot, WriteError};
+    use crate::actors::store_writer::StoreWriterMessage;
     use crate::domain::mypage::RECENT_MESSAGES;
     use crate::store::testing::register;
     use std::sync::Mutex;
@@ -295,9 +287,8 @@ mod tests {
         let (_commits, commits) = watch::channel(Position(0));
         let args = || ProjectorArgs {
             store: store.clone(),
-            writer: slot.clone(),
+            writer: Writer::new(slot.clone(), Duration::from_millis(200)),
             commits: commits.clone(),
-            write_wait: Duration::from_millis(200),
             views: views.clone(),
         };
         let wait = Duration::from_secs(5);

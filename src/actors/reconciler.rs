@@ -16,8 +16,7 @@
 //! for the next round), and its failures count towards opening it.
 
 use super::breaker::{Breaker, CallError};
-use super::slot::Slot;
-use super::store_writer::{StoreWriterMessage, WriteError};
+use super::kernel::{WriteError, Writer};
 use crate::domain::intent::{Intent, RefundOwed, Verdict};
 use crate::domain::payment::VERIFICATION_CURRENCY;
 use crate::domain::{Payment, PaymentId, PaymentPurpose, PaymentStatus, Timestamp};
@@ -39,7 +38,7 @@ pub struct ReconcilerActor;
 
 pub struct ReconcilerArgs {
     pub store: Store,
-    pub writer: Slot<StoreWriterMessage>,
+    pub writer: Writer,
     pub system: PaymentSystem,
     /// Intents open longer than this are reconciled.
     pub after: Duration,
@@ -299,12 +298,10 @@ impl ReconcilerState {
 
     /// Writes through the store writer; `None` if it was refused or not stored.
     async fn write(&self, command: Command) -> Option<Outcome> {
-        let writer = self.args.writer.get().ok()?;
-        let build = |reply| StoreWriterMessage::Write(command, reply);
-        match super::ask(&writer, build, Duration::from_secs(10)).await {
-            Ok(Ok(outcome)) => Some(outcome),
-            Ok(Err(WriteError::Rejected(_))) => None, // a retry re-opened the intent first
-            _ => {
+        match self.args.writer.write(command).await {
+            Ok(outcome) => Some(outcome),
+            Err(WriteError::Rejected(_)) => None, // a retry re-opened the intent first
+            Err(_) => {
                 tracing::warn!("reconciler's write was not stored; retrying next round");
                 None
             }

@@ -87,7 +87,7 @@ impl Tree {
         let payment = Slot::default();
         let breaker = Breaker::new(options.breaker.clone());
         breaker_record::restore(&options.store, &breaker);
-        breaker_record::keep_openings(&breaker, writer.slot().clone());
+        breaker_record::keep_openings(&breaker, writer.clone());
         Self {
             paymethods: Arc::new(PaymethodServices {
                 store: options.store.clone(),
@@ -140,9 +140,8 @@ impl Tree {
             move |sup| {
                 let args = NotifierArgs {
                     store: store.clone(),
-                    writer: writer.slot().clone(),
+                    writer: writer.clone(),
                     commits: commits.subscribe(),
-                    write_wait: writer.wait(),
                     webhook: webhook.clone(),
                 };
                 async move { Ok(Actor::spawn_linked(None, NotifierActor, args, sup).await?.0) }
@@ -158,9 +157,8 @@ impl Tree {
             move |sup| {
                 let args = ProjectorArgs {
                     store: store.clone(),
-                    writer: writer.slot().clone(),
+                    writer: writer.clone(),
                     commits: commits.subscribe(),
-                    write_wait: writer.wait(),
                     views: views.clone(),
                 };
                 async move {
@@ -192,7 +190,7 @@ impl Tree {
             move |sup| {
                 let args = ReconcilerArgs {
                     store: store.clone(),
-                    writer: writer.slot().clone(),
+                    writer: writer.clone(),
                     system: system.clone(),
                     after: reconcile.after,
                     retention: reconcile.retention,

@@ -8,6 +8,7 @@ mod host;
 mod router;
 mod slot;
 mod supervisor;
+mod tail;
 mod writer;
 
 pub use aggregate::{Aggregate, AggregateError, AggregateId, Command, Handled, LoadError, Refusal};
@@ -15,6 +16,7 @@ pub use host::{AggregateHost, HostMessage};
 pub use router::{RouterActor, RouterArgs, RouterMessage};
 pub use slot::Slot;
 pub use supervisor::{ChildSpec, RootActor, RootArgs, RootMessage, StopBy};
+pub use tail::LogTail;
 pub use writer::{PendingWrite, WriteError, Writer};
 
 #[cfg(test)]

@@ -1,0 +1,135 @@
+//! The checkpointed log tail that every reader of the event log shares (the notifier and the
+//! projector; later the saga and shipping). It reads events after its durable checkpoint, is
+//! woken by the store writer after each commit, and advances the checkpoint only in the
+//! same write as what the reader made of the events, so a crash repeats a batch, never skips
+//! one.
+
+use super::writer::Writer;
+use crate::domain::{Event, Position};
+use crate::store::{Command, Store, StoreError};
+use ractor::{ActorProcessingErr, ActorRef};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Events read per batch.
+pub const BATCH: usize = 512;
+
+pub struct LogTail {
+    /// The checkpoint's name in the store.
+    name: &'static str,
+    /// The gauge of events committed and not yet handled.
+    lag_gauge: &'static str,
+    store: Store,
+    writer: Writer,
+    commits: watch::Receiver<Position>,
+    checkpoint: Position,
+    waker: JoinHandle<()>,
+}
+
+impl LogTail {
+    /// Reads the checkpoint `name` and has `wake()` sent to `actor` now and after every
+    /// commit, until the tail is dropped.
+    pub async fn start<M: ractor::Message>(
+        name: &'static str,
+        lag_gauge: &'static str,
+        store: Store,
+        writer: Writer,
+        commits: watch::Receiver<Position>,
+        actor: &ActorRef<M>,
+        wake: fn() -> M,
+    ) -> Result<Self, ActorProcessingErr> {
+        let checkpoint = read(&store, move |s| s.checkpoint(name)).await?;
+        actor.send_message(wake())?;
+        let waker = wake_on_commit(actor.clone(), commits.clone(), wake);
+        Ok(Self {
+            name,
+            lag_gauge,
+            store,
+            writer,
+            commits,
+            checkpoint,
+            waker,
+        })
+    }
+
+    /// The position of the last event handled.
+    pub fn checkpoint(&self) -> Position {
+        self.checkpoint
+    }
+
+    /// Up to [`BATCH`] events after the checkpoint; none when caught up.
+    pub async fn batch(&self) -> Result<Vec<Event>, ActorProcessingErr> {
+        let after = self.checkpoint;
+        let events = read(&self.store, move |s| s.events_after(after, BATCH)).await?;
+        if events.is_empty() {
+            self.record_lag();
+        }
+        Ok(events)
+    }
+
+    /// Writes what the reader made of `events` (a command that also moves the checkpoint to
+    /// the last of them, which `build` is given) and advances. True when the batch was full
+    /// and more events may wait.
+    pub async fn advance(
+        &mut self,
+        events: &[Event],
+        build: impl FnOnce(Position) -> Command,
+    ) -> Result<bool, ActorProcessingErr> {
+        let Some(last) = events.last().map(|e| e.position) else {
+            return Ok(false);
+        };
+        self.writer.write(build(last)).await?;
+        self.checkpoint = last;
+        self.record_lag();
+        Ok(events.len() == BATCH)
+    }
+
+    /// Runs a store read off the actor's thread.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        read_fn: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, ActorProcessingErr> {
+        read(&self.store, read_fn).await
+    }
+
+    /// The store-writer handle, for the reader's other writes.
+    pub fn writer(&self) -> &Writer {
+        &self.writer
+    }
+
+    fn record_lag(&self) {
+        let lag = self.commits.borrow().0.saturating_sub(self.checkpoint.0);
+        metrics::gauge!(self.lag_gauge).set(lag as f64);
+        tracing::trace!(tail = self.name, lag, "log tail");
+    }
+}
+
+impl Drop for LogTail {
+    fn drop(&mut self) {
+        self.waker.abort();
+    }
+}
+
+/// Sends `wake()` to `actor` whenever the store writer reports a new commit.
+fn wake_on_commit<M: ractor::Message>(
+    actor: ActorRef<M>,
+    mut commits: watch::Receiver<Position>,
+    wake: fn() -> M,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        while commits.changed().await.is_ok() {
+            if actor.send_message(wake()).is_err() {
+                break;
+            }
+        }
+    })
+}
+
+/// Runs a store read off the actor's thread.
+async fn read<T: Send + 'static>(
+    store: &Store,
+    read: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ActorProcessingErr> {
+    let store = store.clone();
+    Ok(tokio::task::spawn_blocking(move || read(&store)).await??)
+}
