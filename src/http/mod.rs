@@ -64,7 +64,7 @@ impl AppState {
     info(title = "paytree", description = "Payment methods registered, changed and shown reliably: every registration is verified by the payment system synchronously."),
     tags(
         (name = "paymethods", description = "The payment-method aggregate"),
-                (name = "payments", description = "Records kept by the payment side"),
+        (name = "payments", description = "Records kept by the payment side"),
         (name = "messages", description = "Notifications to the customer, one per event"),
         (name = "mypage", description = "The customer's read view (CQRS projection)"),
         (name = "operations", description = "Health, readiness, metrics and the circuit breaker"),

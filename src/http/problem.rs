@@ -192,7 +192,7 @@ impl From<CommandError> for Problem {
                 "The payment system cannot take this request now; nothing was stored. Try again shortly.",
             )
             .retry_after(retry_after.as_secs()),
-                        CommandError::IdempotencyInFlight => Self::new(
+            CommandError::IdempotencyInFlight => Self::new(
                 StatusCode::CONFLICT,
                 "idempotency-in-flight",
                 "Request in flight",
