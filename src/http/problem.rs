@@ -2,6 +2,7 @@
 //! never carries internals; no problem ever repeats a number the client sent.
 
 use crate::actors::CommandError;
+use crate::actors::breaker::ceil_secs;
 use crate::domain::FieldError;
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -191,7 +192,9 @@ impl From<CommandError> for Problem {
                 "Payment system unavailable",
                 "The payment system cannot take this request now; nothing was stored. Try again shortly.",
             )
-            .retry_after(retry_after.as_secs()),
+            // Rounded up here, for every path: a client that waits exactly this long must
+            // not come back before the breaker lets calls through.
+            .retry_after(ceil_secs(retry_after)),
             CommandError::IdempotencyInFlight => Self::new(
                 StatusCode::CONFLICT,
                 "idempotency-in-flight",
@@ -244,5 +247,31 @@ impl From<CommandError> for Problem {
             .retry_after(1),
             CommandError::Internal => Self::internal(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn retry_after(e: CommandError) -> String {
+        let response = Problem::from(e).into_response();
+        response.headers()[header::RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn payment_unavailable_rounds_the_remaining_time_up_to_whole_seconds() {
+        let unavailable = |ms| CommandError::PaymentUnavailable {
+            retry_after: Duration::from_millis(ms),
+        };
+        assert_eq!(retry_after(unavailable(29_400)), "30");
+        assert_eq!(retry_after(unavailable(1_001)), "2");
+        assert_eq!(retry_after(unavailable(2_000)), "2");
+        assert_eq!(retry_after(unavailable(300)), "1");
+        assert_eq!(retry_after(unavailable(0)), "1");
     }
 }
