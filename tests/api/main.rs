@@ -13,6 +13,7 @@ mod list;
 mod messages;
 mod mypage;
 mod ops;
+mod paths;
 mod reconcile;
 mod register;
 mod remove;
