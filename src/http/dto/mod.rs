@@ -16,10 +16,12 @@ pub use notify::*;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegisterBody {
-    /// 1–64 characters of `A-Z a-z 0-9 _ . -`.
+    /// 1–64 characters of `A-Z a-z 0-9 _ . -`, but not `.` or `..`.
+    // Every customerId pattern says "not `.` or `..`" without look-ahead, which not every
+    // schema tool supports.
     #[schema(
         example = "alice",
-        pattern = "^[A-Za-z0-9_.-]{1,64}$",
+        pattern = "^(?:[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}|\\.[A-Za-z0-9_-][A-Za-z0-9_.-]{0,62}|\\.\\.[A-Za-z0-9_.-]{1,62})$",
         min_length = 1,
         max_length = 64
     )]
@@ -225,7 +227,9 @@ pub struct PaymentPage {
 #[into_params(parameter_in = Query)]
 pub struct ListMethodsQuery {
     /// Whose payment methods.
-    #[param(pattern = "^[A-Za-z0-9_.-]{1,64}$")]
+    #[param(
+        pattern = "^(?:[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}|\\.[A-Za-z0-9_-][A-Za-z0-9_.-]{0,62}|\\.\\.[A-Za-z0-9_.-]{1,62})$"
+    )]
     pub customer_id: String,
     /// 1–200, default 50.
     #[param(minimum = 1, maximum = 200)]
@@ -240,7 +244,9 @@ pub struct ListMethodsQuery {
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct ListPaymentsQuery {
-    #[param(pattern = "^[A-Za-z0-9_.-]{1,64}$")]
+    #[param(
+        pattern = "^(?:[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}|\\.[A-Za-z0-9_-][A-Za-z0-9_.-]{0,62}|\\.\\.[A-Za-z0-9_.-]{1,62})$"
+    )]
     pub customer_id: Option<String>,
     #[param(minimum = 1)]
     pub paymethod_id: Option<u64>,
