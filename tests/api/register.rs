@@ -338,3 +338,16 @@ async fn a_customer_id_of_dot_or_dot_dot_is_refused_everywhere_it_is_taken() {
     assert_eq!(app.register_ok("a.b", VISA).await["customerId"], "a.b");
     assert_eq!(app.register_ok("...", VISA).await["customerId"], "...");
 }
+
+#[tokio::test]
+async fn discover_jcb_unionpay_and_diners_cards_show_their_brand() {
+    let app = spawn_app().await;
+    for (number, brand) in [
+        ("6011 1111 1111 1117", "discover"),
+        ("3566 0020 2036 0505", "jcb"),
+        ("6200 0000 0000 0005", "unionpay"),
+        ("3622 720627 1667", "diners"),
+    ] {
+        assert_eq!(app.register_ok("yuri", number).await["brand"], brand);
+    }
+}

@@ -82,6 +82,10 @@ pub enum BrandView {
     Visa,
     Mastercard,
     Amex,
+    Discover,
+    Jcb,
+    Unionpay,
+    Diners,
     Unknown,
 }
 
@@ -131,6 +135,10 @@ impl From<&MethodSnapshot> for PaymentMethodView {
                 Brand::Visa => BrandView::Visa,
                 Brand::Mastercard => BrandView::Mastercard,
                 Brand::Amex => BrandView::Amex,
+                Brand::Discover => BrandView::Discover,
+                Brand::Jcb => BrandView::Jcb,
+                Brand::Unionpay => BrandView::Unionpay,
+                Brand::Diners => BrandView::Diners,
                 Brand::Unknown => BrandView::Unknown,
             }),
             last4: m.last4.clone(),
