@@ -14,6 +14,7 @@ mod messages;
 mod mypage;
 mod ops;
 mod paths;
+mod readme;
 mod reconcile;
 mod register;
 mod remove;
