@@ -9,7 +9,7 @@ use crate::domain::idempotency::IdempotencyClaim;
 use crate::domain::intent::IntentRef;
 use crate::domain::payment::VERIFICATION_CURRENCY;
 use crate::domain::{AccountNumber, CustomerId, Payment, PaymentStatus, PaymethodId};
-use crate::provider::{AuthorizeRequest, Source};
+use crate::provider::{AuthorizeRequest, ProviderError, Source};
 use crate::store::Command;
 use rand::Rng;
 use std::time::Duration;
@@ -65,11 +65,14 @@ impl PaymethodState {
         let unavailable = |u: Unavailable| CommandError::PaymentUnavailable {
             retry_after: u.retry_after(),
         };
+        // The payment actor gave no answer within the wait: the call timed out; it says
+        // nothing about the bulkhead, which answers at once when it is full.
+        let timed_out = Unavailable::Failed(ProviderError::Timeout);
         let payment = self.ctx.payment.get()?;
         let admission = match ask(&payment, PaymentMessage::Admit, self.ctx.payment_wait).await {
             Ok(Ok(admission)) => admission,
             Ok(Err(u)) => return Err(unavailable(u)),
-            Err(_) => return Err(unavailable(Unavailable::Bulkhead)),
+            Err(_) => return Err(unavailable(timed_out)),
         };
         let opened = self
             .write(Command::OpenIntent {
@@ -95,7 +98,7 @@ impl PaymethodState {
         let auth = match ask(&payment, build, self.ctx.payment_wait).await {
             Ok(Ok(auth)) => auth,
             Ok(Err(u)) => return Err(unavailable(u)),
-            Err(_) => return Err(unavailable(Unavailable::Bulkhead)),
+            Err(_) => return Err(unavailable(timed_out)),
         };
         let mut payment =
             Payment::verification(v.customer.clone(), v.paymethod, v.request_id, auth.id);
