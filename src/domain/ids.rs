@@ -28,6 +28,10 @@ numeric_id!(
     PaymentId
 );
 numeric_id!(
+    /// A message's id: its event's position, so an event has at most one message.
+    MessageId
+);
+numeric_id!(
     /// A position in the global event log; the first event is at 1.
     Position
 );

@@ -6,7 +6,7 @@ use super::extract::{Id, Params};
 use super::problem::{Problem, ProblemBody};
 use crate::actors::CommandError;
 use crate::actors::notifier::RedeliverError;
-use crate::domain::CustomerId;
+use crate::domain::{CustomerId, MessageId};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -48,7 +48,7 @@ pub async fn get_message(
     State(app): State<AppState>,
     Id(id): Id,
 ) -> Result<Json<MessageDetail>, Problem> {
-    let (message, attempts) = app.actors.message(id).await?;
+    let (message, attempts) = app.actors.message(MessageId(id)).await?;
     Ok(Json(MessageDetail {
         message: MessageView::from(&message),
         delivery_attempts: attempts.iter().map(AttemptView::from).collect(),
@@ -70,7 +70,7 @@ pub async fn redeliver_message(
     State(app): State<AppState>,
     Id(id): Id,
 ) -> Result<(StatusCode, Json<MessageView>), Problem> {
-    match app.actors.redeliver(id).await {
+    match app.actors.redeliver(MessageId(id)).await {
         Ok(message) => Ok((StatusCode::ACCEPTED, Json(MessageView::from(&message)))),
         Err(RedeliverError::NotFound) => Err(Problem::not_found()),
         Err(RedeliverError::NoWebhook) => Err(Problem::new(

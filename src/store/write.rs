@@ -189,13 +189,13 @@ impl<'t> Tables<'t> {
                 Ok(Ok(Outcome::default()))
             }
             Command::RecordDelivery { message, attempt } => {
-                if self.messages.get(message.id)?.is_none() {
+                if self.messages.get(message.id.0)?.is_none() {
                     return Ok(Err(Rejected::VersionConflict));
                 }
                 self.put_message(message)?;
                 if let Some(attempt) = attempt {
                     self.attempts
-                        .insert((message.id, attempt.number), encode(attempt)?.as_slice())?;
+                        .insert((message.id.0, attempt.number), encode(attempt)?.as_slice())?;
                 }
                 Ok(Ok(Outcome::default()))
             }

@@ -37,7 +37,7 @@ pub struct MessageView {
 impl From<&Message> for MessageView {
     fn from(m: &Message) -> Self {
         Self {
-            id: m.id,
+            id: m.id.0,
             event_id: m.event_id.0,
             customer_id: m.customer_id.to_string(),
             paymethod_id: m.paymethod_id.0,

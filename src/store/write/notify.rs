@@ -11,7 +11,7 @@ impl Tables<'_> {
     /// Stores `message` unless its event already has one (a redelivery after a crash): a
     /// message's id is its event's position, so there is at most one per event.
     pub(super) fn insert_message(&mut self, message: &Message) -> Result<(), StoreError> {
-        if self.messages.get(message.id)?.is_some() {
+        if self.messages.get(message.id.0)?.is_some() {
             return Ok(());
         }
         // Listed for its customer already, by the command that recorded its event.
@@ -21,11 +21,11 @@ impl Tables<'_> {
     /// Writes a message's current state and keeps the index of pending ones in step.
     pub(super) fn put_message(&mut self, message: &Message) -> Result<(), StoreError> {
         self.messages
-            .insert(message.id, encode(message)?.as_slice())?;
+            .insert(message.id.0, encode(message)?.as_slice())?;
         if message.status == MessageStatus::Pending {
-            self.messages_pending.insert(message.id, ())?;
+            self.messages_pending.insert(message.id.0, ())?;
         } else {
-            self.messages_pending.remove(message.id)?;
+            self.messages_pending.remove(message.id.0)?;
         }
         Ok(())
     }
@@ -43,12 +43,13 @@ impl Tables<'_> {
             }
             ViewChange::PutMessage(m) => {
                 self.mypage.insert(
-                    (m.customer_id.as_str(), VIEW_MESSAGE, m.id),
+                    (m.customer_id.as_str(), VIEW_MESSAGE, m.id.0),
                     encode(m)?.as_slice(),
                 )?;
             }
             ViewChange::DropMessage(customer, id) => {
-                self.mypage.remove((customer.as_str(), VIEW_MESSAGE, *id))?;
+                self.mypage
+                    .remove((customer.as_str(), VIEW_MESSAGE, id.0))?;
             }
         }
         Ok(())
@@ -117,7 +118,7 @@ mod tests {
         store.commit(&[record()]).unwrap().remove(0).unwrap();
         let listed = store.messages_of(&alice(), 0, 10).unwrap();
         assert_eq!(listed.items.len(), 1);
-        assert_eq!(listed.items[0].id, events[0].position.0);
+        assert_eq!(listed.items[0].id.0, events[0].position.0);
         assert_eq!(listed.next_after, None);
 
         // A redelivery after a crash creates nothing twice.
