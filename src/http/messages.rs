@@ -1,7 +1,7 @@
 //! Message routes: the customer's inbox, and the admin's view of deliveries.
 
 use super::AppState;
-use super::dto::{AttemptView, ListMethodsQuery, MessageDetail, MessagePage, MessageView};
+use super::dto::{AttemptView, ListMessagesQuery, MessageDetail, MessagePage, MessageView};
 use super::extract::{Id, Params};
 use super::problem::{Problem, ProblemBody};
 use crate::actors::CommandError;
@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 /// A customer's messages, one per recorded event, by id.
 #[utoipa::path(
     get, path = "/messages", tag = "messages",
-    params(ListMethodsQuery),
+    params(ListMessagesQuery),
     responses(
         (status = 200, body = MessagePage),
         (status = 400, description = "customerId missing or malformed, bad paging", body = ProblemBody, content_type = "application/problem+json"),
@@ -22,7 +22,7 @@ use axum::http::StatusCode;
 )]
 pub async fn list_messages(
     State(app): State<AppState>,
-    Params(q): Params<ListMethodsQuery>,
+    Params(q): Params<ListMessagesQuery>,
 ) -> Result<Json<MessagePage>, Problem> {
     let customer = CustomerId::parse(&q.customer_id)
         .map_err(|e| Problem::invalid_request(format!("customerId {}.", e.message)))?;

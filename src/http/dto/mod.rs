@@ -229,7 +229,7 @@ pub struct PaymentPage {
     pub next_after: Option<u64>,
 }
 
-/// Paging parameters shared by the listings.
+/// `GET /paymethods`: whose payment methods, and paging.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
