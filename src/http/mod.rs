@@ -99,6 +99,11 @@ pub fn router(state: AppState) -> axum::Router {
         .split_for_parts();
     let doc = api.to_json().expect("the OpenAPI document serializes");
     let _ = state.openapi.set(doc);
+    // Documentation, not API: kept out of the OpenAPI document.
+    let routes = routes.route(
+        "/problems/{slug}",
+        axum::routing::get(problem::problem_type),
+    );
     let routes = if state.test_hooks {
         routes
             .route(

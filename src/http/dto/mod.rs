@@ -1,4 +1,4 @@
-//! The JSON shapes of API.md: request bodies (unknown fields rejected) and representations.
+//! The JSON shapes of `docs/api.md`: request bodies (unknown fields rejected) and representations.
 //! These are the OpenAPI schemas too, so what is documented is what is sent.
 
 use crate::actors::{BreakerSnapshot, BreakerState};
@@ -95,7 +95,7 @@ pub enum MethodStatusView {
     Active,
 }
 
-/// A payment method (`PaymentMethod` in API.md).
+/// A payment method (`PaymentMethod` in `docs/api.md`).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentMethodView {
