@@ -56,7 +56,7 @@ overrides! {
     quarantine_window_ms: u64 = "PAYTREE_QUARANTINE_WINDOW_MS";
     /// Milliseconds after which a payment call without an outcome is reconciled with the payment system, and an unclaimed approval refunded [default: 60000].
     reconcile_after_ms: u64 = "PAYTREE_RECONCILE_AFTER_MS";
-    /// How long Idempotency-Keys are kept, in milliseconds; API.md promises at least 24 h [default: 86400000].
+    /// How long Idempotency-Keys are kept, in milliseconds; docs/api.md promises at least 24 h [default: 86400000].
     idempotency_retention_ms: u64 = "PAYTREE_IDEMPOTENCY_RETENTION_MS";
     /// URL that receives every message as a signed JSON POST (besides the inbox) [default: none].
     notify_webhook: String = "PAYTREE_NOTIFY_WEBHOOK";

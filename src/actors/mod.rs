@@ -268,9 +268,8 @@ impl Actors {
 
     /// Runs a read on the calling task. Every query is a point read or a page bounded by its
     /// limit (a listing also passes over index rows of messages the notifier has not created
-    /// yet, as many as it lags behind), normally out of redb's cache: microseconds of work. A
-    /// hop to the blocking pool cost more than the read
-    /// (two thread wake-ups per request: mypage reads went from ~18k/s to ~31k/s without it).
+    /// yet, as many as it lags behind), normally out of redb's cache: microseconds of work,
+    /// less than the two thread wake-ups a hop to the blocking pool would add to every read.
     async fn query<T>(
         &self,
         read: impl FnOnce(&Store) -> Result<T, StoreError>,

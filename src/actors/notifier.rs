@@ -12,7 +12,7 @@
 use super::kernel::{LogTail, Writer};
 use super::webhook::Webhook;
 use crate::domain::message::{Channel, DeliveryAttempt, Message, MessageStatus};
-use crate::domain::{PaymethodId, Position, Timestamp};
+use crate::domain::{MessageId, PaymethodId, Position, Timestamp};
 use crate::store::{Command, NOTIFIER, Store};
 use crate::telemetry::names;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -75,11 +75,11 @@ pub enum NotifierMessage {
     /// Handle every event recorded after the checkpoint.
     CatchUp,
     /// A webhook attempt for the first queued message of a payment method finished.
-    Attempted(PaymethodId, u64, DeliveryAttempt),
+    Attempted(PaymethodId, MessageId, DeliveryAttempt),
     /// The wait before a payment method's next retry is over.
     Retry(PaymethodId),
     /// Send a delivered or failed message again (a new round of attempts).
-    Redeliver(u64, RpcReplyPort<Result<Message, RedeliverError>>),
+    Redeliver(MessageId, RpcReplyPort<Result<Message, RedeliverError>>),
     /// Something this actor started could not finish: fail, and be restarted.
     Failed(String),
     /// Test hook: fail the way a bug would.
@@ -236,7 +236,7 @@ impl NotifierState {
         &mut self,
         myself: &ActorRef<NotifierMessage>,
         paymethod: PaymethodId,
-        id: u64,
+        id: MessageId,
         attempt: DeliveryAttempt,
     ) -> Result<(), ActorProcessingErr> {
         self.busy.remove(&paymethod);
@@ -263,7 +263,7 @@ impl NotifierState {
         head.message.attempted(ok, last, finished);
         let message = head.message.clone();
         if !ok && !last {
-            tracing::debug!(message = id, tries = head.tries + 1, error = ?attempt.error, "webhook attempt failed; will retry");
+            tracing::debug!(message = id.0, tries = head.tries + 1, error = ?attempt.error, "webhook attempt failed; will retry");
         }
         // Sent now, so the records of one message commit in the order they happened; nothing
         // waits for the commit (a crash before it only means the message is sent again).
@@ -288,7 +288,7 @@ impl NotifierState {
                 record_delivered(Channel::Webhook, &message, finished);
             } else {
                 tracing::warn!(
-                    message = id,
+                    message = id.0,
                     attempts = message.attempts,
                     "webhook delivery failed after the last retry"
                 );
@@ -308,7 +308,7 @@ impl NotifierState {
     async fn redeliver(
         &mut self,
         myself: &ActorRef<NotifierMessage>,
-        id: u64,
+        id: MessageId,
     ) -> Result<Message, RedeliverError> {
         let found = self.tail.read(move |s| s.message(id)).await;
         let mut message = match found {

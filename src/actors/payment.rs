@@ -4,7 +4,7 @@
 //! runs with the timeout inside the breaker's guard, in a task of its own, so one slow call
 //! never queues the next; the actor itself never waits on the payment system.
 
-use super::breaker::{Breaker, BreakerSnapshot, CallError, Permit, ceil_secs};
+use super::breaker::{Breaker, BreakerSnapshot, CallError, Permit};
 use crate::provider::{Authorization, AuthorizeRequest, PaymentSystem, ProviderError};
 use crate::telemetry::names;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -42,10 +42,10 @@ pub enum Unavailable {
 }
 
 impl Unavailable {
-    /// Seconds for `Retry-After`.
+    /// How long to wait before trying again (the HTTP mapping rounds it up for `Retry-After`).
     pub fn retry_after(&self) -> Duration {
         match self {
-            Self::BreakerOpen { retry_after } => Duration::from_secs(ceil_secs(*retry_after)),
+            Self::BreakerOpen { retry_after } => *retry_after,
             _ => Duration::from_secs(1),
         }
     }

@@ -7,6 +7,7 @@ use super::notifier::{NotifierMessage, RedeliverError};
 use super::paymethod::PaymethodCommand;
 use super::projector::ProjectorMessage;
 use super::{Actors, CommandError, ask};
+use crate::domain::MessageId;
 use crate::domain::message::{DeliveryAttempt, Message};
 use crate::domain::mypage::Mypage;
 use crate::domain::{CustomerId, PaymethodId, Position};
@@ -71,7 +72,7 @@ impl Actors {
                 Arc::new(stored.unwrap_or_else(|| Mypage::empty(customer)))
             }
         };
-        let ids: Vec<u64> = view.recent.iter().map(|m| m.id).collect();
+        let ids: Vec<MessageId> = view.recent.iter().map(|m| m.id).collect();
         let states = self.query(move |s| s.messages_by_id(&ids)).await?;
         // The view has each message as its event defines it; the notifier has how far its
         // delivery got. One not created yet is pending.
@@ -89,7 +90,10 @@ impl Actors {
     }
 
     /// A message and every recorded delivery attempt of it.
-    pub async fn message(&self, id: u64) -> Result<(Message, Vec<DeliveryAttempt>), CommandError> {
+    pub async fn message(
+        &self,
+        id: MessageId,
+    ) -> Result<(Message, Vec<DeliveryAttempt>), CommandError> {
         let (message, attempts) = self
             .query(move |s| Ok((s.message(id)?, s.attempts_of(id)?)))
             .await?;
@@ -97,7 +101,7 @@ impl Actors {
     }
 
     /// Sends a delivered or failed message to the webhook again.
-    pub async fn redeliver(&self, id: u64) -> Result<Message, RedeliverError> {
+    pub async fn redeliver(&self, id: MessageId) -> Result<Message, RedeliverError> {
         let notifier = self
             .notifier
             .get()

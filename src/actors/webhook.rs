@@ -63,7 +63,7 @@ impl Webhook {
     /// Sends `message` once as attempt number `number` and says how it went.
     pub async fn send(&self, message: &Message, number: u32) -> DeliveryAttempt {
         let body = Body {
-            id: message.id,
+            id: message.id.0,
             event_id: message.event_id.0,
             customer_id: message.customer_id.as_str(),
             paymethod_id: message.paymethod_id.0,

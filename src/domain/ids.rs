@@ -28,11 +28,16 @@ numeric_id!(
     PaymentId
 );
 numeric_id!(
+    /// A message's id: its event's position, so an event has at most one message.
+    MessageId
+);
+numeric_id!(
     /// A position in the global event log; the first event is at 1.
     Position
 );
 
-/// A customer's id: 1 to 64 characters of `A-Z a-z 0-9 _ . -`.
+/// A customer's id: 1 to 64 characters of `A-Z a-z 0-9 _ . -`, except `.` and `..`, which
+/// a path (`/mypages/{customerId}`) cannot carry: clients and proxies resolve them away.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct CustomerId(String);
@@ -51,6 +56,9 @@ impl CustomerId {
                 "customerId",
                 "may contain only A-Z, a-z, 0-9, '_', '.' and '-'",
             ));
+        }
+        if matches!(raw, "." | "..") {
+            return Err(FieldError::new("customerId", "must not be \".\" or \"..\""));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -96,6 +104,17 @@ mod tests {
         assert!(CustomerId::parse("al ice").is_err());
         assert!(CustomerId::parse("alice/1").is_err());
         assert!(CustomerId::parse("ålice").is_err());
+    }
+
+    #[test]
+    fn dot_and_dot_dot_are_not_customer_ids_since_paths_would_lose_them() {
+        for raw in [".", ".."] {
+            let e = CustomerId::parse(raw).unwrap_err();
+            assert_eq!(e.field, "customerId");
+        }
+        assert!(CustomerId::parse("...").is_ok());
+        assert!(CustomerId::parse(".alice").is_ok());
+        assert!(CustomerId::parse("a..b").is_ok());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Messages to the customer: exactly one per event, with text that shows masked numbers only.
 
-use super::{CustomerId, Event, EventKind, Kind, MaskedAttrs, PaymethodId, Position, Timestamp};
+use super::{
+    CustomerId, Event, EventKind, Kind, MaskedAttrs, MessageId, PaymethodId, Position, Timestamp,
+};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,7 +26,7 @@ impl MessageStatus {
 /// message) and everything but the delivery state is a function of the event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
-    pub id: u64,
+    pub id: MessageId,
     pub event_id: Position,
     pub customer_id: CustomerId,
     pub paymethod_id: PaymethodId,
@@ -42,7 +44,7 @@ impl Message {
     /// The message for `event`, not yet delivered.
     pub fn for_event(event: &Event) -> Self {
         Self {
-            id: event.position.0,
+            id: MessageId(event.position.0),
             event_id: event.position,
             customer_id: event.customer_id.clone(),
             paymethod_id: event.paymethod_id,
@@ -170,7 +172,7 @@ mod tests {
     #[test]
     fn an_attempt_delivers_or_on_the_last_try_fails() {
         let mut m = Message {
-            id: 4,
+            id: MessageId(4),
             event_id: Position(4),
             customer_id: CustomerId::parse("alice").unwrap(),
             paymethod_id: PaymethodId(1),

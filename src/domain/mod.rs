@@ -13,7 +13,7 @@ pub mod paymethod;
 pub mod time;
 
 pub use events::{Event, EventKind, MaskedAttrs, MethodSnapshot};
-pub use ids::{CustomerId, IdempotencyKey, PaymentId, PaymethodId, Position};
+pub use ids::{CustomerId, IdempotencyKey, MessageId, PaymentId, PaymethodId, Position};
 pub use number::{AccountNumber, Brand, Kind};
 pub use payment::{Payment, PaymentPurpose, PaymentStatus};
 pub use paymethod::PaymentMethod;

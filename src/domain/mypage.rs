@@ -3,7 +3,7 @@
 //! the whole definition of the view, so a rebuild from the first event gives the same result.
 
 use super::message::Message;
-use super::{CustomerId, Event, EventKind, MethodSnapshot, PaymethodId, Position};
+use super::{CustomerId, Event, EventKind, MessageId, MethodSnapshot, PaymethodId, Position};
 use serde::{Deserialize, Serialize};
 
 /// How many messages the view keeps, newest first.
@@ -97,7 +97,7 @@ pub enum ViewChange {
     PutMethod(MethodSnapshot),
     DropMethod(CustomerId, PaymethodId),
     PutMessage(Message),
-    DropMessage(CustomerId, u64),
+    DropMessage(CustomerId, MessageId),
 }
 
 #[cfg(test)]
@@ -188,7 +188,7 @@ mod tests {
         assert_eq!(view.methods, vec![method(2, 1, "1111")]);
         assert_eq!(changes.len(), 2);
         assert_eq!(changes[0], ViewChange::DropMethod(alice(), PaymethodId(1)));
-        let ids: Vec<u64> = view.recent.iter().map(|m| m.id).collect();
+        let ids: Vec<u64> = view.recent.iter().map(|m| m.id.0).collect();
         assert_eq!(ids, [4, 3, 2, 1]);
         assert_eq!(view.last_position, Position(4));
 
@@ -223,7 +223,7 @@ mod tests {
             .filter(|c| matches!(c, ViewChange::DropMessage(..)))
             .count();
         assert_eq!(dropped, 5, "the five oldest messages leave the stored view");
-        assert_eq!(view.recent[0].id, RECENT_MESSAGES as u64 + 5);
+        assert_eq!(view.recent[0].id.0, RECENT_MESSAGES as u64 + 5);
         assert_eq!(view.methods.len(), 1);
     }
 }

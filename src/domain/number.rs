@@ -31,7 +31,8 @@ impl Kind {
     }
 }
 
-/// A card's brand, read from its leading digits.
+/// A card's brand, read from its leading digits (the issuer identification number).
+/// Stored by variant index: new brands go at the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Brand {
@@ -39,16 +40,27 @@ pub enum Brand {
     Mastercard,
     Amex,
     Unknown,
+    Discover,
+    Jcb,
+    Unionpay,
+    Diners,
 }
 
 impl Brand {
-    /// Visa 4…, Mastercard 51–55 and 2221–2720, Amex 34 and 37, else unknown.
+    /// Visa 4; Mastercard 51–55, 2221–2720; Amex 34, 37; Discover 6011, 644–649, 65;
+    /// JCB 3528–3589; UnionPay 62, 81; Diners Club 300–305, 3095, 36, 38–39; else unknown.
     fn of(digits: &str) -> Self {
         let prefix = |n: usize| digits.get(..n).and_then(|p| p.parse::<u32>().ok());
-        match (prefix(1), prefix(2), prefix(4)) {
-            (Some(4), _, _) => Self::Visa,
-            (_, Some(51..=55), _) | (_, _, Some(2221..=2720)) => Self::Mastercard,
-            (_, Some(34 | 37), _) => Self::Amex,
+        match (prefix(1), prefix(2), prefix(3), prefix(4)) {
+            (Some(4), ..) => Self::Visa,
+            (_, Some(51..=55), ..) | (.., Some(2221..=2720)) => Self::Mastercard,
+            (_, Some(34 | 37), ..) => Self::Amex,
+            (_, Some(65), ..) | (_, _, Some(644..=649), _) | (.., Some(6011)) => Self::Discover,
+            (.., Some(3528..=3589)) => Self::Jcb,
+            (_, Some(62 | 81), ..) => Self::Unionpay,
+            (_, Some(36 | 38 | 39), ..) | (_, _, Some(300..=305), _) | (.., Some(3095)) => {
+                Self::Diners
+            }
             _ => Self::Unknown,
         }
     }
@@ -59,6 +71,10 @@ impl Brand {
             Self::Mastercard => "mastercard",
             Self::Amex => "amex",
             Self::Unknown => "unknown",
+            Self::Discover => "discover",
+            Self::Jcb => "jcb",
+            Self::Unionpay => "unionpay",
+            Self::Diners => "diners",
         }
     }
 }
@@ -243,7 +259,50 @@ mod tests {
         assert_eq!(brand("5555555555554444"), Brand::Mastercard);
         assert_eq!(brand("2223003122003222"), Brand::Mastercard);
         assert_eq!(brand("378282246310005"), Brand::Amex);
-        assert_eq!(brand("6011111111111117"), Brand::Unknown);
+        assert_eq!(brand("6011111111111117"), Brand::Discover);
+        assert_eq!(brand("6011000990139424"), Brand::Discover);
+        assert_eq!(brand("6445644564456445"), Brand::Discover);
+        assert_eq!(brand("3566002020360505"), Brand::Jcb);
+        assert_eq!(brand("3530111333300000"), Brand::Jcb);
+        assert_eq!(brand("6200000000000005"), Brand::Unionpay);
+        assert_eq!(brand("6205500000000000004"), Brand::Unionpay);
+        assert_eq!(brand("36227206271667"), Brand::Diners);
+        assert_eq!(brand("3056930009020004"), Brand::Diners);
+        assert_eq!(brand("6011111111111117"), Brand::Discover);
+    }
+
+    #[test]
+    fn brands_begin_and_end_where_their_ranges_do() {
+        let brand = |payload: &str| card(&with_check_digit(payload)).unwrap().brand().unwrap();
+        let cases = [
+            ("601100000000000", Brand::Discover),
+            ("601200000000000", Brand::Unknown),
+            ("643000000000000", Brand::Unknown),
+            ("644000000000000", Brand::Discover),
+            ("649900000000000", Brand::Discover),
+            ("659900000000000", Brand::Discover),
+            ("352700000000000", Brand::Unknown),
+            ("352800000000000", Brand::Jcb),
+            ("358900000000000", Brand::Jcb),
+            ("359000000000000", Brand::Unknown),
+            ("620000000000000", Brand::Unionpay),
+            ("810000000000000", Brand::Unionpay),
+            ("300000000000000", Brand::Diners),
+            ("305900000000000", Brand::Diners),
+            ("306000000000000", Brand::Unknown),
+            ("309500000000000", Brand::Diners),
+            ("309600000000000", Brand::Unknown),
+            ("360000000000000", Brand::Diners),
+            ("380000000000000", Brand::Diners),
+            ("399900000000000", Brand::Diners),
+            ("222100000000000", Brand::Mastercard),
+            ("272000000000000", Brand::Mastercard),
+            ("272100000000000", Brand::Unknown),
+            ("100000000000000", Brand::Unknown),
+        ];
+        for (payload, expected) in cases {
+            assert_eq!(brand(payload), expected, "{payload}");
+        }
     }
 
     #[test]

@@ -48,7 +48,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
     }
 }
 
-/// A positive integer id in the path; anything else names nothing, so it is 404.
+/// A positive integer id in the path, in its one canonical form (decimal digits, no sign,
+/// no leading zero); anything else names nothing, so it is 404, as an unknown id is.
 pub struct Id(pub u64);
 
 impl<S: Send + Sync> FromRequestParts<S> for Id {
@@ -58,11 +59,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
         let Path(raw) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(|_| Problem::not_found())?;
-        match raw.parse::<u64>() {
-            Ok(id) if id > 0 => Ok(Self(id)),
-            _ => Err(Problem::not_found()),
-        }
+        canonical_id(&raw).map(Self).ok_or_else(Problem::not_found)
     }
+}
+
+/// The id `raw` spells, if it is the canonical spelling of a positive id. `u64::from_str`
+/// alone would also take `+3` and `03`, so that one object had many addresses.
+fn canonical_id(raw: &str) -> Option<u64> {
+    let canonical = raw.bytes().all(|b| b.is_ascii_digit()) && !raw.starts_with('0');
+    raw.parse().ok().filter(|&id| canonical && id > 0)
 }
 
 /// The version named by `If-Match` (`"3"`, `W/"3"` or `3`); `*` or no header means any.
@@ -156,6 +161,28 @@ mod tests {
             sanitize("invalid type: string \"4242-4242\""),
             "invalid type: string \"…\""
         );
+    }
+
+    #[test]
+    fn only_the_canonical_decimal_form_of_a_positive_id_is_an_id() {
+        assert_eq!(canonical_id("3"), Some(3));
+        assert_eq!(canonical_id("10"), Some(10));
+        assert_eq!(canonical_id("18446744073709551615"), Some(u64::MAX));
+        for raw in [
+            "",
+            "0",
+            "00",
+            "03",
+            "+3",
+            "-3",
+            " 3",
+            "3 ",
+            "3.0",
+            "0x3",
+            "18446744073709551616",
+        ] {
+            assert_eq!(canonical_id(raw), None, "{raw:?}");
+        }
     }
 
     #[test]

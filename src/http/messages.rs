@@ -1,12 +1,12 @@
 //! Message routes: the customer's inbox, and the admin's view of deliveries.
 
 use super::AppState;
-use super::dto::{AttemptView, ListMethodsQuery, MessageDetail, MessagePage, MessageView};
+use super::dto::{AttemptView, ListMessagesQuery, MessageDetail, MessagePage, MessageView};
 use super::extract::{Id, Params};
 use super::problem::{Problem, ProblemBody};
 use crate::actors::CommandError;
 use crate::actors::notifier::RedeliverError;
-use crate::domain::CustomerId;
+use crate::domain::{CustomerId, MessageId};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 /// A customer's messages, one per recorded event, by id.
 #[utoipa::path(
     get, path = "/messages", tag = "messages",
-    params(ListMethodsQuery),
+    params(ListMessagesQuery),
     responses(
         (status = 200, body = MessagePage),
         (status = 400, description = "customerId missing or malformed, bad paging", body = ProblemBody, content_type = "application/problem+json"),
@@ -22,7 +22,7 @@ use axum::http::StatusCode;
 )]
 pub async fn list_messages(
     State(app): State<AppState>,
-    Params(q): Params<ListMethodsQuery>,
+    Params(q): Params<ListMessagesQuery>,
 ) -> Result<Json<MessagePage>, Problem> {
     let customer = CustomerId::parse(&q.customer_id)
         .map_err(|e| Problem::invalid_request(format!("customerId {}.", e.message)))?;
@@ -48,7 +48,7 @@ pub async fn get_message(
     State(app): State<AppState>,
     Id(id): Id,
 ) -> Result<Json<MessageDetail>, Problem> {
-    let (message, attempts) = app.actors.message(id).await?;
+    let (message, attempts) = app.actors.message(MessageId(id)).await?;
     Ok(Json(MessageDetail {
         message: MessageView::from(&message),
         delivery_attempts: attempts.iter().map(AttemptView::from).collect(),
@@ -70,7 +70,7 @@ pub async fn redeliver_message(
     State(app): State<AppState>,
     Id(id): Id,
 ) -> Result<(StatusCode, Json<MessageView>), Problem> {
-    match app.actors.redeliver(id).await {
+    match app.actors.redeliver(MessageId(id)).await {
         Ok(message) => Ok((StatusCode::ACCEPTED, Json(MessageView::from(&message)))),
         Err(RedeliverError::NotFound) => Err(Problem::not_found()),
         Err(RedeliverError::NoWebhook) => Err(Problem::new(

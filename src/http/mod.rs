@@ -64,7 +64,7 @@ impl AppState {
     info(title = "paytree", description = "Payment methods registered, changed and shown reliably: every registration is verified by the payment system synchronously."),
     tags(
         (name = "paymethods", description = "The payment-method aggregate"),
-                (name = "payments", description = "Records kept by the payment side"),
+        (name = "payments", description = "Records kept by the payment side"),
         (name = "messages", description = "Notifications to the customer, one per event"),
         (name = "mypage", description = "The customer's read view (CQRS projection)"),
         (name = "operations", description = "Health, readiness, metrics and the circuit breaker"),
@@ -99,6 +99,11 @@ pub fn router(state: AppState) -> axum::Router {
         .split_for_parts();
     let doc = api.to_json().expect("the OpenAPI document serializes");
     let _ = state.openapi.set(doc);
+    // Documentation, not API: kept out of the OpenAPI document.
+    let routes = routes.route(
+        "/problems/{slug}",
+        axum::routing::get(problem::problem_type),
+    );
     let routes = if state.test_hooks {
         routes
             .route(

@@ -14,7 +14,7 @@ use axum::extract::{Path, State};
 #[utoipa::path(
     get, path = "/mypages/{customerId}", tag = "mypage",
     params(
-        ("customerId" = String, Path, pattern = "^[A-Za-z0-9_.-]{1,64}$"),
+        ("customerId" = String, Path, pattern = "^(?:[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}|\\.[A-Za-z0-9_-][A-Za-z0-9_.-]{0,62}|\\.\\.[A-Za-z0-9_.-]{1,62})$"),
         MypageQuery,
     ),
     responses(

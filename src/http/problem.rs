@@ -1,16 +1,69 @@
 //! RFC 9457 problem responses and the one mapping from the tree's errors to HTTP. A 5xx
-//! never carries internals; no problem ever repeats a number the client sent.
+//! never carries internals; no problem ever repeats a number the client sent. Every `type`
+//! (`/problems/<slug>`) resolves: it answers its section of `docs/api.md`.
 
 use crate::actors::CommandError;
+use crate::actors::breaker::ceil_secs;
 use crate::actors::paymethod::PaymethodError;
 use crate::domain::FieldError;
 use axum::body::Body;
+use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// The API's documentation, whose "Problem types" section has a `### <slug>` per type.
+const API_DOC: &str = include_str!("../../docs/api.md");
+
+/// Every problem type paytree answers with; each has its section in `docs/api.md`.
+pub const TYPES: &[&str] = &[
+    "invalid-request",
+    "validation-failed",
+    "payment-declined",
+    "payment-unavailable",
+    "idempotency-in-flight",
+    "idempotency-mismatch",
+    "version-mismatch",
+    "conflict",
+    "not-found",
+    "method-not-allowed",
+    "payload-too-large",
+    "unsupported-media-type",
+    "aggregate-busy",
+    "aggregate-quarantined",
+    "view-behind",
+    "service-unavailable",
+    "not-ready",
+    "no-webhook",
+    "still-pending",
+    "internal",
+];
+
+/// The documentation of problem type `slug`: its section of `docs/api.md`, heading included.
+fn type_doc(slug: &str) -> Option<&'static str> {
+    if !TYPES.contains(&slug) {
+        return None;
+    }
+    let section = &API_DOC[API_DOC.find("\n## Problem types\n")?..];
+    let start = section.find(&format!("\n### {slug}\n"))? + 1;
+    let rest = &section[start..];
+    let end = rest[1..].find("\n#").map_or(rest.len(), |i| i + 2);
+    Some(rest[..end].trim_end())
+}
+
+/// `GET /problems/{slug}`: what a problem type means, as plain text; 404 for no such type.
+pub async fn problem_type(Path(slug): Path<String>) -> Response {
+    match type_doc(&slug) {
+        Some(doc) => {
+            let content_type = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
+            (content_type, format!("{doc}\n")).into_response()
+        }
+        None => Problem::not_found().into_response(),
+    }
+}
 
 /// An RFC 9457 problem; boxed, so that results carrying one stay small.
 #[derive(Debug, Clone)]
@@ -50,6 +103,10 @@ pub struct ProblemField {
 
 impl Problem {
     pub fn new(status: StatusCode, slug: &str, title: &str, detail: impl Into<String>) -> Self {
+        debug_assert!(
+            TYPES.contains(&slug),
+            "problem type {slug} is not documented"
+        );
         Self(Box::new(ProblemBody {
             kind: format!("/problems/{slug}"),
             title: title.to_owned(),
@@ -246,7 +303,9 @@ impl From<PaymethodError> for Problem {
                 "Payment system unavailable",
                 "The payment system cannot take this request now; nothing was stored. Try again shortly.",
             )
-            .retry_after(retry_after.as_secs()),
+            // Rounded up here, for every path: a client that waits exactly this long must
+            // not come back before the breaker lets calls through.
+            .retry_after(ceil_secs(retry_after)),
             PaymethodError::Conflict => Self::new(
                 StatusCode::CONFLICT,
                 "conflict",
@@ -254,5 +313,44 @@ impl From<PaymethodError> for Problem {
                 "The payment method changed while this request ran; read it again and retry.",
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn retry_after(e: CommandError) -> String {
+        let response = Problem::from(e).into_response();
+        response.headers()[header::RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn every_problem_type_has_its_own_section_in_the_api_doc() {
+        for slug in TYPES {
+            let doc = type_doc(slug).unwrap_or_else(|| panic!("no section for {slug}"));
+            assert!(doc.starts_with(&format!("### {slug}\n")), "{doc}");
+            assert!(!doc[4..].contains("\n#"), "one section only: {doc}");
+        }
+        assert_eq!(type_doc("no-such-type"), None);
+        assert_eq!(type_doc("../README"), None);
+    }
+
+    #[test]
+    fn payment_unavailable_rounds_the_remaining_time_up_to_whole_seconds() {
+        let unavailable = |ms| {
+            CommandError::Paymethod(PaymethodError::PaymentUnavailable {
+                retry_after: Duration::from_millis(ms),
+            })
+        };
+        assert_eq!(retry_after(unavailable(29_400)), "30");
+        assert_eq!(retry_after(unavailable(1_001)), "2");
+        assert_eq!(retry_after(unavailable(2_000)), "2");
+        assert_eq!(retry_after(unavailable(300)), "1");
+        assert_eq!(retry_after(unavailable(0)), "1");
     }
 }

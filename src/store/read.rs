@@ -4,6 +4,7 @@
 use super::codec::decode;
 use super::tables::*;
 use super::{Store, StoreError};
+use crate::domain::MessageId;
 use crate::domain::message::{DeliveryAttempt, Message};
 use crate::domain::mypage::Mypage;
 use crate::domain::{CustomerId, Event, Payment, PaymentId, PaymentMethod, PaymethodId, Position};
@@ -85,15 +86,15 @@ impl Store {
         self.customer_page(OF_MESSAGES, MESSAGES, customer, after, limit)
     }
 
-    pub fn message(&self, id: u64) -> Result<Option<Message>, StoreError> {
-        self.get(MESSAGES, id)
+    pub fn message(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
+        self.get(MESSAGES, id.0)
     }
 
     /// The messages with these ids, in the same order (`None` where there is none yet).
-    pub fn messages_by_id(&self, ids: &[u64]) -> Result<Vec<Option<Message>>, StoreError> {
+    pub fn messages_by_id(&self, ids: &[MessageId]) -> Result<Vec<Option<Message>>, StoreError> {
         let txn = self.read()?;
         let rows = txn.open_table(MESSAGES)?;
-        ids.iter().map(|id| fetch(&rows, *id)).collect()
+        ids.iter().map(|id| fetch(&rows, id.0)).collect()
     }
 
     /// Messages still waiting for a channel, by id.
@@ -111,11 +112,11 @@ impl Store {
     }
 
     /// Every recorded delivery attempt of a message, in order.
-    pub fn attempts_of(&self, message: u64) -> Result<Vec<DeliveryAttempt>, StoreError> {
+    pub fn attempts_of(&self, message: MessageId) -> Result<Vec<DeliveryAttempt>, StoreError> {
         let txn = self.read()?;
         let table = txn.open_table(DELIVERY_ATTEMPTS)?;
         let mut out = Vec::new();
-        for row in table.range((message, 0)..=(message, u32::MAX))? {
+        for row in table.range((message.0, 0)..=(message.0, u32::MAX))? {
             out.push(decode(row?.1.value())?);
         }
         Ok(out)

@@ -29,11 +29,7 @@ async fn a_slow_payment_system_opens_the_breaker_which_fails_fast_and_closes_aft
     let started = Instant::now();
     let r = app.register("sam", "card", VISA).await;
     let waited = started.elapsed();
-    let retry_after: u64 = r.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry_after = retry_after(&r);
     assert!((1..=2).contains(&retry_after), "{retry_after}");
     assert_problem(r, 503, "payment-unavailable").await;
     assert!(
@@ -140,16 +136,40 @@ async fn an_open_breaker_stays_open_across_a_restart_for_the_rest_of_its_period(
         "{left} s left of the 30 s period"
     );
     let r = app.register("vic", "card", VISA).await;
-    let retry_after: u64 = r.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry_after = retry_after(&r);
     assert!((20..=30).contains(&retry_after));
     assert_problem(r, 503, "payment-unavailable").await;
     assert_eq!(
         provider.ledger().await["authorizations"],
         json!([]),
         "no call reached the payment system"
+    );
+}
+
+#[tokio::test]
+async fn retry_after_of_a_registration_refused_by_an_open_breaker_is_rounded_up() {
+    let provider = spawn_provider().await;
+    let app = spawn_app_with(&[
+        "--provider",
+        &provider.address.clone(),
+        "--breaker-open-ms",
+        "30000",
+    ])
+    .await;
+    provider.set_faults(json!({"down": true})).await;
+    for _ in 0..5 {
+        assert_eq!(app.register("wes", "card", VISA).await.status(), 503);
+    }
+    let r = app.register("wes", "card", VISA).await;
+    let retry_after = retry_after(&r);
+    assert_problem(r, 503, "payment-unavailable").await;
+    // Read after the refusal, the time left can only be shorter; rounded up (as
+    // `/admin/breaker` rounds it), it cannot be more than the refusal's Retry-After.
+    let breaker: Value = app.get("/admin/breaker").await.json().await.unwrap();
+    assert_eq!(breaker["state"], "open");
+    let left = breaker["retryAfterSeconds"].as_u64().unwrap();
+    assert!(
+        retry_after >= left && retry_after <= 30,
+        "Retry-After {retry_after} s, then {left} s left of a 30 s period"
     );
 }

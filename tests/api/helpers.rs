@@ -348,6 +348,15 @@ pub fn position(r: &Response) -> u64 {
         .unwrap()
 }
 
+/// The `Retry-After` seconds of a response.
+pub fn retry_after(r: &Response) -> u64 {
+    r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
 /// Messages are created asynchronously: waits (at most 10 s) until `customer` has `n`.
 pub async fn wait_for_messages(app: &TestApp, customer: &str, n: usize) -> Vec<Value> {
     for _ in 0..200 {

@@ -13,6 +13,8 @@ mod list;
 mod messages;
 mod mypage;
 mod ops;
+mod paths;
+mod readme;
 mod reconcile;
 mod register;
 mod remove;

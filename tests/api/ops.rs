@@ -93,3 +93,41 @@ async fn the_openapi_document_is_3_1_and_describes_every_route() {
         );
     }
 }
+
+#[tokio::test]
+async fn every_problem_type_uri_resolves_to_its_documentation() {
+    let app = spawn_app().await;
+    let problems = [
+        app.get("/no/such/route").await,
+        app.get("/paymethods").await,
+        app.register("zoe", "card", "4242424242424241").await,
+        app.register("zoe", "card", DECLINED).await,
+        app.post_raw("/paymethods", Some("text/plain"), "{}").await,
+        app.client.put(app.url("/paymethods")).send().await.unwrap(),
+    ];
+    let mut seen = Vec::new();
+    for r in problems {
+        let body: Value = r.json().await.unwrap();
+        let kind = body["type"].as_str().unwrap().to_owned();
+        let doc = app.get(&kind).await;
+        assert_eq!(doc.status(), 200, "{kind}");
+        assert_eq!(doc.headers()["content-type"], "text/plain; charset=utf-8");
+        let slug = kind.strip_prefix("/problems/").unwrap();
+        let text = doc.text().await.unwrap();
+        assert!(text.starts_with(&format!("### {slug}\n")), "{text}");
+        assert!(text.contains(&body["status"].to_string()), "{text}");
+        seen.push(slug.to_owned());
+    }
+    assert_eq!(
+        seen,
+        [
+            "not-found",
+            "invalid-request",
+            "validation-failed",
+            "payment-declined",
+            "unsupported-media-type",
+            "method-not-allowed"
+        ]
+    );
+    assert_problem(app.get("/problems/no-such-type").await, 404, "not-found").await;
+}

@@ -312,3 +312,42 @@ async fn registration_is_503_with_retry_after_and_stores_nothing_when_the_paymen
         1
     );
 }
+
+#[tokio::test]
+async fn a_customer_id_of_dot_or_dot_dot_is_refused_everywhere_it_is_taken() {
+    let app = spawn_app().await;
+    for customer in [".", ".."] {
+        let body = json!({"customerId": customer, "kind": "card", "number": VISA});
+        let problem = assert_problem(
+            app.post_json("/paymethods", &body).await,
+            422,
+            "validation-failed",
+        )
+        .await;
+        assert_eq!(problem["errors"][0]["field"], "customerId", "{problem}");
+        for listing in ["paymethods", "payments", "messages"] {
+            assert_problem(
+                app.get(&format!("/{listing}?customerId={customer}")).await,
+                400,
+                "invalid-request",
+            )
+            .await;
+        }
+    }
+    // Dots inside an id, or more than two, are still the documented alphabet.
+    assert_eq!(app.register_ok("a.b", VISA).await["customerId"], "a.b");
+    assert_eq!(app.register_ok("...", VISA).await["customerId"], "...");
+}
+
+#[tokio::test]
+async fn discover_jcb_unionpay_and_diners_cards_show_their_brand() {
+    let app = spawn_app().await;
+    for (number, brand) in [
+        ("6011 1111 1111 1117", "discover"),
+        ("3566 0020 2036 0505", "jcb"),
+        ("6200 0000 0000 0005", "unionpay"),
+        ("3622 720627 1667", "diners"),
+    ] {
+        assert_eq!(app.register_ok("yuri", number).await["brand"], brand);
+    }
+}

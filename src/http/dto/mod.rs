@@ -1,4 +1,4 @@
-//! The JSON shapes of API.md: request bodies (unknown fields rejected) and representations.
+//! The JSON shapes of `docs/api.md`: request bodies (unknown fields rejected) and representations.
 //! These are the OpenAPI schemas too, so what is documented is what is sent.
 
 use crate::actors::{BreakerSnapshot, BreakerState};
@@ -16,10 +16,12 @@ pub use notify::*;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegisterBody {
-    /// 1–64 characters of `A-Z a-z 0-9 _ . -`.
+    /// 1–64 characters of `A-Z a-z 0-9 _ . -`, but not `.` or `..`.
+    // Every customerId pattern says "not `.` or `..`" without look-ahead, which not every
+    // schema tool supports.
     #[schema(
         example = "alice",
-        pattern = "^[A-Za-z0-9_.-]{1,64}$",
+        pattern = "^(?:[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}|\\.[A-Za-z0-9_-][A-Za-z0-9_.-]{0,62}|\\.\\.[A-Za-z0-9_.-]{1,62})$",
         min_length = 1,
         max_length = 64
     )]
@@ -80,6 +82,10 @@ pub enum BrandView {
     Visa,
     Mastercard,
     Amex,
+    Discover,
+    Jcb,
+    Unionpay,
+    Diners,
     Unknown,
 }
 
@@ -89,7 +95,7 @@ pub enum MethodStatusView {
     Active,
 }
 
-/// A payment method (`PaymentMethod` in API.md).
+/// A payment method (`PaymentMethod` in `docs/api.md`).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentMethodView {
@@ -129,6 +135,10 @@ impl From<&MethodSnapshot> for PaymentMethodView {
                 Brand::Visa => BrandView::Visa,
                 Brand::Mastercard => BrandView::Mastercard,
                 Brand::Amex => BrandView::Amex,
+                Brand::Discover => BrandView::Discover,
+                Brand::Jcb => BrandView::Jcb,
+                Brand::Unionpay => BrandView::Unionpay,
+                Brand::Diners => BrandView::Diners,
                 Brand::Unknown => BrandView::Unknown,
             }),
             last4: m.last4.clone(),
@@ -219,13 +229,15 @@ pub struct PaymentPage {
     pub next_after: Option<u64>,
 }
 
-/// Paging parameters shared by the listings.
+/// `GET /paymethods`: whose payment methods, and paging.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct ListMethodsQuery {
     /// Whose payment methods.
-    #[param(pattern = "^[A-Za-z0-9_.-]{1,64}$")]
+    #[param(
+        pattern = "^(?:[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}|\\.[A-Za-z0-9_-][A-Za-z0-9_.-]{0,62}|\\.\\.[A-Za-z0-9_.-]{1,62})$"
+    )]
     pub customer_id: String,
     /// 1–200, default 50.
     #[param(minimum = 1, maximum = 200)]
@@ -240,7 +252,9 @@ pub struct ListMethodsQuery {
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct ListPaymentsQuery {
-    #[param(pattern = "^[A-Za-z0-9_.-]{1,64}$")]
+    #[param(
+        pattern = "^(?:[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}|\\.[A-Za-z0-9_-][A-Za-z0-9_.-]{0,62}|\\.\\.[A-Za-z0-9_.-]{1,62})$"
+    )]
     pub customer_id: Option<String>,
     #[param(minimum = 1)]
     pub paymethod_id: Option<u64>,

@@ -37,7 +37,7 @@ pub struct MessageView {
 impl From<&Message> for MessageView {
     fn from(m: &Message) -> Self {
         Self {
-            id: m.id,
+            id: m.id.0,
             event_id: m.event_id.0,
             customer_id: m.customer_id.to_string(),
             paymethod_id: m.paymethod_id.0,
@@ -61,6 +61,26 @@ impl From<&Message> for MessageView {
 pub struct MessagePage {
     pub items: Vec<MessageView>,
     pub next_after: Option<u64>,
+}
+
+/// `GET /messages`: whose messages, and paging.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct ListMessagesQuery {
+    // The published description, kept from when this listing borrowed the payment-method
+    // listing's query: the OpenAPI document stays as it was.
+    /// Whose payment methods.
+    #[param(
+        pattern = "^(?:[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}|\\.[A-Za-z0-9_-][A-Za-z0-9_.-]{0,62}|\\.\\.[A-Za-z0-9_.-]{1,62})$"
+    )]
+    pub customer_id: String,
+    /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+    /// Only ids greater than this.
+    #[param(minimum = 0)]
+    pub after: Option<u64>,
 }
 
 /// `GET /mypages/{customerId}` options.

@@ -12,7 +12,7 @@ impl Tables<'_> {
     /// Stores `message` unless its event already has one (a redelivery after a crash): a
     /// message's id is its event's position, so there is at most one per event.
     pub(super) fn insert_message(&mut self, message: &Message) -> Result<(), StoreError> {
-        if self.messages.get(message.id)?.is_some() {
+        if self.messages.get(message.id.0)?.is_some() {
             return Ok(());
         }
         // Listed for its customer already, by the command that recorded its event.
@@ -22,11 +22,11 @@ impl Tables<'_> {
     /// Writes a message's current state and keeps the index of pending ones in step.
     pub(super) fn put_message(&mut self, message: &Message) -> Result<(), StoreError> {
         self.messages
-            .insert(message.id, encode(message)?.as_slice())?;
+            .insert(message.id.0, encode(message)?.as_slice())?;
         if message.status == MessageStatus::Pending {
-            self.messages_pending.insert(message.id, ())?;
+            self.messages_pending.insert(message.id.0, ())?;
         } else {
-            self.messages_pending.remove(message.id)?;
+            self.messages_pending.remove(message.id.0)?;
         }
         Ok(())
     }
@@ -39,14 +39,14 @@ impl Tables<'_> {
         message: &Message,
         attempt: Option<&DeliveryAttempt>,
     ) -> Result<Result<Outcome, Rejected>, StoreError> {
-        if self.messages.get(message.id)?.is_none() {
+        if self.messages.get(message.id.0)?.is_none() {
             return Ok(Err(Rejected::VersionConflict));
         }
         let mut message = message.clone();
         if let Some(attempt) = attempt {
             let last = self
                 .attempts
-                .range((message.id, 0)..=(message.id, u32::MAX))?
+                .range((message.id.0, 0)..=(message.id.0, u32::MAX))?
                 .next_back()
                 .transpose()?
                 .map_or(0, |(key, _)| key.value().1);
@@ -54,7 +54,7 @@ impl Tables<'_> {
             attempt.number = attempt.number.max(last + 1);
             message.attempts = message.attempts.max(attempt.number);
             self.attempts
-                .insert((message.id, attempt.number), encode(&attempt)?.as_slice())?;
+                .insert((message.id.0, attempt.number), encode(&attempt)?.as_slice())?;
         }
         self.put_message(&message)?;
         Ok(Ok(Outcome::default()))
@@ -73,12 +73,13 @@ impl Tables<'_> {
             }
             ViewChange::PutMessage(m) => {
                 self.mypage.insert(
-                    (m.customer_id.as_str(), VIEW_MESSAGE, m.id),
+                    (m.customer_id.as_str(), VIEW_MESSAGE, m.id.0),
                     encode(m)?.as_slice(),
                 )?;
             }
             ViewChange::DropMessage(customer, id) => {
-                self.mypage.remove((customer.as_str(), VIEW_MESSAGE, *id))?;
+                self.mypage
+                    .remove((customer.as_str(), VIEW_MESSAGE, id.0))?;
             }
         }
         Ok(())
@@ -113,7 +114,7 @@ mod tests {
         store.commit(&[record()]).unwrap().remove(0).unwrap();
         let listed = store.messages_of(&alice(), 0, 10).unwrap();
         assert_eq!(listed.items.len(), 1);
-        assert_eq!(listed.items[0].id, events[0].position.0);
+        assert_eq!(listed.items[0].id.0, events[0].position.0);
         assert_eq!(listed.next_after, None);
 
         // A redelivery after a crash creates nothing twice.
