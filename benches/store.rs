@@ -10,7 +10,7 @@ use criterion::{
     BatchSize, BenchmarkGroup, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main,
 };
 use paytree::domain::intent::IntentRef;
-use paytree::domain::{AccountNumber, CustomerId, Kind, Payment, PaymentMethod, PaymethodId};
+use paytree::domain::{AccountNumber, CustomerId, Kind, Payment, PaymethodId, StoredMethod};
 use paytree::store::{Command, Store};
 use std::time::{Duration, Instant};
 
@@ -53,7 +53,7 @@ fn number() -> AccountNumber {
 
 /// Registration `n` as the aggregate writes it after an approval.
 fn register(n: u64) -> Command {
-    let method = PaymentMethod::registered(
+    let method = StoredMethod::registered(
         PaymethodId(n),
         customer(n),
         &number(),

@@ -208,9 +208,8 @@ impl Actors {
     }
 
     pub async fn paymethod(&self, id: PaymethodId) -> Result<PaymentMethod, CommandError> {
-        self.query(move |s| s.paymethod(id))
-            .await?
-            .ok_or(CommandError::NotFound)
+        let stored = self.query(move |s| s.paymethod(id)).await?;
+        stored.map(|s| s.method).ok_or(CommandError::NotFound)
     }
 
     pub async fn paymethods_of(
@@ -219,8 +218,8 @@ impl Actors {
         after: u64,
         limit: usize,
     ) -> Result<Page<PaymentMethod>, CommandError> {
-        self.query(move |s| s.paymethods_of(&customer, after, limit))
-            .await
+        let page = self.query(move |s| s.paymethods_of(&customer, after, limit));
+        Ok(page.await?.map(|s| s.method))
     }
 
     pub async fn payment(&self, id: PaymentId) -> Result<Payment, CommandError> {
@@ -303,10 +302,7 @@ impl<T> Answer<T> {
 
 fn replay(outcome: IdempotentOutcome) -> Result<Done, CommandError> {
     match outcome {
-        IdempotentOutcome::Registered { method } => Ok(Done {
-            position: method.last_position,
-            method,
-        }),
+        IdempotentOutcome::Registered { method, position } => Ok(Done { position, method }),
         IdempotentOutcome::Declined { payment_id } => Err(PaymethodError::Declined {
             payment_id,
             code: None,

@@ -1,76 +1,49 @@
-//! Events: what happened to an aggregate, in the order the global log recorded it.
-//! Events carry what may be shown and nothing secret (no token, no fingerprint); the notifier
-//! and the projector read them, and the mypage view is a fold of them.
+//! The event log's envelope: what happened to which aggregate (its kind and id), whose it is,
+//! the aggregate's version after it and where the global log recorded it. The payload is
+//! owned by the aggregate's kind; the log, its readers and the store treat every kind alike.
 
-use super::{Brand, CustomerId, Kind, PaymentId, PaymethodId, Position, Timestamp};
+use super::paymethod::PaymethodEvent;
+use super::{CustomerId, PaymethodId, Position, Timestamp};
 use serde::{Deserialize, Serialize};
-
-/// The attributes of a payment method that may be shown: kind, brand and last four digits.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MaskedAttrs {
-    pub kind: Kind,
-    pub brand: Option<Brand>,
-    pub last4: String,
-}
-
-/// A payment method as a view shows it, after the event that carries it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MethodSnapshot {
-    pub id: PaymethodId,
-    pub customer_id: CustomerId,
-    pub kind: Kind,
-    pub brand: Option<Brand>,
-    pub last4: String,
-    pub request_id: Option<u64>,
-    pub version: u64,
-    pub verification_payment_id: PaymentId,
-    pub created_at: Timestamp,
-    pub updated_at: Timestamp,
-}
-
-impl MethodSnapshot {
-    pub fn attrs(&self) -> MaskedAttrs {
-        MaskedAttrs {
-            kind: self.kind,
-            brand: self.brand,
-            last4: self.last4.clone(),
-        }
-    }
-}
-
-/// What happened.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum EventKind {
-    PaymentMethodRegistered {
-        method: MethodSnapshot,
-    },
-    PaymentMethodChanged {
-        previous: MaskedAttrs,
-        method: MethodSnapshot,
-    },
-    PaymentMethodRemoved {
-        attrs: MaskedAttrs,
-    },
-}
-
-impl EventKind {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::PaymentMethodRegistered { .. } => "PaymentMethodRegistered",
-            Self::PaymentMethodChanged { .. } => "PaymentMethodChanged",
-            Self::PaymentMethodRemoved { .. } => "PaymentMethodRemoved",
-        }
-    }
-}
 
 /// One entry of the global event log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
     pub position: Position,
-    pub paymethod_id: PaymethodId,
+    /// The aggregate's id within its kind (the payload names the kind).
+    pub aggregate_id: u64,
     pub customer_id: CustomerId,
     /// The aggregate's version after this event (a removal counts as one more change).
     pub version: u64,
     pub recorded_at: Timestamp,
-    pub kind: EventKind,
+    pub payload: Payload,
+}
+
+/// What happened, one variant per aggregate kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Payload {
+    Paymethod(PaymethodEvent),
+}
+
+impl Event {
+    /// The kind of aggregate it happened to, as the kernel names kinds.
+    pub fn aggregate_kind(&self) -> &'static str {
+        match self.payload {
+            Payload::Paymethod(_) => "paymethod",
+        }
+    }
+
+    /// The event's type name, e.g. `PaymentMethodRegistered`.
+    pub fn name(&self) -> &'static str {
+        match &self.payload {
+            Payload::Paymethod(e) => e.name(),
+        }
+    }
+
+    /// The payment method it happened to, and what happened, if it is a payment method's.
+    pub fn paymethod(&self) -> Option<(PaymethodId, &PaymethodEvent)> {
+        match &self.payload {
+            Payload::Paymethod(e) => Some((PaymethodId(self.aggregate_id), e)),
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! Idempotency records: under a customer's `Idempotency-Key`, the fingerprint of the first
 //! request and its final outcome, so a retry gets the same answer without a second payment.
 
-use super::{PaymentId, PaymentMethod, Timestamp};
+use super::{PaymentId, PaymentMethod, Position, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// What a key was used for, and how that ended. Only final outcomes are kept.
@@ -15,8 +15,11 @@ pub struct IdempotencyRecord {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum IdempotentOutcome {
-    /// 201, with the method as it was returned then.
-    Registered { method: PaymentMethod },
+    /// 201, with the method as it was returned then and the position of its event.
+    Registered {
+        method: PaymentMethod,
+        position: Position,
+    },
     /// 402, with the declined payment's record.
     Declined { payment_id: PaymentId },
 }

@@ -1,7 +1,8 @@
 //! Messages to the customer: exactly one per event, with text that shows masked numbers only.
 
 use super::{
-    CustomerId, Event, EventKind, Kind, MaskedAttrs, MessageId, PaymethodId, Position, Timestamp,
+    CustomerId, Event, Kind, MaskedAttrs, MessageId, Payload, PaymethodEvent, PaymethodId,
+    Position, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -43,13 +44,16 @@ pub struct Message {
 impl Message {
     /// The message for `event`, not yet delivered.
     pub fn for_event(event: &Event) -> Self {
+        let (paymethod_id, text) = match &event.payload {
+            Payload::Paymethod(e) => (PaymethodId(event.aggregate_id), text_for(e)),
+        };
         Self {
             id: MessageId(event.position.0),
             event_id: event.position,
             customer_id: event.customer_id.clone(),
-            paymethod_id: event.paymethod_id,
-            kind: event.kind.name().to_owned(),
-            text: text_for(&event.kind),
+            paymethod_id,
+            kind: event.name().to_owned(),
+            text,
             status: MessageStatus::Pending,
             attempts: 0,
             created_at: event.recorded_at,
@@ -108,17 +112,17 @@ fn describe(attrs: &MaskedAttrs) -> String {
 }
 
 /// The text of an event's message: masked attributes only.
-pub fn text_for(kind: &EventKind) -> String {
-    match kind {
-        EventKind::PaymentMethodRegistered { method } => {
+pub fn text_for(event: &PaymethodEvent) -> String {
+    match event {
+        PaymethodEvent::Registered { method } => {
             format!("Your {} was registered.", describe(&method.attrs()))
         }
-        EventKind::PaymentMethodChanged { previous, method } => format!(
+        PaymethodEvent::Changed { previous, method } => format!(
             "Your {} was changed to your {}.",
             describe(previous),
             describe(&method.attrs())
         ),
-        EventKind::PaymentMethodRemoved { attrs } => {
+        PaymethodEvent::Removed { attrs } => {
             format!("Your {} was removed.", describe(attrs))
         }
     }
@@ -127,10 +131,10 @@ pub fn text_for(kind: &EventKind) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Brand, MethodSnapshot, PaymentId};
+    use crate::domain::{Brand, PaymentId, PaymentMethod};
 
-    fn snapshot(kind: Kind, brand: Option<Brand>, last4: &str) -> MethodSnapshot {
-        MethodSnapshot {
+    fn snapshot(kind: Kind, brand: Option<Brand>, last4: &str) -> PaymentMethod {
+        PaymentMethod {
             id: PaymethodId(1),
             customer_id: CustomerId::parse("alice").unwrap(),
             kind,
@@ -149,20 +153,20 @@ mod tests {
         let card = snapshot(Kind::Card, Some(Brand::Visa), "4242");
         let bank = snapshot(Kind::Bank, None, "6789");
         assert_eq!(
-            text_for(&EventKind::PaymentMethodRegistered {
+            text_for(&PaymethodEvent::Registered {
                 method: card.clone()
             }),
             "Your card ending 4242 was registered."
         );
         assert_eq!(
-            text_for(&EventKind::PaymentMethodChanged {
+            text_for(&PaymethodEvent::Changed {
                 previous: card.attrs(),
                 method: bank.clone()
             }),
             "Your card ending 4242 was changed to your bank account ending 6789."
         );
         assert_eq!(
-            text_for(&EventKind::PaymentMethodRemoved {
+            text_for(&PaymethodEvent::Removed {
                 attrs: bank.attrs()
             }),
             "Your bank account ending 6789 was removed."

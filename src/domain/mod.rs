@@ -1,5 +1,6 @@
-//! Pure types and rules: ids, customers, card and bank numbers, the payment-method aggregate,
-//! payments and events. Nothing here does I/O; everything past the HTTP edge is already valid.
+//! Pure types and rules: ids, customers, card and bank numbers, one folder per aggregate kind
+//! (`paymethod/`: its state, rules and events), payments and the event log's envelope.
+//! Nothing here does I/O; everything past the HTTP edge is already valid.
 
 pub mod events;
 pub mod idempotency;
@@ -12,11 +13,11 @@ pub mod payment;
 pub mod paymethod;
 pub mod time;
 
-pub use events::{Event, EventKind, MaskedAttrs, MethodSnapshot};
+pub use events::{Event, Payload};
 pub use ids::{CustomerId, IdempotencyKey, MessageId, PaymentId, PaymethodId, Position};
 pub use number::{AccountNumber, Brand, Kind};
 pub use payment::{Payment, PaymentPurpose, PaymentStatus};
-pub use paymethod::PaymentMethod;
+pub use paymethod::{MaskedAttrs, PaymentMethod, PaymethodEvent, StoredMethod};
 pub use time::Timestamp;
 
 /// One field that failed validation, as it is reported in a 422 problem.

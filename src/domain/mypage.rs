@@ -3,7 +3,9 @@
 //! the whole definition of the view, so a rebuild from the first event gives the same result.
 
 use super::message::Message;
-use super::{CustomerId, Event, EventKind, MessageId, MethodSnapshot, PaymethodId, Position};
+use super::{
+    CustomerId, Event, MessageId, Payload, PaymentMethod, PaymethodEvent, PaymethodId, Position,
+};
 use serde::{Deserialize, Serialize};
 
 /// How many messages the view keeps, newest first.
@@ -13,7 +15,7 @@ pub const RECENT_MESSAGES: usize = 20;
 pub struct Mypage {
     pub customer_id: CustomerId,
     /// The customer's current methods, by id.
-    pub methods: Vec<MethodSnapshot>,
+    pub methods: Vec<PaymentMethod>,
     /// The messages of the customer's newest events, newest first, as created: their delivery
     /// state is the notifier's and is read beside the view, not folded into it.
     pub recent: Vec<Message>,
@@ -34,7 +36,7 @@ impl Mypage {
     /// Rebuilds a view from its stored rows (methods by id, messages newest first).
     pub fn from_rows(
         customer_id: CustomerId,
-        methods: Vec<MethodSnapshot>,
+        methods: Vec<PaymentMethod>,
         recent: Vec<Message>,
     ) -> Self {
         let last_position = recent.first().map_or(Position(0), |m| m.event_id);
@@ -53,29 +55,10 @@ impl Mypage {
         if event.position <= self.last_position || event.customer_id != self.customer_id {
             return;
         }
-        let slot = self
-            .methods
-            .binary_search_by_key(&event.paymethod_id, |m| m.id);
-        match (&event.kind, slot) {
-            (
-                EventKind::PaymentMethodRegistered { method }
-                | EventKind::PaymentMethodChanged { method, .. },
-                found,
-            ) => {
-                match found {
-                    Ok(i) => self.methods[i] = method.clone(),
-                    Err(i) => self.methods.insert(i, method.clone()),
-                }
-                changes.push(ViewChange::PutMethod(method.clone()));
+        match &event.payload {
+            Payload::Paymethod(e) => {
+                self.apply_paymethod(PaymethodId(event.aggregate_id), e, changes)
             }
-            (EventKind::PaymentMethodRemoved { .. }, Ok(i)) => {
-                self.methods.remove(i);
-                changes.push(ViewChange::DropMethod(
-                    self.customer_id.clone(),
-                    event.paymethod_id,
-                ));
-            }
-            (EventKind::PaymentMethodRemoved { .. }, Err(_)) => {}
         }
         let message = Message::for_event(event);
         changes.push(ViewChange::PutMessage(message.clone()));
@@ -88,13 +71,40 @@ impl Mypage {
         }
         self.last_position = event.position;
     }
+
+    /// The methods part of the fold: the method as the event carries it, or its removal.
+    fn apply_paymethod(
+        &mut self,
+        id: PaymethodId,
+        event: &PaymethodEvent,
+        changes: &mut Vec<ViewChange>,
+    ) {
+        let slot = self.methods.binary_search_by_key(&id, |m| m.id);
+        match (event, slot) {
+            (
+                PaymethodEvent::Registered { method } | PaymethodEvent::Changed { method, .. },
+                found,
+            ) => {
+                match found {
+                    Ok(i) => self.methods[i] = method.clone(),
+                    Err(i) => self.methods.insert(i, method.clone()),
+                }
+                changes.push(ViewChange::PutMethod(method.clone()));
+            }
+            (PaymethodEvent::Removed { .. }, Ok(i)) => {
+                self.methods.remove(i);
+                changes.push(ViewChange::DropMethod(self.customer_id.clone(), id));
+            }
+            (PaymethodEvent::Removed { .. }, Err(_)) => {}
+        }
+    }
 }
 
 /// One stored row of a view that an event changes; the store keeps views as rows so that an
 /// event writes a few small rows, not its customer's whole view.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ViewChange {
-    PutMethod(MethodSnapshot),
+    PutMethod(PaymentMethod),
     DropMethod(CustomerId, PaymethodId),
     PutMessage(Message),
     DropMessage(CustomerId, MessageId),
@@ -109,8 +119,8 @@ mod tests {
         CustomerId::parse("alice").unwrap()
     }
 
-    fn method(id: u64, version: u64, last4: &str) -> MethodSnapshot {
-        MethodSnapshot {
+    fn method(id: u64, version: u64, last4: &str) -> PaymentMethod {
+        PaymentMethod {
             id: PaymethodId(id),
             customer_id: alice(),
             kind: Kind::Card,
@@ -124,19 +134,20 @@ mod tests {
         }
     }
 
-    fn event(position: u64, kind: EventKind) -> Event {
+    fn event(position: u64, kind: PaymethodEvent) -> Event {
         let (id, version) = match &kind {
-            EventKind::PaymentMethodRegistered { method }
-            | EventKind::PaymentMethodChanged { method, .. } => (method.id, method.version),
-            EventKind::PaymentMethodRemoved { .. } => (PaymethodId(1), 3),
+            PaymethodEvent::Registered { method } | PaymethodEvent::Changed { method, .. } => {
+                (method.id, method.version)
+            }
+            PaymethodEvent::Removed { .. } => (PaymethodId(1), 3),
         };
         Event {
             position: Position(position),
-            paymethod_id: id,
+            aggregate_id: id.0,
             customer_id: alice(),
             version,
             recorded_at: Timestamp(position as i64),
-            kind,
+            payload: Payload::Paymethod(kind),
         }
     }
 
@@ -150,26 +161,26 @@ mod tests {
         let log = [
             event(
                 1,
-                EventKind::PaymentMethodRegistered {
+                PaymethodEvent::Registered {
                     method: method(2, 1, "1111"),
                 },
             ),
             event(
                 2,
-                EventKind::PaymentMethodRegistered {
+                PaymethodEvent::Registered {
                     method: method(1, 1, "4242"),
                 },
             ),
             event(
                 3,
-                EventKind::PaymentMethodChanged {
+                PaymethodEvent::Changed {
                     previous: attrs("4242"),
                     method: method(1, 2, "4444"),
                 },
             ),
             event(
                 4,
-                EventKind::PaymentMethodRemoved {
+                PaymethodEvent::Removed {
                     attrs: attrs("4444"),
                 },
             ),
@@ -209,7 +220,7 @@ mod tests {
             view.apply(
                 &event(
                     p,
-                    EventKind::PaymentMethodChanged {
+                    PaymethodEvent::Changed {
                         previous: method(1, 1, "4242").attrs(),
                         method: method(1, p, "4242"),
                     },

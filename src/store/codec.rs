@@ -24,25 +24,25 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
 mod tests {
     use super::*;
     use crate::domain::{
-        Brand, CustomerId, Event, EventKind, Kind, MaskedAttrs, PaymentId, PaymethodId, Position,
-        Timestamp,
+        Brand, CustomerId, Event, Kind, MaskedAttrs, Payload, PaymentId, PaymentMethod,
+        PaymethodEvent, PaymethodId, Position, Timestamp,
     };
 
     #[test]
     fn records_round_trip_and_unknown_versions_are_refused() {
         let event = Event {
             position: Position(3),
-            paymethod_id: PaymethodId(7),
+            aggregate_id: 7,
             customer_id: CustomerId::parse("alice").unwrap(),
             version: 1,
             recorded_at: Timestamp(5),
-            kind: EventKind::PaymentMethodChanged {
+            payload: Payload::Paymethod(PaymethodEvent::Changed {
                 previous: MaskedAttrs {
                     kind: Kind::Bank,
                     brand: None,
                     last4: "6789".into(),
                 },
-                method: crate::domain::MethodSnapshot {
+                method: PaymentMethod {
                     id: PaymethodId(7),
                     customer_id: CustomerId::parse("alice").unwrap(),
                     kind: Kind::Card,
@@ -54,7 +54,7 @@ mod tests {
                     created_at: Timestamp(1),
                     updated_at: Timestamp(5),
                 },
-            },
+            }),
         };
         let bytes = encode(&event).unwrap();
         assert_eq!(decode::<Event>(&bytes).unwrap(), event);

@@ -6,7 +6,7 @@ use crate::domain::intent::{IntentRef, RefundOwed, Verdict};
 use crate::domain::message::{DeliveryAttempt, Message};
 use crate::domain::mypage::ViewChange;
 use crate::domain::{
-    CustomerId, MaskedAttrs, Payment, PaymentId, PaymentMethod, PaymethodId, Position, Timestamp,
+    CustomerId, MaskedAttrs, Payment, PaymentId, PaymethodId, Position, StoredMethod, Timestamp,
 };
 
 /// Everything one command changes. The store fills in the ids it assigns
@@ -25,7 +25,7 @@ pub enum Command {
     /// A verified registration: the method, its approved verification payment and the
     /// `PaymentMethodRegistered` event; closes the intent.
     Register {
-        method: PaymentMethod,
+        method: StoredMethod,
         payment: Payment,
         intent: IntentRef,
         idempotency: Option<IdempotencyClaim>,
@@ -40,7 +40,7 @@ pub enum Command {
     /// the approved payment and `PaymentMethodChanged` with the previous attributes; closes
     /// the intent.
     Change {
-        method: PaymentMethod,
+        method: StoredMethod,
         expected_version: u64,
         previous: MaskedAttrs,
         payment: Payment,

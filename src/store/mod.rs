@@ -31,6 +31,11 @@ pub enum StoreError {
          version does not read; start with a fresh data directory"
     )]
     OldLayout(String),
+    #[error(
+        "the data directory holds records of layout {0}, which this version does not read; \
+         start with a fresh data directory"
+    )]
+    OldFormat(u8),
 }
 
 macro_rules! storage_from {

@@ -7,7 +7,7 @@ use super::{Store, StoreError};
 use crate::domain::MessageId;
 use crate::domain::message::{DeliveryAttempt, Message};
 use crate::domain::mypage::Mypage;
-use crate::domain::{CustomerId, Event, Payment, PaymentId, PaymentMethod, PaymethodId, Position};
+use crate::domain::{CustomerId, Event, Payment, PaymentId, PaymethodId, Position, StoredMethod};
 use redb::{ReadableTable, TableDefinition};
 use serde::de::DeserializeOwned;
 
@@ -20,8 +20,18 @@ pub struct Page<T> {
     pub next_after: Option<u64>,
 }
 
+impl<T> Page<T> {
+    /// The same page with each item mapped.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            next_after: self.next_after,
+        }
+    }
+}
+
 impl Store {
-    pub fn paymethod(&self, id: PaymethodId) -> Result<Option<PaymentMethod>, StoreError> {
+    pub fn paymethod(&self, id: PaymethodId) -> Result<Option<StoredMethod>, StoreError> {
         self.get(PAYMETHODS, id.0)
     }
 
@@ -35,7 +45,7 @@ impl Store {
         customer: &CustomerId,
         after: u64,
         limit: usize,
-    ) -> Result<Page<PaymentMethod>, StoreError> {
+    ) -> Result<Page<StoredMethod>, StoreError> {
         self.customer_page(OF_PAYMETHODS, PAYMETHODS, customer, after, limit)
     }
 

@@ -2,7 +2,7 @@
 //! several kinds share one (a customer's), `(owner, kind, id)`, with empty values, written in
 //! the same transaction as the row they index.
 
-use redb::{Database, ReadableDatabase, TableDefinition, TableHandle};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 
 /// Payment-method id → encoded `PaymentMethod`. Removed methods are deleted.
 pub const PAYMETHODS: TableDefinition<u64, &[u8]> = TableDefinition::new("paymethods");
@@ -86,14 +86,31 @@ const OLD_TABLES: [&str; 5] = [
     "mypage_messages",
 ];
 
+/// The `META` entry naming the layout of the data (one byte): records of another layout do
+/// not decode as this version's, so a data directory without this one is refused.
+const LAYOUT: &str = "layout";
+/// 2: events carry an aggregate id and a payload per kind; a method's record holds the shown
+/// method beside its secrets.
+const LAYOUT_VERSION: u8 = 2;
+
 pub fn refuse_old_layout(db: &Database) -> Result<(), super::StoreError> {
     let txn = db.begin_read()?;
-    for table in txn.list_tables()? {
-        if OLD_TABLES.contains(&table.name()) {
-            return Err(super::StoreError::OldLayout(table.name().to_owned()));
-        }
+    let tables: Vec<String> = txn.list_tables()?.map(|t| t.name().to_owned()).collect();
+    if let Some(old) = tables.iter().find(|t| OLD_TABLES.contains(&t.as_str())) {
+        return Err(super::StoreError::OldLayout(old.clone()));
     }
-    Ok(())
+    if tables.is_empty() {
+        return Ok(());
+    }
+    let found = match txn.open_table(META) {
+        Ok(meta) => meta.get(LAYOUT)?.and_then(|v| v.value().first().copied()),
+        Err(redb::TableError::TableDoesNotExist(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    match found {
+        Some(LAYOUT_VERSION) => Ok(()),
+        found => Err(super::StoreError::OldFormat(found.unwrap_or(1))),
+    }
 }
 
 pub fn create_all(db: &Database) -> Result<(), super::StoreError> {
@@ -115,7 +132,10 @@ pub fn create_all(db: &Database) -> Result<(), super::StoreError> {
         txn.open_table(INTENTS)?;
         txn.open_table(INTENTS_OPEN)?;
         txn.open_table(REFUNDS_OWED)?;
-        txn.open_table(META)?;
+        let mut meta = txn.open_table(META)?;
+        if meta.get(LAYOUT)?.is_none() {
+            meta.insert(LAYOUT, [LAYOUT_VERSION].as_slice())?;
+        }
     }
     txn.commit()?;
     Ok(())
@@ -145,6 +165,29 @@ mod tests {
         match Store::open(&old) {
             Err(StoreError::OldLayout(name)) => assert_eq!(name, "paymethods_by_customer"),
             other => panic!("an old data directory was opened: {:?}", other.map(|_| ())),
+        }
+    }
+
+    #[test]
+    fn a_data_directory_of_the_first_record_layout_is_refused() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let first = dir.path().join("first.redb");
+        {
+            // What the layout before the kernel left: its tables, no layout entry.
+            let db = Database::create(&first).unwrap();
+            let txn = db.begin_write().unwrap();
+            txn.open_table(super::PAYMETHODS).unwrap();
+            txn.open_table(super::META).unwrap();
+            txn.commit().unwrap();
+        }
+        match Store::open(&first) {
+            Err(e @ StoreError::OldFormat(1)) => {
+                assert!(e.to_string().contains("fresh data directory"), "{e}")
+            }
+            other => panic!(
+                "a first-layout data directory was opened: {:?}",
+                other.map(|_| ())
+            ),
         }
     }
 }

@@ -6,15 +6,12 @@ use super::StoreError;
 use super::codec::encode;
 use super::command::{Command, Outcome, Rejected};
 use super::tables::*;
-use crate::domain::idempotency::{IdempotencyClaim, IdempotencyRecord, IdempotentOutcome};
-use crate::domain::{
-    Event, EventKind, MaskedAttrs, Payment, PaymentId, PaymentMethod, PaymethodId, Position,
-    Timestamp,
-};
+use crate::domain::{CustomerId, Event, Payload, Payment, PaymentId, Position, Timestamp};
 use redb::{Database, Durability, ReadableTable, Table, WriteTransaction};
 
 mod intents;
 mod notify;
+mod paymethods;
 #[cfg(test)]
 pub(crate) mod testing;
 
@@ -121,66 +118,19 @@ impl<'t> Tables<'t> {
                 payment,
                 intent,
                 idempotency,
-            } => {
-                if self.paymethods.get(method.id.0)?.is_some() {
-                    return Ok(Err(Rejected::VersionConflict));
-                }
-                if self.key_recorded(&method.customer_id, idempotency.as_ref())? {
-                    return Ok(Err(Rejected::KeyRecorded));
-                }
-                if !self.intent_is_open(intent)? {
-                    return Ok(Err(Rejected::IntentClosed));
-                }
-                self.close_intent(intent)?;
-                let outcome = self.store_verified(method.clone(), payment, None)?;
-                if let (Ok(stored), Some(claim)) = (&outcome, idempotency) {
-                    let mut method = method.clone();
-                    method.verification_payment_id =
-                        stored.payment_id.unwrap_or(method.verification_payment_id);
-                    method.last_position = stored.position.unwrap_or(method.last_position);
-                    let customer = method.customer_id.clone();
-                    self.remember(&customer, claim, IdempotentOutcome::Registered { method })?;
-                }
-                Ok(outcome)
-            }
+            } => self.register(method, payment, intent, idempotency.as_ref()),
             Command::RecordDeclined {
                 payment,
                 intent,
                 idempotency,
-            } => {
-                if self.key_recorded(&payment.customer_id, idempotency.as_ref())? {
-                    return Ok(Err(Rejected::KeyRecorded));
-                }
-                if !self.intent_is_open(intent)? {
-                    return Ok(Err(Rejected::IntentClosed));
-                }
-                self.close_intent(intent)?;
-                let payment_id = self.insert_payment(payment.clone())?;
-                if let Some(claim) = idempotency {
-                    let outcome = IdempotentOutcome::Declined { payment_id };
-                    self.remember(&payment.customer_id, claim, outcome)?;
-                }
-                Ok(Ok(Outcome {
-                    payment_id: Some(payment_id),
-                    ..Outcome::default()
-                }))
-            }
+            } => self.record_declined(payment, intent, idempotency.as_ref()),
             Command::Change {
                 method,
                 expected_version,
                 previous,
                 payment,
                 intent,
-            } => {
-                if self.stored_version(method.id)? != Some(*expected_version) {
-                    return Ok(Err(Rejected::VersionConflict));
-                }
-                if !self.intent_is_open(intent)? {
-                    return Ok(Err(Rejected::IntentClosed));
-                }
-                self.close_intent(intent)?;
-                self.store_verified(method.clone(), payment, Some(previous.clone()))
-            }
+            } => self.change(method, *expected_version, previous, payment, intent),
             Command::Remove {
                 id,
                 expected_version,
@@ -238,117 +188,6 @@ impl<'t> Tables<'t> {
         }
     }
 
-    /// Stores an approved payment, the method that it verified and the event, together:
-    /// `PaymentMethodRegistered`, or `PaymentMethodChanged` when there are `previous` attributes.
-    fn store_verified(
-        &mut self,
-        mut method: PaymentMethod,
-        payment: &Payment,
-        previous: Option<MaskedAttrs>,
-    ) -> Result<Result<Outcome, Rejected>, StoreError> {
-        let mut payment = payment.clone();
-        payment.paymethod_id = Some(method.id);
-        method.verification_payment_id = self.insert_payment(payment)?;
-        let snapshot = method.snapshot();
-        let kind = match previous {
-            None => EventKind::PaymentMethodRegistered { method: snapshot },
-            Some(previous) => EventKind::PaymentMethodChanged {
-                previous,
-                method: snapshot,
-            },
-        };
-        let position = self.append_event(&method, kind)?;
-        let payment_id = method.verification_payment_id;
-        method.last_position = position;
-        self.paymethods
-            .insert(method.id.0, encode(&method)?.as_slice())?;
-        self.by_customer.insert(
-            (method.customer_id.as_str(), OF_PAYMETHODS, method.id.0),
-            (),
-        )?;
-        Ok(Ok(Outcome {
-            position: Some(position),
-            payment_id: Some(payment_id),
-            ..Outcome::default()
-        }))
-    }
-
-    fn remove(
-        &mut self,
-        id: PaymethodId,
-        expected: u64,
-    ) -> Result<Result<Outcome, Rejected>, StoreError> {
-        let Some(bytes) = self.paymethods.remove(id.0)? else {
-            return Ok(Err(Rejected::VersionConflict));
-        };
-        let method: PaymentMethod = super::codec::decode(bytes.value())?;
-        drop(bytes);
-        if method.version != expected {
-            // Put it back untouched: this command writes nothing.
-            self.paymethods.insert(id.0, encode(&method)?.as_slice())?;
-            return Ok(Err(Rejected::VersionConflict));
-        }
-        self.by_customer
-            .remove((method.customer_id.as_str(), OF_PAYMETHODS, id.0))?;
-        let kind = EventKind::PaymentMethodRemoved {
-            attrs: method.attrs(),
-        };
-        let mut gone = method;
-        gone.version += 1; // a removal is one more change
-        let position = self.append_event(&gone, kind)?;
-        Ok(Ok(Outcome {
-            position: Some(position),
-            ..Outcome::default()
-        }))
-    }
-
-    /// Whether `claim`'s key already has an outcome: a second outcome under one key would
-    /// be a second registration for one request, so the command that brings it is refused.
-    fn key_recorded(
-        &self,
-        customer: &crate::domain::CustomerId,
-        claim: Option<&IdempotencyClaim>,
-    ) -> Result<bool, StoreError> {
-        match claim {
-            Some(claim) => Ok(self
-                .idempotency
-                .get((customer.as_str(), claim.key.as_str()))?
-                .is_some()),
-            None => Ok(false),
-        }
-    }
-
-    fn remember(
-        &mut self,
-        customer: &crate::domain::CustomerId,
-        claim: &IdempotencyClaim,
-        outcome: IdempotentOutcome,
-    ) -> Result<(), StoreError> {
-        let record = IdempotencyRecord {
-            fingerprint: claim.fingerprint.clone(),
-            outcome,
-            created_at: Timestamp::now(),
-        };
-        let key = (customer.as_str(), claim.key.as_str());
-        // The first outcome stays (commands bringing a second are refused before they get
-        // here; see `key_recorded`).
-        if self.idempotency.get(key)?.is_none() {
-            self.idempotency.insert(key, encode(&record)?.as_slice())?;
-            let at = index_ms(record.created_at);
-            self.idempotency_by_time.insert((at, key.0, key.1), ())?;
-        }
-        Ok(())
-    }
-
-    fn stored_version(&self, id: PaymethodId) -> Result<Option<u64>, StoreError> {
-        match self.paymethods.get(id.0)? {
-            Some(bytes) => Ok(Some(
-                super::codec::decode::<PaymentMethod>(bytes.value())?.version,
-            )),
-            None => Ok(None),
-        }
-    }
-
     fn insert_payment(&mut self, mut payment: Payment) -> Result<PaymentId, StoreError> {
         let id = PaymentId(self.seq.payment);
         self.seq.payment += 1;
@@ -362,92 +201,31 @@ impl<'t> Tables<'t> {
         Ok(id)
     }
 
+    /// Appends an event of aggregate `aggregate_id` (its kind is the payload's) at the next
+    /// position of the global log.
     fn append_event(
         &mut self,
-        method: &PaymentMethod,
-        kind: EventKind,
+        aggregate_id: u64,
+        customer: &CustomerId,
+        version: u64,
+        payload: Payload,
     ) -> Result<Position, StoreError> {
         let position = Position(self.seq.position);
         self.seq.position += 1;
         let event = Event {
             position,
-            paymethod_id: method.id,
-            customer_id: method.customer_id.clone(),
-            version: method.version,
+            aggregate_id,
+            customer_id: customer.clone(),
+            version,
             recorded_at: Timestamp::now(),
-            kind,
+            payload,
         };
         self.events.insert(position.0, encode(&event)?.as_slice())?;
         // The event's message (its id is the position) is listed for the customer from here,
         // in this command's page of the index; the notifier creates it later, and a listing
         // shows it from then on.
         self.by_customer
-            .insert((method.customer_id.as_str(), OF_MESSAGES, position.0), ())?;
+            .insert((customer.as_str(), OF_MESSAGES, position.0), ())?;
         Ok(position)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::domain::idempotency::IdempotencyClaim;
-    use crate::domain::intent::IntentRef;
-    use crate::domain::{
-        AccountNumber, CustomerId, IdempotencyKey, Kind, Payment, PaymentMethod, PaymethodId,
-    };
-    use crate::store::{Command, Outcome, Rejected, Store};
-
-    fn one(store: &Store, command: Command) -> Result<Outcome, Rejected> {
-        store.commit(&[command]).unwrap().remove(0)
-    }
-
-    /// Opens an intent under `base` and registers method `id` with it, under `claim`.
-    fn register(store: &Store, id: u64, base: &str, claim: &IdempotencyClaim) -> Command {
-        let customer = CustomerId::parse("alice").unwrap();
-        let open = Command::OpenIntent {
-            base: base.into(),
-            nonce: format!("n{id}"),
-            customer_id: customer.clone(),
-            paymethod_id: None,
-        };
-        let nonce = one(store, open).unwrap().nonce.unwrap();
-        let number = AccountNumber::parse(Kind::Card, "4242424242424242").unwrap();
-        Command::Register {
-            method: PaymentMethod::registered(
-                PaymethodId(id),
-                customer.clone(),
-                &number,
-                None,
-                format!("tok_{id}"),
-                format!("fp_{id}"),
-            ),
-            payment: Payment::verification(customer, None, None, format!("auth_{id}")),
-            intent: IntentRef {
-                base: base.into(),
-                nonce,
-            },
-            idempotency: Some(claim.clone()),
-        }
-    }
-
-    #[test]
-    fn a_second_registration_under_a_key_that_has_an_outcome_is_refused_and_stores_nothing() {
-        let dir = tempfile::TempDir::new().unwrap();
-        let store = Store::open(&dir.path().join("t.redb")).unwrap();
-        let claim = IdempotencyClaim {
-            key: IdempotencyKey::parse("k1").unwrap(),
-            fingerprint: "f".into(),
-        };
-        let first = register(&store, 1, "reg_a", &claim);
-        assert!(one(&store, first).is_ok());
-        // A retry whose claim was lost opens a fresh intent and gets a second approval.
-        let second = register(&store, 2, "reg_b", &claim);
-        assert_eq!(one(&store, second), Err(Rejected::KeyRecorded));
-        assert!(store.paymethod(PaymethodId(2)).unwrap().is_none());
-        assert!(store.paymethod(PaymethodId(1)).unwrap().is_some());
-        assert_eq!(
-            store.open_intents().unwrap(),
-            1,
-            "reg_b stays open for the reconciler"
-        );
     }
 }

@@ -13,7 +13,7 @@ use super::kernel::{
 use super::payment::PaymentMessage;
 use crate::domain::intent::RefundOwed;
 use crate::domain::paymethod::{ChangePlan, Fingerprinter, plan_change};
-use crate::domain::{FieldError, PaymentId, PaymentMethod, PaymethodId, Position, Timestamp};
+use crate::domain::{FieldError, PaymentId, PaymethodId, Position, StoredMethod};
 use crate::store::{Command, Outcome, Rejected, Store};
 use ractor::RpcReplyPort;
 use std::time::Duration;
@@ -65,7 +65,7 @@ type Reply<T> = RpcReplyPort<PaymethodResult<T>>;
 /// The aggregate's state as its host keeps it.
 pub struct Paymethod {
     id: PaymethodId,
-    current: Option<PaymentMethod>,
+    current: Option<StoredMethod>,
     /// Set by a write whose fate is unknown, for the command that made it.
     unsure: bool,
 }
@@ -187,7 +187,7 @@ impl Paymethod {
                 svc,
             )
             .await?;
-        let method = PaymentMethod::registered(
+        let method = StoredMethod::registered(
             self.id,
             r.customer_id,
             &r.number,
@@ -214,16 +214,16 @@ impl Paymethod {
         let ChangePlan::NewNumber(number) = plan else {
             return Ok(Done {
                 position: current.last_position,
-                method: current,
+                method: current.method,
             });
         };
         let verified = self
             .verify(
                 Verification {
-                    customer: &current.customer_id,
+                    customer: &current.method.customer_id,
                     number: &number,
-                    request_id: current.request_id,
-                    paymethod: Some(current.id),
+                    request_id: current.method.request_id,
+                    paymethod: Some(current.method.id),
                     intent_base: random_base("chg"),
                     idempotency: None,
                 },
@@ -231,20 +231,12 @@ impl Paymethod {
                 svc,
             )
             .await?;
-        let method = PaymentMethod {
-            kind: number.kind(),
-            brand: number.brand(),
-            last4: number.last4(),
-            version: current.version + 1,
-            token: verified.token,
-            fingerprint: svc.fingerprinter.of(&number),
-            updated_at: Timestamp::now(),
-            ..current.clone()
-        };
+        let fingerprint = svc.fingerprinter.of(&number);
+        let method = current.changed(&number, verified.token, fingerprint);
         let change = Command::Change {
             method: method.clone(),
-            expected_version: current.version,
-            previous: current.attrs(),
+            expected_version: current.method.version,
+            previous: current.method.attrs(),
             payment: verified.payment,
             intent: verified.intent,
         };
@@ -261,7 +253,7 @@ impl Paymethod {
         check_version(&current, r.if_match)?;
         let remove = Command::Remove {
             id: self.id,
-            expected_version: current.version,
+            expected_version: current.method.version,
         };
         let outcome = self.write(remove, None, svc).await?;
         self.current = None;
@@ -269,18 +261,19 @@ impl Paymethod {
     }
 
     /// Takes the ids the store assigned into the new state and keeps it.
-    fn stored(&mut self, mut method: PaymentMethod, outcome: &Outcome) -> Done {
+    fn stored(&mut self, mut stored: StoredMethod, outcome: &Outcome) -> Done {
         if let Some(payment_id) = outcome.payment_id {
-            method.verification_payment_id = payment_id;
+            stored.method.verification_payment_id = payment_id;
         }
         if let Some(position) = outcome.position {
-            method.last_position = position;
+            stored.last_position = position;
         }
-        self.current = Some(method.clone());
-        Done {
-            position: method.last_position,
-            method,
-        }
+        let done = Done {
+            position: stored.last_position,
+            method: stored.method.clone(),
+        };
+        self.current = Some(stored);
+        done
     }
 
     /// Sends one write to the store writer and waits until it is durable. `held` (an
@@ -368,11 +361,10 @@ fn approval_of(command: &Command) -> Option<RefundOwed> {
     })
 }
 
-fn check_version(current: &PaymentMethod, if_match: Option<u64>) -> PaymethodResult<()> {
+fn check_version(current: &StoredMethod, if_match: Option<u64>) -> PaymethodResult<()> {
+    let version = current.method.version;
     match if_match {
-        Some(v) if v != current.version => domain(PaymethodError::VersionMismatch {
-            current: current.version,
-        }),
+        Some(v) if v != version => domain(PaymethodError::VersionMismatch { current: version }),
         _ => Ok(()),
     }
 }

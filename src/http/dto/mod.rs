@@ -2,9 +2,7 @@
 //! These are the OpenAPI schemas too, so what is documented is what is sent.
 
 use crate::actors::{BreakerSnapshot, BreakerState};
-use crate::domain::{
-    Brand, Kind, MethodSnapshot, Payment, PaymentMethod, PaymentPurpose, PaymentStatus,
-};
+use crate::domain::{Brand, Kind, Payment, PaymentMethod, PaymentPurpose, PaymentStatus};
 use serde::{Deserialize, Serialize};
 use std::time::{SystemTime, UNIX_EPOCH};
 use utoipa::{IntoParams, ToSchema};
@@ -118,12 +116,6 @@ pub struct PaymentMethodView {
 
 impl From<&PaymentMethod> for PaymentMethodView {
     fn from(m: &PaymentMethod) -> Self {
-        Self::from(&m.snapshot())
-    }
-}
-
-impl From<&MethodSnapshot> for PaymentMethodView {
-    fn from(m: &MethodSnapshot) -> Self {
         Self {
             id: m.id.0,
             customer_id: m.customer_id.to_string(),

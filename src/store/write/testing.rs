@@ -2,7 +2,7 @@
 
 use crate::domain::intent::IntentRef;
 use crate::domain::{
-    AccountNumber, CustomerId, Kind, Payment, PaymentMethod, PaymethodId, Position,
+    AccountNumber, CustomerId, Kind, Payment, PaymethodId, Position, StoredMethod,
 };
 use crate::store::{Command, Store};
 
@@ -18,7 +18,7 @@ pub fn register(store: &Store, id: u64, customer: &CustomerId) -> Position {
     };
     let nonce = store.commit(&[open]).unwrap().remove(0).unwrap().nonce;
     let number = AccountNumber::parse(Kind::Card, "4242424242424242").unwrap();
-    let method = PaymentMethod::registered(
+    let method = StoredMethod::registered(
         PaymethodId(id),
         customer.clone(),
         &number,

@@ -3,15 +3,17 @@
 
 use super::number::mask;
 use super::{
-    AccountNumber, Brand, CustomerId, FieldError, Kind, MaskedAttrs, MethodSnapshot, PaymentId,
-    PaymethodId, Position, Timestamp,
+    AccountNumber, Brand, CustomerId, FieldError, Kind, PaymentId, PaymethodId, Position, Timestamp,
 };
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-/// A registered payment method as stored. It keeps the payment system's token for the number
-/// and a keyed fingerprint of it, never the number itself.
+mod events;
+pub use events::{MaskedAttrs, PaymethodEvent};
+
+/// A payment method as anyone entitled to it may see it: in answers, events, messages and
+/// views. What only the aggregate may hold is in [`StoredMethod`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentMethod {
     pub id: PaymethodId,
@@ -22,18 +24,40 @@ pub struct PaymentMethod {
     pub request_id: Option<u64>,
     pub version: u64,
     pub verification_payment_id: PaymentId,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl PaymentMethod {
+    pub fn attrs(&self) -> MaskedAttrs {
+        MaskedAttrs {
+            kind: self.kind,
+            brand: self.brand,
+            last4: self.last4.clone(),
+        }
+    }
+
+    pub fn masked_number(&self) -> String {
+        mask(self.kind, &self.last4)
+    }
+}
+
+/// The payment-method aggregate's state as stored: the method, the payment system's token for
+/// its number and a keyed fingerprint of it (never the number itself), and where its last
+/// event is in the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredMethod {
+    pub method: PaymentMethod,
     /// The payment system's token that stands for the number.
     pub token: String,
     /// HMAC-SHA256 of kind and digits under this installation's secret: tells whether a
     /// PATCH brings the same number without keeping the number.
     pub fingerprint: String,
-    pub created_at: Timestamp,
-    pub updated_at: Timestamp,
     /// Position of the latest event recorded for this aggregate.
     pub last_position: Position,
 }
 
-impl PaymentMethod {
+impl StoredMethod {
     /// Version 1 of method `id` for `number`, verified now: the payment system's `token`
     /// stands for the number, `fingerprint` is its keyed fingerprint. The store fills in the
     /// verification payment's id and the event's position.
@@ -47,48 +71,39 @@ impl PaymentMethod {
     ) -> Self {
         let now = Timestamp::now();
         Self {
-            id,
-            customer_id,
-            kind: number.kind(),
-            brand: number.brand(),
-            last4: number.last4(),
-            request_id,
-            version: 1,
-            verification_payment_id: PaymentId(0),
+            method: PaymentMethod {
+                id,
+                customer_id,
+                kind: number.kind(),
+                brand: number.brand(),
+                last4: number.last4(),
+                request_id,
+                version: 1,
+                verification_payment_id: PaymentId(0),
+                created_at: now,
+                updated_at: now,
+            },
             token,
             fingerprint,
-            created_at: now,
-            updated_at: now,
             last_position: Position(0),
         }
     }
 
-    pub fn attrs(&self) -> MaskedAttrs {
-        MaskedAttrs {
-            kind: self.kind,
-            brand: self.brand,
-            last4: self.last4.clone(),
+    /// The next version: `number` verified now, with the payment system's `token` for it.
+    pub fn changed(&self, number: &AccountNumber, token: String, fingerprint: String) -> Self {
+        Self {
+            method: PaymentMethod {
+                kind: number.kind(),
+                brand: number.brand(),
+                last4: number.last4(),
+                version: self.method.version + 1,
+                updated_at: Timestamp::now(),
+                ..self.method.clone()
+            },
+            token,
+            fingerprint,
+            last_position: self.last_position,
         }
-    }
-
-    /// The method as views show it.
-    pub fn snapshot(&self) -> MethodSnapshot {
-        MethodSnapshot {
-            id: self.id,
-            customer_id: self.customer_id.clone(),
-            kind: self.kind,
-            brand: self.brand,
-            last4: self.last4.clone(),
-            request_id: self.request_id,
-            version: self.version,
-            verification_payment_id: self.verification_payment_id,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-        }
-    }
-
-    pub fn masked_number(&self) -> String {
-        mask(self.kind, &self.last4)
     }
 }
 
@@ -105,25 +120,27 @@ pub enum ChangePlan {
 /// A kind change needs the new number too: paytree does not keep numbers, so it cannot
 /// re-validate the old one as the new kind.
 pub fn plan_change(
-    current: &PaymentMethod,
+    current: &StoredMethod,
     kind: Option<Kind>,
     number: Option<&str>,
     fingerprinter: &Fingerprinter,
 ) -> Result<ChangePlan, FieldError> {
-    let target_kind = kind.unwrap_or(current.kind);
+    let target_kind = kind.unwrap_or(current.method.kind);
     match number {
         None if kind.is_none() => Err(FieldError::new(
             "body",
             "give at least one of \"kind\" and \"number\"",
         )),
-        None if target_kind == current.kind => Ok(ChangePlan::Unchanged),
+        None if target_kind == current.method.kind => Ok(ChangePlan::Unchanged),
         None => Err(FieldError::new(
             "number",
             "is required when the kind changes",
         )),
         Some(raw) => {
             let number = AccountNumber::parse(target_kind, raw)?;
-            if target_kind == current.kind && fingerprinter.of(&number) == current.fingerprint {
+            if target_kind == current.method.kind
+                && fingerprinter.of(&number) == current.fingerprint
+            {
                 Ok(ChangePlan::Unchanged)
             } else {
                 Ok(ChangePlan::NewNumber(number))
@@ -183,23 +200,10 @@ impl std::fmt::Debug for Fingerprinter {
 mod tests {
     use super::*;
 
-    fn method(fp: &Fingerprinter, kind: Kind, raw: &str) -> PaymentMethod {
+    fn method(fp: &Fingerprinter, kind: Kind, raw: &str) -> StoredMethod {
         let n = AccountNumber::parse(kind, raw).unwrap();
-        PaymentMethod {
-            id: PaymethodId(1),
-            customer_id: CustomerId::parse("alice").unwrap(),
-            kind,
-            brand: n.brand(),
-            last4: n.last4(),
-            request_id: None,
-            version: 1,
-            verification_payment_id: PaymentId(1),
-            token: "tok_1".into(),
-            fingerprint: fp.of(&n),
-            created_at: Timestamp(0),
-            updated_at: Timestamp(0),
-            last_position: Position(1),
-        }
+        let alice = CustomerId::parse("alice").unwrap();
+        StoredMethod::registered(PaymethodId(1), alice, &n, None, "tok_1".into(), fp.of(&n))
     }
 
     #[test]
