@@ -1,10 +1,15 @@
 //! The actor tree and [`Actors`], the typed handle the HTTP layer calls. Every call through
 //! the handle has a timeout; every failure to get an answer becomes one [`CommandError`].
 //! Queries read the store directly (its snapshots are consistent and never wait for the
-//! writer); commands go to the aggregates through the router.
+//! writer); commands go to the aggregates through their kind's router.
+//!
+//! - [`kernel`]: the machinery written once for every aggregate kind (host, router, writer
+//!   handle, log tail, supervisor over child specs);
+//! - one folder per aggregate kind ([`paymethod`]) and per service actor ([`payment`] with its
+//!   circuit breaker, [`notifier`], [`projector`]), each with a `handle.rs` holding its side of
+//!   [`Actors`]; [`reconciler`] and [`store_writer`];
+//! - `tree.rs`: which children the root supervisor starts, in which order.
 
-pub mod breaker;
-mod breaker_record;
 mod command;
 pub(crate) mod idempotency;
 pub mod kernel;
@@ -12,41 +17,34 @@ pub mod notifier;
 pub mod payment;
 pub mod paymethod;
 pub mod projector;
-mod reads;
 pub mod reconciler;
 pub mod store_writer;
+mod test_hooks;
 mod tree;
-pub mod webhook;
 
 pub use breaker::{BreakerConfig, BreakerSnapshot, BreakerState};
 pub use command::{ChangeRequest, CommandError, Done, RawNumber, Registration, RemoveRequest};
-pub use reads::{MypageRead, PanicTarget};
+pub use notifier::webhook;
+pub use payment::breaker;
+pub use payment::handle::PaymentFilter;
+pub use projector::handle::MypageRead;
+pub use test_hooks::PanicTarget;
 
-use crate::domain::IdempotencyKey;
-use crate::domain::idempotency::{IdempotencyClaim, IdempotentOutcome};
+use crate::domain::Position;
 use crate::domain::paymethod::Fingerprinter;
-use crate::domain::{CustomerId, Payment, PaymentId, PaymentMethod, PaymethodId, Position};
-use crate::store::{Page, Store, StoreError};
+use crate::store::{Store, StoreError};
 use kernel::{Refusal, RouterMessage, Slot};
 use kernel::{RootActor, RootArgs, RootMessage};
 use notifier::NotifierMessage;
 use payment::PaymentMessage;
-use paymethod::{Paymethod, PaymethodCommand, PaymethodError};
+use paymethod::Paymethod;
 use projector::{ProjectorMessage, Views};
 use ractor::rpc::CallResult;
 use ractor::{Actor, ActorRef, RpcReplyPort};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 pub use tree::TreeOptions;
-
-/// Which payments to list.
-#[derive(Debug, Clone)]
-pub enum PaymentFilter {
-    Customer(CustomerId),
-    /// One payment method's records; with a customer, only if the method is theirs.
-    Paymethod(PaymethodId, Option<CustomerId>),
-}
 
 /// The handle on the running tree. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -116,150 +114,6 @@ impl Actors {
         self.healthy.load(Ordering::SeqCst)
     }
 
-    /// Registers, honouring an `Idempotency-Key`: the first request with a key runs and its
-    /// final outcome (201 or 402) is kept with it; a repeat with the same request gets that
-    /// outcome again (replayed), a different request 422, a concurrent one 409.
-    pub async fn register(
-        &self,
-        mut registration: Registration,
-        key: Option<IdempotencyKey>,
-    ) -> Answer<Done> {
-        let Some(key) = key else {
-            return Answer::fresh(self.register_once(registration).await);
-        };
-        let customer = registration.customer_id.clone();
-        let Some(held) = self.in_flight.claim(&customer, &key) else {
-            count_key("in_flight");
-            return Answer::fresh(Err(CommandError::IdempotencyInFlight));
-        };
-        let fingerprint = self.fingerprinter.of_registration(
-            &customer,
-            &registration.number,
-            registration.request_id,
-        );
-        let lookup = key.clone();
-        match self.query(move |s| s.idempotency(&customer, &lookup)).await {
-            Err(e) => Answer::fresh(Err(e)),
-            Ok(Some(record)) if record.fingerprint != fingerprint => {
-                count_key("mismatch");
-                Answer::fresh(Err(CommandError::IdempotencyMismatch))
-            }
-            Ok(Some(record)) => {
-                count_key("replayed");
-                Answer {
-                    result: replay(record.outcome),
-                    replayed: true,
-                }
-            }
-            Ok(None) => {
-                count_key("new");
-                registration.idempotency = Some((IdempotencyClaim { key, fingerprint }, held));
-                Answer::fresh(self.register_once(registration).await)
-            }
-        }
-    }
-
-    async fn register_once(&self, registration: Registration) -> Result<Done, CommandError> {
-        // Every registration needs a payment call: while the breaker is open, answer at once
-        // rather than start an aggregate only to be refused by the payment actor.
-        if let Some(retry_after) = self.breaker.open_remaining() {
-            payment::record("rejected", None);
-            return Err(PaymethodError::PaymentUnavailable { retry_after }.into());
-        }
-        let registration = Box::new(registration);
-        self.command(None, |r| PaymethodCommand::Register(registration, r))
-            .await
-    }
-
-    pub async fn change(
-        &self,
-        id: PaymethodId,
-        change: ChangeRequest,
-    ) -> Result<Done, CommandError> {
-        self.command(Some(id), |r| PaymethodCommand::Change(change, r))
-            .await
-    }
-
-    pub async fn remove(
-        &self,
-        id: PaymethodId,
-        remove: RemoveRequest,
-    ) -> Result<Position, CommandError> {
-        self.command(Some(id), |r| PaymethodCommand::Remove(remove, r))
-            .await
-    }
-
-    /// Sends a command to aggregate `id` (a new one for `None`) and waits for its answer. A
-    /// command still queued when its start-by time passes is refused without running, and
-    /// one that started is waited for until it ends: a caller told "unavailable" was never
-    /// charged or changed by the command it sent.
-    async fn command<T: Send + 'static>(
-        &self,
-        id: Option<PaymethodId>,
-        build: impl FnOnce(RpcReplyPort<paymethod::PaymethodResult<T>>) -> PaymethodCommand,
-    ) -> Result<T, CommandError> {
-        let router = self.router.get()?;
-        let start_by = tokio::time::Instant::now() + self.queue_wait;
-        let message = |r| match id {
-            Some(id) => RouterMessage::Route(id, build(r), start_by),
-            None => RouterMessage::Create(build(r), start_by),
-        };
-        Ok(ask(&router, message, self.command_wait).await??)
-    }
-
-    pub async fn paymethod(&self, id: PaymethodId) -> Result<PaymentMethod, CommandError> {
-        let stored = self.query(move |s| s.paymethod(id)).await?;
-        stored.map(|s| s.method).ok_or(CommandError::NotFound)
-    }
-
-    pub async fn paymethods_of(
-        &self,
-        customer: CustomerId,
-        after: u64,
-        limit: usize,
-    ) -> Result<Page<PaymentMethod>, CommandError> {
-        let page = self.query(move |s| s.paymethods_of(&customer, after, limit));
-        Ok(page.await?.map(|s| s.method))
-    }
-
-    pub async fn payment(&self, id: PaymentId) -> Result<Payment, CommandError> {
-        self.query(move |s| s.payment(id))
-            .await?
-            .ok_or(CommandError::NotFound)
-    }
-
-    pub async fn payments(
-        &self,
-        filter: PaymentFilter,
-        after: u64,
-        limit: usize,
-    ) -> Result<Page<Payment>, CommandError> {
-        self.query(move |s| match &filter {
-            PaymentFilter::Customer(c) => s.payments_of_customer(c, after, limit),
-            PaymentFilter::Paymethod(p, customer) => {
-                let mut page = s.payments_of_paymethod(*p, after, limit)?;
-                if let Some(c) = customer {
-                    // A method belongs to one customer: its records all match or none do.
-                    page.items.retain(|payment| &payment.customer_id == c);
-                    if page.items.is_empty() {
-                        page.next_after = None;
-                    }
-                }
-                Ok(page)
-            }
-        })
-        .await
-    }
-
-    /// The breaker's state, and the end of the open period recorded in the store (what a
-    /// restart would restore; recorded shortly after each opening).
-    pub async fn breaker(&self) -> Result<(BreakerSnapshot, Option<SystemTime>), CommandError> {
-        let payment = self.payment.get()?;
-        let snapshot = ask(&payment, PaymentMessage::GetBreaker, Duration::from_secs(2)).await?;
-        let recorded = self.query(breaker_record::open_until).await?;
-        Ok((snapshot, recorded))
-    }
-
     /// Drains the tree (aggregates, payment, store writer, in that order) and stops it.
     pub async fn shutdown(&self) {
         let _ = ask(&self.root, RootMessage::Shutdown, Duration::from_secs(60)).await;
@@ -280,10 +134,6 @@ impl Actors {
     }
 }
 
-fn count_key(outcome: &'static str) {
-    metrics::counter!(crate::telemetry::names::IDEMPOTENCY, "outcome" => outcome).increment(1);
-}
-
 /// A command's result, and whether it is the stored result of an earlier identical request.
 #[derive(Debug)]
 pub struct Answer<T> {
@@ -297,17 +147,6 @@ impl<T> Answer<T> {
             result,
             replayed: false,
         }
-    }
-}
-
-fn replay(outcome: IdempotentOutcome) -> Result<Done, CommandError> {
-    match outcome {
-        IdempotentOutcome::Registered { method, position } => Ok(Done { position, method }),
-        IdempotentOutcome::Declined { payment_id } => Err(PaymethodError::Declined {
-            payment_id,
-            code: None,
-        }
-        .into()),
     }
 }
 

@@ -3,9 +3,9 @@
 //! them in reverse: the aggregates (through their router) first, the store writer last.
 
 use super::breaker::{Breaker, BreakerConfig};
-use super::breaker_record;
 use super::kernel::{ChildSpec, RouterActor, RouterArgs, RouterMessage, Slot, StopBy, Writer};
 use super::notifier::{self, NotifierActor, NotifierArgs, NotifierMessage};
+use super::payment::breaker_record;
 use super::payment::{PaymentActor, PaymentArgs, PaymentMessage};
 use super::paymethod::{Paymethod, PaymethodServices};
 use super::projector::{ProjectorActor, ProjectorArgs, ProjectorMessage, Views};

@@ -4,6 +4,8 @@
 //! durable. It never calls another aggregate. With no state left (declined, removed, unknown
 //! id) its host drains and stops; the router starts a new incarnation when needed.
 
+pub mod handle;
+
 use super::command::{ChangeRequest, Done, Registration, RemoveRequest};
 use super::idempotency::Claim;
 use super::kernel::{

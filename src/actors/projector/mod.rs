@@ -5,6 +5,8 @@
 //! that `GET /mypages` reads, and then publishes the position it has applied, which is what
 //! `minPosition` waits for.
 
+pub mod handle;
+
 use super::kernel::{LogTail, Writer};
 use crate::domain::mypage::Mypage;
 use crate::domain::{CustomerId, Position, Timestamp};

@@ -9,8 +9,11 @@
 //! to read or write is returned from `handle`, so the supervisor restarts the notifier with
 //! backoff; the new incarnation resumes from the checkpoint and the pending messages.
 
+pub mod handle;
+
+pub mod webhook;
+
 use super::kernel::{LogTail, Writer};
-use super::webhook::Webhook;
 use crate::domain::message::{Channel, DeliveryAttempt, Message, MessageStatus};
 use crate::domain::{MessageId, PaymethodId, Position, Timestamp};
 use crate::store::{Command, NOTIFIER, Store};
@@ -21,6 +24,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
+use webhook::Webhook;
 
 /// Webhook calls in flight at once, over all payment methods.
 const MAX_SENDING: usize = 32;

@@ -4,9 +4,14 @@
 //! runs with the timeout inside the breaker's guard, in a task of its own, so one slow call
 //! never queues the next; the actor itself never waits on the payment system.
 
-use super::breaker::{Breaker, BreakerSnapshot, CallError, Permit};
+pub mod handle;
+
+pub mod breaker;
+pub(crate) mod breaker_record;
+
 use crate::provider::{Authorization, AuthorizeRequest, PaymentSystem, ProviderError};
 use crate::telemetry::names;
+use breaker::{Breaker, BreakerSnapshot, CallError, Permit};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -2,13 +2,13 @@
 //! meta table, and a start within a recorded period opens the breaker for what is left.
 
 use super::breaker::Breaker;
-use super::kernel::Writer;
+use crate::actors::kernel::Writer;
 use crate::store::{Store, StoreError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Opens the breaker for what is left of an open period recorded before a restart, so a
 /// restart during a payment outage does not send a burst of calls to the payment system.
-pub(super) fn restore(store: &Store, breaker: &Breaker) {
+pub(crate) fn restore(store: &Store, breaker: &Breaker) {
     let until = open_until(store).unwrap_or_else(|e| {
         tracing::error!(error = %e, "cannot read the breaker's state; it starts closed");
         None
@@ -26,7 +26,7 @@ pub(super) fn restore(store: &Store, breaker: &Breaker) {
 }
 
 /// The end of the breaker's last open period, as recorded in the store.
-pub(super) fn open_until(store: &Store) -> Result<Option<SystemTime>, StoreError> {
+pub(crate) fn open_until(store: &Store) -> Result<Option<SystemTime>, StoreError> {
     let bytes = store.meta(crate::store::BREAKER_OPEN_UNTIL)?;
     Ok(bytes
         .and_then(|b| b.try_into().ok())
@@ -34,7 +34,7 @@ pub(super) fn open_until(store: &Store) -> Result<Option<SystemTime>, StoreError
 }
 
 /// Records each opening of the breaker (the end of its open period) in the store.
-pub(super) fn keep_openings(breaker: &Breaker, writer: Writer) {
+pub(crate) fn keep_openings(breaker: &Breaker, writer: Writer) {
     let mut openings = breaker.openings();
     tokio::spawn(async move {
         while openings.changed().await.is_ok() {
