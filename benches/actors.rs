@@ -6,7 +6,7 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use paytree::actors::store_writer::{StoreWriterActor, StoreWriterArgs, StoreWriterMessage};
 use paytree::domain::{CustomerId, Position};
-use paytree::store::{Command, Store};
+use paytree::store::{OpenIntent, Store};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, call, call_t};
 use std::hint::black_box;
 use std::sync::Arc;
@@ -93,12 +93,13 @@ fn store_writer(c: &mut Criterion) {
     group.bench_function("one OpenIntent, durable", |b| {
         b.to_async(&runtime).iter(|| {
             n += 1;
-            let command = Command::OpenIntent {
+            let command = OpenIntent {
                 base: format!("reg_{n:024x}"),
                 nonce: format!("{n:016x}"),
                 customer_id: customer.clone(),
                 paymethod_id: None,
-            };
+            }
+            .into();
             let writer = &writer;
             async move {
                 call_t!(writer, StoreWriterMessage::Write, 10_000, command)

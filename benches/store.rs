@@ -11,7 +11,7 @@ use criterion::{
 };
 use paytree::domain::intent::IntentRef;
 use paytree::domain::{AccountNumber, CustomerId, Kind, Payment, PaymethodId, StoredMethod};
-use paytree::store::{Command, Store};
+use paytree::store::{Command, OpenIntent, Register, Store};
 use std::time::{Duration, Instant};
 
 const BATCHES: [u64; 5] = [1, 4, 16, 64, 256];
@@ -38,12 +38,13 @@ fn intent(n: u64) -> IntentRef {
 
 fn open_intent(n: u64) -> Command {
     let intent = intent(n);
-    Command::OpenIntent {
+    OpenIntent {
         base: intent.base,
         nonce: intent.nonce,
         customer_id: customer(n),
         paymethod_id: None,
     }
+    .into()
 }
 
 /// The number every registration here is for (a valid test card).
@@ -62,12 +63,13 @@ fn register(n: u64) -> Command {
         format!("{n:064x}"),
     );
     let payment = Payment::verification(customer(n), None, None, format!("auth_{n:024x}"));
-    Command::Register {
+    Register {
         method,
         payment,
         intent: intent(n),
         idempotency: None,
     }
+    .into()
 }
 
 /// Commits `commands` in one transaction and fails unless every one of them was stored.

@@ -21,7 +21,7 @@ use crate::domain::intent::{Intent, RefundOwed, Verdict};
 use crate::domain::payment::VERIFICATION_CURRENCY;
 use crate::domain::{Payment, PaymentId, PaymentPurpose, PaymentStatus, Timestamp};
 use crate::provider::{PaymentSystem, ProviderError};
-use crate::store::{Command, Outcome, Store};
+use crate::store::{self, Store, Write};
 use crate::telemetry::names;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::future::Future;
@@ -167,15 +167,15 @@ impl ReconcilerState {
     async fn prune(&mut self, now: Timestamp) {
         let before = Timestamp(now.0 - self.args.retention.as_millis() as i64);
         for _ in 0..BATCHES_PER_ROUND {
-            let prune = Command::Prune {
+            let prune = store::Prune {
                 before,
                 limit: BATCH,
             };
-            let Some(outcome) = self.write(prune).await else {
+            let Some(pruned) = self.write(prune).await else {
                 break;
             };
-            metrics::counter!(names::PRUNED).increment(outcome.pruned as u64);
-            if outcome.pruned < BATCH {
+            metrics::counter!(names::PRUNED).increment(pruned as u64);
+            if pruned < BATCH {
                 break;
             }
         }
@@ -214,7 +214,7 @@ impl ReconcilerState {
             Verdict::Abandon(refund) => Some(refund.clone()),
             _ => None,
         };
-        let resolve = Command::ResolveIntent {
+        let resolve = store::ResolveIntent {
             intent: handle,
             opened_at: intent.opened_at,
             verdict,
@@ -254,7 +254,7 @@ impl ReconcilerState {
             decline_code: None,
             created_at: Timestamp::now(),
         };
-        let command = Command::RecordRefund {
+        let command = store::RecordRefund {
             authorization: owed.authorization,
             payment,
         };
@@ -297,9 +297,9 @@ impl ReconcilerState {
     }
 
     /// Writes through the store writer; `None` if it was refused or not stored.
-    async fn write(&self, command: Command) -> Option<Outcome> {
+    async fn write<C: Write>(&self, command: C) -> Option<C::Output> {
         match self.args.writer.write(command).await {
-            Ok(outcome) => Some(outcome),
+            Ok(output) => Some(output),
             Err(WriteError::Rejected(_)) => None, // a retry re-opened the intent first
             Err(_) => {
                 tracing::warn!("reconciler's write was not stored; retrying next round");

@@ -160,7 +160,13 @@ async fn ack_registrations_early(commands: &[Command], replies: &mut [Option<Rep
         if matches!(command, Command::Register { .. })
             && let Some(reply) = reply.take()
         {
-            let _ = reply.send(Ok(Outcome::default()));
+            // Ids the store has not assigned yet: the reply is as wrong as the ack.
+            let unassigned = Outcome {
+                payment_id: Some(crate::domain::PaymentId(0)),
+                position: Some(crate::domain::Position(0)),
+                ..Outcome::default()
+            };
+            let _ = reply.send(Ok(unassigned));
             acked = true;
         }
     }

@@ -1,5 +1,6 @@
-//! What the store writer is asked to write: one [`Command`] per change, what the store
-//! assigned to it ([`Outcome`]) or why it refused it ([`Rejected`]).
+//! What the store writer is asked to write: one struct per kind of change ([`Write`], with
+//! the output the store answers for it), gathered as [`Command`]s for the store; what the
+//! store assigned ([`Outcome`]) or why it refused ([`Rejected`]).
 
 use crate::domain::idempotency::IdempotencyClaim;
 use crate::domain::intent::{IntentRef, RefundOwed, Verdict};
@@ -9,87 +10,191 @@ use crate::domain::{
     CustomerId, MaskedAttrs, Payment, PaymentId, PaymethodId, Position, StoredMethod, Timestamp,
 };
 
-/// Everything one command changes. The store fills in the ids it assigns
-/// (payment id, event position) and reports them in [`Outcome`].
+/// One change the store writer is asked for: a struct per kind of change, each naming what
+/// the store answers for it ([`Write::Output`]). The store applies them as [`Command`]s.
+pub trait Write: Into<Command> + Send + 'static {
+    /// What the store assigned to it, once committed.
+    type Output: Send + 'static;
+    /// Takes this command's output out of what the store reported; `None` would be a bug of
+    /// the store (it did not report what it assigned).
+    fn output(outcome: Outcome) -> Option<Self::Output>;
+}
+
+/// A verified registration's or change's ids, assigned in its transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stored {
+    pub payment_id: PaymentId,
+    pub position: Position,
+}
+
+/// Opens the intent named `base` before a payment call, with `nonce` unless it is open
+/// already (a retry of the same request), in which case it keeps its own. The outcome
+/// names the nonce in effect.
+#[derive(Debug, Clone)]
+pub struct OpenIntent {
+    pub base: String,
+    pub nonce: String,
+    pub customer_id: CustomerId,
+    pub paymethod_id: Option<PaymethodId>,
+}
+
+/// A verified registration: the method, its approved verification payment and the
+/// `PaymentMethodRegistered` event; closes the intent.
+#[derive(Debug, Clone)]
+pub struct Register {
+    pub method: StoredMethod,
+    pub payment: Payment,
+    pub intent: IntentRef,
+    pub idempotency: Option<IdempotencyClaim>,
+}
+
+/// A declined verification: only the payment record; closes the intent.
+#[derive(Debug, Clone)]
+pub struct RecordDeclined {
+    pub payment: Payment,
+    pub intent: IntentRef,
+    pub idempotency: Option<IdempotencyClaim>,
+}
+
+/// A verified change: the new state (its version one higher than `expected_version`),
+/// the approved payment and `PaymentMethodChanged` with the previous attributes; closes
+/// the intent.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub method: StoredMethod,
+    pub expected_version: u64,
+    pub previous: MaskedAttrs,
+    pub payment: Payment,
+    pub intent: IntentRef,
+}
+
+/// The reconciler's verdict on an open intent that nobody closed in time, applied only
+/// if it is still the one that was looked at (same nonce, not re-opened since
+/// `opened_at`).
+#[derive(Debug, Clone)]
+pub struct ResolveIntent {
+    pub intent: IntentRef,
+    pub opened_at: Timestamp,
+    pub verdict: Verdict,
+}
+
+/// An approval that came back for an intent the reconciler had already given up: its
+/// refund is owed.
+#[derive(Debug, Clone)]
+pub struct OweRefund {
+    pub refund: RefundOwed,
+}
+
+/// A refund the payment system confirmed: its payment record, and the debt is settled.
+#[derive(Debug, Clone)]
+pub struct RecordRefund {
+    pub authorization: String,
+    pub payment: Payment,
+}
+
+/// Deletes idempotency records created before `before`, at most `limit` of them.
+#[derive(Debug, Clone)]
+pub struct Prune {
+    pub before: Timestamp,
+    pub limit: usize,
+}
+
+/// Keeps a named setting across restarts.
+#[derive(Debug, Clone)]
+pub struct PutMeta {
+    pub name: &'static str,
+    pub value: Vec<u8>,
+}
+
+/// A removal: the row goes, `PaymentMethodRemoved` is recorded.
+#[derive(Debug, Clone)]
+pub struct Remove {
+    pub id: PaymethodId,
+    pub expected_version: u64,
+}
+
+/// Messages for events (one per event: an event that already has one is skipped) and
+/// the notifier's checkpoint, together.
+#[derive(Debug, Clone)]
+pub struct RecordMessages {
+    pub messages: Vec<Message>,
+    pub checkpoint: Position,
+}
+
+/// A message's new delivery state and, when it comes from an attempt, that attempt.
+#[derive(Debug, Clone)]
+pub struct RecordDelivery {
+    pub message: Message,
+    pub attempt: Option<DeliveryAttempt>,
+}
+
+/// The rows of the mypage views that events change, and the projector's checkpoint.
+#[derive(Debug, Clone)]
+pub struct ProjectViews {
+    pub changes: Vec<ViewChange>,
+    pub checkpoint: Position,
+}
+
+/// Reserves `count` ids of an aggregate kind's sequence (named by the kind), so that an id
+/// handed out is never handed out again.
+#[derive(Debug, Clone)]
+pub struct ReserveIds {
+    pub sequence: &'static str,
+    pub count: u64,
+}
+
+/// Every change, as the store applies it.
 #[derive(Debug, Clone)]
 pub enum Command {
-    /// Opens the intent named `base` before a payment call, with `nonce` unless it is open
-    /// already (a retry of the same request), in which case it keeps its own. The outcome
-    /// names the nonce in effect.
-    OpenIntent {
-        base: String,
-        nonce: String,
-        customer_id: CustomerId,
-        paymethod_id: Option<PaymethodId>,
-    },
-    /// A verified registration: the method, its approved verification payment and the
-    /// `PaymentMethodRegistered` event; closes the intent.
-    Register {
-        method: StoredMethod,
-        payment: Payment,
-        intent: IntentRef,
-        idempotency: Option<IdempotencyClaim>,
-    },
-    /// A declined verification: only the payment record; closes the intent.
-    RecordDeclined {
-        payment: Payment,
-        intent: IntentRef,
-        idempotency: Option<IdempotencyClaim>,
-    },
-    /// A verified change: the new state (its version one higher than `expected_version`),
-    /// the approved payment and `PaymentMethodChanged` with the previous attributes; closes
-    /// the intent.
-    Change {
-        method: StoredMethod,
-        expected_version: u64,
-        previous: MaskedAttrs,
-        payment: Payment,
-        intent: IntentRef,
-    },
-    /// The reconciler's verdict on an open intent that nobody closed in time, applied only
-    /// if it is still the one that was looked at (same nonce, not re-opened since
-    /// `opened_at`).
-    ResolveIntent {
-        intent: IntentRef,
-        opened_at: Timestamp,
-        verdict: Verdict,
-    },
-    /// An approval that came back for an intent the reconciler had already given up: its
-    /// refund is owed.
-    OweRefund { refund: RefundOwed },
-    /// A refund the payment system confirmed: its payment record, and the debt is settled.
-    RecordRefund {
-        authorization: String,
-        payment: Payment,
-    },
-    /// Deletes idempotency records created before `before`, at most `limit` of them.
-    Prune { before: Timestamp, limit: usize },
-    /// Keeps a named setting across restarts.
-    PutMeta { name: &'static str, value: Vec<u8> },
-    /// A removal: the row goes, `PaymentMethodRemoved` is recorded.
-    Remove {
-        id: PaymethodId,
-        expected_version: u64,
-    },
-    /// Messages for events (one per event: an event that already has one is skipped) and
-    /// the notifier's checkpoint, together.
-    RecordMessages {
-        messages: Vec<Message>,
-        checkpoint: Position,
-    },
-    /// A message's new delivery state and, when it comes from an attempt, that attempt.
-    RecordDelivery {
-        message: Message,
-        attempt: Option<DeliveryAttempt>,
-    },
-    /// The rows of the mypage views that events change, and the projector's checkpoint.
-    ProjectViews {
-        changes: Vec<ViewChange>,
-        checkpoint: Position,
-    },
-    /// Reserves `count` ids of an aggregate kind's sequence (named by the kind), so that an id
-    /// handed out is never handed out again.
-    ReserveIds { sequence: &'static str, count: u64 },
+    OpenIntent(OpenIntent),
+    Register(Register),
+    RecordDeclined(RecordDeclined),
+    Change(Change),
+    ResolveIntent(ResolveIntent),
+    OweRefund(OweRefund),
+    RecordRefund(RecordRefund),
+    Prune(Prune),
+    PutMeta(PutMeta),
+    Remove(Remove),
+    RecordMessages(RecordMessages),
+    RecordDelivery(RecordDelivery),
+    ProjectViews(ProjectViews),
+    ReserveIds(ReserveIds),
+}
+
+macro_rules! writes {
+    ($($command:ident -> $output:ty = |$o:ident| $take:expr;)*) => {$(
+        impl From<$command> for Command {
+            fn from(c: $command) -> Self {
+                Self::$command(c)
+            }
+        }
+
+        impl Write for $command {
+            type Output = $output;
+            #[allow(unused_variables)]
+            fn output($o: Outcome) -> Option<$output> {
+                $take
+            }
+        }
+    )*};
+}
+
+writes! {
+    OpenIntent -> String = |o| o.nonce;
+    Register -> Stored = |o| o.stored();
+    RecordDeclined -> PaymentId = |o| o.payment_id;
+    Change -> Stored = |o| o.stored();
+    ResolveIntent -> () = |o| Some(());
+    OweRefund -> () = |o| Some(());
+    RecordRefund -> () = |o| Some(());
+    Prune -> usize = |o| Some(o.pruned);
+    PutMeta -> () = |o| Some(());
+    Remove -> Position = |o| o.position;
+    RecordMessages -> () = |o| Some(());
+    RecordDelivery -> () = |o| Some(());
+    ProjectViews -> () = |o| Some(());
+    ReserveIds -> u64 = |o| o.first_id;
 }
 
 /// What the store assigned to a committed command.
@@ -103,6 +208,15 @@ pub struct Outcome {
     pub nonce: Option<String>,
     /// For `Prune`: how many records went.
     pub pruned: usize,
+}
+
+impl Outcome {
+    fn stored(self) -> Option<Stored> {
+        Some(Stored {
+            payment_id: self.payment_id?,
+            position: self.position?,
+        })
+    }
 }
 
 /// A command the store refused without writing anything of it.

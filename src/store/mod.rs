@@ -7,7 +7,7 @@ mod read;
 mod tables;
 mod write;
 
-pub use command::{Command, Outcome, Rejected};
+pub use command::*;
 pub use read::Page;
 pub use tables::{BREAKER_OPEN_UNTIL, NOTIFIER, PROJECTOR};
 #[cfg(test)]

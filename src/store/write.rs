@@ -4,7 +4,7 @@
 
 use super::StoreError;
 use super::codec::encode;
-use super::command::{Command, Outcome, Rejected};
+use super::command::*;
 use super::tables::*;
 use crate::domain::{CustomerId, Event, Payload, Payment, PaymentId, Position, Timestamp};
 use redb::{Database, Durability, ReadableTable, Table, WriteTransaction};
@@ -102,81 +102,81 @@ impl<'t> Tables<'t> {
 
     fn apply(&mut self, command: &Command) -> Result<Result<Outcome, Rejected>, StoreError> {
         match command {
-            Command::OpenIntent {
+            Command::OpenIntent(OpenIntent {
                 base,
                 nonce,
                 customer_id,
                 paymethod_id,
-            } => Ok(Ok(self.open_intent(
+            }) => Ok(Ok(self.open_intent(
                 base,
                 nonce,
                 customer_id,
                 *paymethod_id,
             )?)),
-            Command::Register {
+            Command::Register(Register {
                 method,
                 payment,
                 intent,
                 idempotency,
-            } => self.register(method, payment, intent, idempotency.as_ref()),
-            Command::RecordDeclined {
+            }) => self.register(method, payment, intent, idempotency.as_ref()),
+            Command::RecordDeclined(RecordDeclined {
                 payment,
                 intent,
                 idempotency,
-            } => self.record_declined(payment, intent, idempotency.as_ref()),
-            Command::Change {
+            }) => self.record_declined(payment, intent, idempotency.as_ref()),
+            Command::Change(Change {
                 method,
                 expected_version,
                 previous,
                 payment,
                 intent,
-            } => self.change(method, *expected_version, previous, payment, intent),
-            Command::Remove {
+            }) => self.change(method, *expected_version, previous, payment, intent),
+            Command::Remove(Remove {
                 id,
                 expected_version,
-            } => self.remove(*id, *expected_version),
-            Command::RecordMessages {
+            }) => self.remove(*id, *expected_version),
+            Command::RecordMessages(RecordMessages {
                 messages,
                 checkpoint,
-            } => {
+            }) => {
                 for message in messages {
                     self.insert_message(message)?;
                 }
                 self.checkpoints.insert(NOTIFIER, checkpoint.0)?;
                 Ok(Ok(Outcome::default()))
             }
-            Command::RecordDelivery { message, attempt } => {
+            Command::RecordDelivery(RecordDelivery { message, attempt }) => {
                 self.record_delivery(message, attempt.as_ref())
             }
-            Command::ProjectViews {
+            Command::ProjectViews(ProjectViews {
                 changes,
                 checkpoint,
-            } => {
+            }) => {
                 for change in changes {
                     self.change_view(change)?;
                 }
                 self.checkpoints.insert(PROJECTOR, checkpoint.0)?;
                 Ok(Ok(Outcome::default()))
             }
-            Command::ResolveIntent {
+            Command::ResolveIntent(ResolveIntent {
                 intent,
                 opened_at,
                 verdict,
-            } => self.resolve_intent(intent, *opened_at, verdict),
-            Command::OweRefund { refund } => {
+            }) => self.resolve_intent(intent, *opened_at, verdict),
+            Command::OweRefund(OweRefund { refund }) => {
                 self.owe_refund(refund)?;
                 Ok(Ok(Outcome::default()))
             }
-            Command::RecordRefund {
+            Command::RecordRefund(RecordRefund {
                 authorization,
                 payment,
-            } => Ok(Ok(self.record_refund(authorization, payment)?)),
-            Command::Prune { before, limit } => Ok(Ok(self.prune(*before, *limit)?)),
-            Command::PutMeta { name, value } => {
+            }) => Ok(Ok(self.record_refund(authorization, payment)?)),
+            Command::Prune(Prune { before, limit }) => Ok(Ok(self.prune(*before, *limit)?)),
+            Command::PutMeta(PutMeta { name, value }) => {
                 self.meta.insert(*name, value.as_slice())?;
                 Ok(Ok(Outcome::default()))
             }
-            Command::ReserveIds { sequence, count } => {
+            Command::ReserveIds(ReserveIds { sequence, count }) => {
                 let name = id_sequence(sequence);
                 let first = self.sequences.get(name.as_str())?.map_or(1, |v| v.value());
                 self.sequences.insert(name.as_str(), first + count)?;

@@ -16,7 +16,7 @@ use super::aggregate::{Aggregate, AggregateId, Command as _, Refusal};
 use super::host::{AggregateHost, HostArgs, HostMessage};
 use super::writer::Writer;
 use crate::config::AggregateLimits;
-use crate::store::Command;
+use crate::store;
 use crate::telemetry::names;
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -353,12 +353,12 @@ impl<A: Aggregate> RouterState<A> {
     /// The next id of the kind's sequence, reserving a new block when this one is used up.
     async fn allocate(&mut self) -> Result<A::Id, Refusal> {
         if self.next_id >= self.reserved_end {
-            let reserve = Command::ReserveIds {
+            let reserve = store::ReserveIds {
                 sequence: A::KIND,
                 count: ID_BLOCK,
             };
             let first = match self.writer.write(reserve).await {
-                Ok(outcome) => outcome.first_id,
+                Ok(first) => Some(first),
                 Err(e) => {
                     tracing::error!(kind = A::KIND, error = %e, "could not reserve ids");
                     None

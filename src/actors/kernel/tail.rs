@@ -6,7 +6,7 @@
 
 use super::writer::Writer;
 use crate::domain::{Event, Position};
-use crate::store::{Command, Store, StoreError};
+use crate::store::{Store, StoreError, Write};
 use ractor::{ActorProcessingErr, ActorRef};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -70,10 +70,10 @@ impl LogTail {
     /// Writes what the reader made of `events` (a command that also moves the checkpoint to
     /// the last of them, which `build` is given) and advances. True when the batch was full
     /// and more events may wait.
-    pub async fn advance(
+    pub async fn advance<C: Write>(
         &mut self,
         events: &[Event],
-        build: impl FnOnce(Position) -> Command,
+        build: impl FnOnce(Position) -> C,
     ) -> Result<bool, ActorProcessingErr> {
         let Some(last) = events.last().map(|e| e.position) else {
             return Ok(false);

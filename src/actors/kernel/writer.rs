@@ -4,9 +4,10 @@
 
 use super::slot::Slot;
 use crate::actors::store_writer::StoreWriterMessage;
-use crate::store::{Command, Outcome, Rejected};
+use crate::store::{Outcome, Rejected, Write};
 use ractor::RpcReplyPort;
 use ractor::concurrency::{OneshotReceiver, oneshot};
+use std::marker::PhantomData;
 use std::time::Duration;
 
 /// Why a write was not (known to be) stored.
@@ -35,7 +36,10 @@ pub struct Writer {
 }
 
 /// A write queued at the store writer, not yet known to be committed.
-pub struct PendingWrite(OneshotReceiver<Result<Outcome, WriteError>>);
+pub struct PendingWrite<C> {
+    answer: OneshotReceiver<Result<Outcome, WriteError>>,
+    command: PhantomData<fn() -> C>,
+}
 
 impl Writer {
     /// A handle on whatever store writer `actor` holds, waiting at most `wait` for a commit.
@@ -53,22 +57,22 @@ impl Writer {
         self.wait
     }
 
-    /// Writes `command` and waits for its commit.
-    pub async fn write(&self, command: Command) -> Result<Outcome, WriteError> {
+    /// Writes `command` and waits for its commit; the answer is what the store assigned it.
+    pub async fn write<C: Write>(&self, command: C) -> Result<C::Output, WriteError> {
         self.send(command)?.committed(self.wait).await
     }
 
     /// Like [`Writer::write`], and `guard` is dropped only once the write's fate is known:
     /// after the answer, or, when the wait runs out, whenever the store writer answers. A
     /// claim that must outlive a write that may still commit is held this way.
-    pub async fn write_holding<G: Send + 'static>(
+    pub async fn write_holding<C: Write, G: Send + 'static>(
         &self,
-        command: Command,
+        command: C,
         guard: G,
-    ) -> Result<Outcome, WriteError> {
-        let PendingWrite(mut pending) = self.send(command)?;
+    ) -> Result<C::Output, WriteError> {
+        let mut pending = self.send(command)?.answer;
         match tokio::time::timeout(self.wait, &mut pending).await {
-            Ok(answer) => answer.unwrap_or(Err(WriteError::Unconfirmed)),
+            Ok(answer) => output::<C>(answer.unwrap_or(Err(WriteError::Unconfirmed))),
             Err(_) => {
                 tokio::spawn(async move {
                     let _ = pending.await;
@@ -81,25 +85,40 @@ impl Writer {
 
     /// Queues `command` now (writes sent one after another commit in that order); the
     /// result is the way to wait for its commit.
-    pub fn send(&self, command: Command) -> Result<PendingWrite, WriteError> {
+    pub fn send<C: Write>(&self, command: C) -> Result<PendingWrite<C>, WriteError> {
         let writer = self.actor.get().map_err(|_| WriteError::Unavailable)?;
         let (tx, rx) = oneshot();
+        let message = StoreWriterMessage::Write(command.into(), RpcReplyPort::from(tx));
         writer
-            .send_message(StoreWriterMessage::Write(command, RpcReplyPort::from(tx)))
+            .send_message(message)
             .map_err(|_| WriteError::Unavailable)?;
-        Ok(PendingWrite(rx))
+        Ok(PendingWrite {
+            answer: rx,
+            command: PhantomData,
+        })
     }
 }
 
-impl PendingWrite {
+impl<C: Write> PendingWrite<C> {
     /// Waits at most `wait` for the commit.
-    pub async fn committed(self, wait: Duration) -> Result<Outcome, WriteError> {
-        match tokio::time::timeout(wait, self.0).await {
-            Ok(Ok(answer)) => answer,
+    pub async fn committed(self, wait: Duration) -> Result<C::Output, WriteError> {
+        match tokio::time::timeout(wait, self.answer).await {
+            Ok(Ok(answer)) => output::<C>(answer),
             Ok(Err(_)) => Err(WriteError::Unconfirmed),
             Err(_) => Err(WriteError::Unconfirmed),
         }
     }
+}
+
+/// The command's own output from what the store reported.
+fn output<C: Write>(answer: Result<Outcome, WriteError>) -> Result<C::Output, WriteError> {
+    C::output(answer?).ok_or_else(|| {
+        tracing::error!(
+            command = std::any::type_name::<C>(),
+            "the store did not report what it assigned"
+        );
+        WriteError::Storage
+    })
 }
 
 #[cfg(test)]
@@ -146,7 +165,7 @@ mod tests {
         let writer = Writer::new(Slot::default(), Duration::from_millis(20));
         writer.slot().set(Some(actor));
         let guard = Arc::new(());
-        let command = Command::Prune {
+        let command = crate::store::Prune {
             before: crate::domain::Timestamp(0),
             limit: 1,
         };

@@ -16,7 +16,7 @@ pub mod webhook;
 use super::kernel::{LogTail, Writer};
 use crate::domain::message::{Channel, DeliveryAttempt, Message, MessageStatus};
 use crate::domain::{MessageId, PaymethodId, Position, Timestamp};
-use crate::store::{Command, NOTIFIER, Store};
+use crate::store::{self, NOTIFIER, Store};
 use crate::telemetry::names;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use rand::Rng;
@@ -175,7 +175,7 @@ impl NotifierState {
         let recorded = messages.clone();
         let more = self
             .tail
-            .advance(&events, |checkpoint| Command::RecordMessages {
+            .advance(&events, |checkpoint| store::RecordMessages {
                 messages: recorded,
                 checkpoint,
             })
@@ -271,7 +271,7 @@ impl NotifierState {
         }
         // Sent now, so the records of one message commit in the order they happened; nothing
         // waits for the commit (a crash before it only means the message is sent again).
-        let commit = self.tail.writer().send(Command::RecordDelivery {
+        let commit = self.tail.writer().send(store::RecordDelivery {
             message: message.clone(),
             attempt: Some(attempt),
         })?;
@@ -327,7 +327,7 @@ impl NotifierState {
             return Err(RedeliverError::StillPending);
         }
         message.status = MessageStatus::Pending;
-        let command = Command::RecordDelivery {
+        let command = store::RecordDelivery {
             message: message.clone(),
             attempt: None,
         };
@@ -360,7 +360,7 @@ impl NotifierState {
             };
             message.attempted(false, true, now);
             let attempt = Some(attempt);
-            let record = Command::RecordDelivery { message, attempt };
+            let record = store::RecordDelivery { message, attempt };
             commits.push(self.tail.writer().send(record)?);
         }
         let failed = commits.len();

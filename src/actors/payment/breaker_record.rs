@@ -45,7 +45,7 @@ pub(crate) fn keep_openings(breaker: &Breaker, writer: Writer) {
                 .duration_since(UNIX_EPOCH)
                 .unwrap_or_default()
                 .as_millis() as u64;
-            let command = crate::store::Command::PutMeta {
+            let command = crate::store::PutMeta {
                 name: crate::store::BREAKER_OPEN_UNTIL,
                 value: ms.to_be_bytes().to_vec(),
             };

@@ -13,10 +13,10 @@ use super::kernel::{
     Slot, WriteError, Writer,
 };
 use super::payment::PaymentMessage;
-use crate::domain::intent::RefundOwed;
+use crate::domain::intent::{IntentRef, RefundOwed};
 use crate::domain::paymethod::{ChangePlan, Fingerprinter, plan_change};
-use crate::domain::{FieldError, PaymentId, PaymethodId, Position, StoredMethod};
-use crate::store::{Command, Outcome, Rejected, Store};
+use crate::domain::{FieldError, Payment, PaymentId, PaymethodId, Position, StoredMethod};
+use crate::store::{self, Rejected, Store, Stored, Write};
 use ractor::RpcReplyPort;
 use std::time::Duration;
 
@@ -197,14 +197,15 @@ impl Paymethod {
             verified.token,
             svc.fingerprinter.of(&r.number),
         );
-        let register = Command::Register {
+        let owed = approval(&verified.payment, &verified.intent);
+        let register = store::Register {
             method: method.clone(),
             payment: verified.payment,
             intent: verified.intent,
             idempotency: claim,
         };
-        let outcome = self.write(register, held, svc).await?;
-        Ok(self.stored(method, &outcome))
+        let ids = self.write(register, held, Some(owed), svc).await?;
+        Ok(self.stored(method, ids))
     }
 
     async fn change(&mut self, c: ChangeRequest, svc: &PaymethodServices) -> PaymethodResult<Done> {
@@ -235,15 +236,16 @@ impl Paymethod {
             .await?;
         let fingerprint = svc.fingerprinter.of(&number);
         let method = current.changed(&number, verified.token, fingerprint);
-        let change = Command::Change {
+        let owed = approval(&verified.payment, &verified.intent);
+        let change = store::Change {
             method: method.clone(),
             expected_version: current.method.version,
             previous: current.method.attrs(),
             payment: verified.payment,
             intent: verified.intent,
         };
-        let outcome = self.write(change, None, svc).await?;
-        Ok(self.stored(method, &outcome))
+        let ids = self.write(change, None, Some(owed), svc).await?;
+        Ok(self.stored(method, ids))
     }
 
     async fn remove(
@@ -253,23 +255,19 @@ impl Paymethod {
     ) -> PaymethodResult<Position> {
         let current = self.current.clone().ok_or(PaymethodError::NotFound)?;
         check_version(&current, r.if_match)?;
-        let remove = Command::Remove {
+        let remove = store::Remove {
             id: self.id,
             expected_version: current.method.version,
         };
-        let outcome = self.write(remove, None, svc).await?;
+        let position = self.write(remove, None, None, svc).await?;
         self.current = None;
-        outcome.position.ok_or(Refusal::Internal.into())
+        Ok(position)
     }
 
     /// Takes the ids the store assigned into the new state and keeps it.
-    fn stored(&mut self, mut stored: StoredMethod, outcome: &Outcome) -> Done {
-        if let Some(payment_id) = outcome.payment_id {
-            stored.method.verification_payment_id = payment_id;
-        }
-        if let Some(position) = outcome.position {
-            stored.last_position = position;
-        }
+    fn stored(&mut self, mut stored: StoredMethod, ids: Stored) -> Done {
+        stored.method.verification_payment_id = ids.payment_id;
+        stored.last_position = ids.position;
         let done = Done {
             position: stored.last_position,
             method: stored.method.clone(),
@@ -279,14 +277,15 @@ impl Paymethod {
     }
 
     /// Sends one write to the store writer and waits until it is durable. `held` (an
-    /// idempotency claim) is kept until the write's fate is known.
-    async fn write(
+    /// idempotency claim) is kept until the write's fate is known; `owed` is the approval the
+    /// write claims, owed back should the store refuse it.
+    async fn write<C: Write>(
         &mut self,
-        command: Command,
+        command: C,
         held: Option<Claim>,
+        owed: Option<RefundOwed>,
         svc: &PaymethodServices,
-    ) -> PaymethodResult<Outcome> {
-        let unclaimed = approval_of(&command);
+    ) -> PaymethodResult<C::Output> {
         let written = match held {
             Some(held) => svc.writer.write_holding(command, held).await,
             None => svc.writer.write(command).await,
@@ -313,12 +312,8 @@ impl Paymethod {
                 // earlier attempt of this request was stored: nothing was stored now, and the
                 // approval in hand is owed back.
                 tracing::warn!(id = %self.id, reason = %refused, "a verified command was refused; its approval is owed back");
-                if let Some(refund) = unclaimed
-                    && svc
-                        .writer
-                        .write(Command::OweRefund { refund })
-                        .await
-                        .is_err()
+                if let Some(refund) = owed
+                    && svc.writer.write(store::OweRefund { refund }).await.is_err()
                 {
                     tracing::error!(id = %self.id, "an unclaimed approval's refund could not be recorded");
                 }
@@ -343,24 +338,15 @@ impl From<PaymethodError> for AggregateError<PaymethodError> {
     }
 }
 
-/// The approval a verified command would claim, as a refund owed should it be refused.
-fn approval_of(command: &Command) -> Option<RefundOwed> {
-    let (payment, intent) = match command {
-        Command::Register {
-            payment, intent, ..
-        }
-        | Command::Change {
-            payment, intent, ..
-        } => (payment, intent),
-        _ => return None,
-    };
-    Some(RefundOwed {
+/// The approval a verified command claims, as the refund owed should the store refuse it.
+fn approval(payment: &Payment, intent: &IntentRef) -> RefundOwed {
+    RefundOwed {
         authorization: payment.provider_reference.clone(),
         reference: intent.reference(),
         customer_id: payment.customer_id.clone(),
         paymethod_id: payment.paymethod_id,
         amount: payment.amount,
-    })
+    }
 }
 
 fn check_version(current: &StoredMethod, if_match: Option<u64>) -> PaymethodResult<()> {

@@ -4,14 +4,13 @@
 use super::{Paymethod, PaymethodError, PaymethodResult, PaymethodServices};
 use crate::actors::ask;
 use crate::actors::idempotency::Claim;
-use crate::actors::kernel::Refusal;
 use crate::actors::payment::{PaymentMessage, Unavailable};
 use crate::domain::idempotency::IdempotencyClaim;
 use crate::domain::intent::IntentRef;
 use crate::domain::payment::VERIFICATION_CURRENCY;
 use crate::domain::{AccountNumber, CustomerId, Payment, PaymentStatus, PaymethodId};
 use crate::provider::{AuthorizeRequest, Source};
-use crate::store::Command;
+use crate::store;
 use rand::Rng;
 use std::time::Duration;
 
@@ -84,16 +83,16 @@ impl Paymethod {
             Ok(Err(u)) => return Err(unavailable(u)),
             Err(_) => return Err(no_answer()),
         };
-        let open = Command::OpenIntent {
+        let open = store::OpenIntent {
             base: v.intent_base.clone(),
             nonce: fresh_nonce(),
             customer_id: v.customer.clone(),
             paymethod_id: v.paymethod,
         };
-        let opened = self.write(open, None, svc).await?;
+        let nonce = self.write(open, None, None, svc).await?;
         let intent = IntentRef {
             base: v.intent_base,
-            nonce: opened.nonce.ok_or(Refusal::Internal)?,
+            nonce,
         };
         let reference = intent.reference();
         let request = AuthorizeRequest {
@@ -127,14 +126,14 @@ impl Paymethod {
             }
             (false, _) => {
                 payment.status = PaymentStatus::Declined;
-                let declined = Command::RecordDeclined {
+                let declined = store::RecordDeclined {
                     payment,
                     intent,
                     idempotency: v.idempotency,
                 };
-                let outcome = self.write(declined, held.take(), svc).await?;
+                let payment_id = self.write(declined, held.take(), None, svc).await?;
                 Err(PaymethodError::Declined {
-                    payment_id: outcome.payment_id.ok_or(Refusal::Internal)?,
+                    payment_id,
                     code: auth.decline_code,
                 }
                 .into())

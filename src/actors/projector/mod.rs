@@ -10,7 +10,7 @@ pub mod handle;
 use super::kernel::{LogTail, Writer};
 use crate::domain::mypage::Mypage;
 use crate::domain::{CustomerId, Position, Timestamp};
-use crate::store::{Command, PROJECTOR, Store};
+use crate::store::{self, PROJECTOR, Store};
 use crate::telemetry::names;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::collections::HashMap;
@@ -192,7 +192,7 @@ impl ProjectorState {
         }
         let more = self
             .tail
-            .advance(&events, |checkpoint| Command::ProjectViews {
+            .advance(&events, |checkpoint| store::ProjectViews {
                 changes,
                 checkpoint,
             })

@@ -166,7 +166,7 @@ impl Tables<'_> {
 mod tests {
     use crate::domain::intent::{IntentRef, RefundOwed, Verdict};
     use crate::domain::{CustomerId, Timestamp};
-    use crate::store::{Command, Outcome, Rejected, Store};
+    use crate::store::{Command, OpenIntent, Outcome, Rejected, ResolveIntent, Store};
 
     fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::TempDir::new().unwrap();
@@ -174,14 +174,14 @@ mod tests {
         (dir, store)
     }
 
-    fn one(store: &Store, command: Command) -> Result<Outcome, Rejected> {
-        store.commit(&[command]).unwrap().remove(0)
+    fn one(store: &Store, command: impl Into<Command>) -> Result<Outcome, Rejected> {
+        store.commit(&[command.into()]).unwrap().remove(0)
     }
 
     fn open(store: &Store, nonce: &str) -> IntentRef {
         let outcome = one(
             store,
-            Command::OpenIntent {
+            OpenIntent {
                 base: "reg_b".into(),
                 nonce: nonce.into(),
                 customer_id: CustomerId::parse("c").unwrap(),
@@ -200,7 +200,7 @@ mod tests {
             .open_intents_before(Timestamp(i64::MAX), None, 10)
             .unwrap()
             .remove(0);
-        let command = Command::ResolveIntent {
+        let command = ResolveIntent {
             intent: intent.handle(),
             opened_at: intent.opened_at,
             verdict,
@@ -254,7 +254,7 @@ mod tests {
             .remove(0);
         std::thread::sleep(std::time::Duration::from_millis(2));
         open(&store, "n2"); // a retry re-opens it
-        let late = Command::ResolveIntent {
+        let late = ResolveIntent {
             intent: seen.handle(),
             opened_at: seen.opened_at,
             verdict: Verdict::Close,

@@ -91,7 +91,7 @@ mod tests {
     use crate::domain::message::Message;
     use crate::domain::{CustomerId, Position};
     use crate::store::testing::register;
-    use crate::store::{Command, Store};
+    use crate::store::{RecordDelivery, RecordMessages, Store};
 
     fn alice() -> CustomerId {
         CustomerId::parse("alice").unwrap()
@@ -107,18 +107,18 @@ mod tests {
 
         let events = store.events_after(Position(0), 10).unwrap();
         assert_eq!(events.len(), 1);
-        let record = || Command::RecordMessages {
+        let record = || RecordMessages {
             messages: vec![Message::for_event(&events[0])],
             checkpoint: events[0].position,
         };
-        store.commit(&[record()]).unwrap().remove(0).unwrap();
+        store.commit(&[record().into()]).unwrap().remove(0).unwrap();
         let listed = store.messages_of(&alice(), 0, 10).unwrap();
         assert_eq!(listed.items.len(), 1);
         assert_eq!(listed.items[0].id.0, events[0].position.0);
         assert_eq!(listed.next_after, None);
 
         // A redelivery after a crash creates nothing twice.
-        store.commit(&[record()]).unwrap().remove(0).unwrap();
+        store.commit(&[record().into()]).unwrap().remove(0).unwrap();
         assert_eq!(store.messages_of(&alice(), 0, 10).unwrap().items.len(), 1);
         assert!(
             store
@@ -138,11 +138,11 @@ mod tests {
         let position = register(&store, 1, &alice());
         let event = store.events_after(Position(0), 1).unwrap().remove(0);
         let created = Message::for_event(&event);
-        let record = Command::RecordMessages {
+        let record = RecordMessages {
             messages: vec![created.clone()],
             checkpoint: position,
         };
-        store.commit(&[record]).unwrap().remove(0).unwrap();
+        store.commit(&[record.into()]).unwrap().remove(0).unwrap();
         let attempt = |at: i64, status_code: u16| DeliveryAttempt {
             number: created.attempts + 1,
             channel: Channel::Webhook,
@@ -154,11 +154,11 @@ mod tests {
         let deliver = |ok: bool, attempt: DeliveryAttempt| {
             let mut message = created.clone();
             message.attempted(ok, false, attempt.at);
-            let command = Command::RecordDelivery {
+            let command = RecordDelivery {
                 message,
                 attempt: Some(attempt),
             };
-            store.commit(&[command]).unwrap().remove(0).unwrap();
+            store.commit(&[command.into()]).unwrap().remove(0).unwrap();
         };
         deliver(false, attempt(1, 503));
         // A notifier restarted before that record committed read the message with no attempt,

@@ -207,16 +207,16 @@ mod tests {
     use crate::domain::{
         AccountNumber, CustomerId, IdempotencyKey, Kind, Payment, PaymethodId, StoredMethod,
     };
-    use crate::store::{Command, Outcome, Rejected, Store};
+    use crate::store::{Command, OpenIntent, Outcome, Register, Rejected, Store};
 
-    fn one(store: &Store, command: Command) -> Result<Outcome, Rejected> {
-        store.commit(&[command]).unwrap().remove(0)
+    fn one(store: &Store, command: impl Into<Command>) -> Result<Outcome, Rejected> {
+        store.commit(&[command.into()]).unwrap().remove(0)
     }
 
     /// Opens an intent under `base` and registers method `id` with it, under `claim`.
-    fn register(store: &Store, id: u64, base: &str, claim: &IdempotencyClaim) -> Command {
+    fn register(store: &Store, id: u64, base: &str, claim: &IdempotencyClaim) -> Register {
         let customer = CustomerId::parse("alice").unwrap();
-        let open = Command::OpenIntent {
+        let open = OpenIntent {
             base: base.into(),
             nonce: format!("n{id}"),
             customer_id: customer.clone(),
@@ -224,7 +224,7 @@ mod tests {
         };
         let nonce = one(store, open).unwrap().nonce.unwrap();
         let number = AccountNumber::parse(Kind::Card, "4242424242424242").unwrap();
-        Command::Register {
+        Register {
             method: StoredMethod::registered(
                 PaymethodId(id),
                 customer.clone(),

@@ -4,19 +4,24 @@ use crate::domain::intent::IntentRef;
 use crate::domain::{
     AccountNumber, CustomerId, Kind, Payment, PaymethodId, Position, StoredMethod,
 };
-use crate::store::{Command, Store};
+use crate::store::{OpenIntent, Register, Store};
 
 /// Registers payment method `id` for `customer` as its aggregate does after an approval, and
 /// returns the position of its event.
 pub fn register(store: &Store, id: u64, customer: &CustomerId) -> Position {
     let base = format!("reg_{id}");
-    let open = Command::OpenIntent {
+    let open = OpenIntent {
         base: base.clone(),
         nonce: format!("n{id}"),
         customer_id: customer.clone(),
         paymethod_id: None,
     };
-    let nonce = store.commit(&[open]).unwrap().remove(0).unwrap().nonce;
+    let nonce = store
+        .commit(&[open.into()])
+        .unwrap()
+        .remove(0)
+        .unwrap()
+        .nonce;
     let number = AccountNumber::parse(Kind::Card, "4242424242424242").unwrap();
     let method = StoredMethod::registered(
         PaymethodId(id),
@@ -27,7 +32,7 @@ pub fn register(store: &Store, id: u64, customer: &CustomerId) -> Position {
         format!("f{id}"),
     );
     let payment = Payment::verification(customer.clone(), None, None, format!("auth_{id}"));
-    let command = Command::Register {
+    let command = Register {
         method,
         payment,
         intent: IntentRef {
@@ -36,6 +41,6 @@ pub fn register(store: &Store, id: u64, customer: &CustomerId) -> Position {
         },
         idempotency: None,
     };
-    let outcome = store.commit(&[command]).unwrap().remove(0).unwrap();
+    let outcome = store.commit(&[command.into()]).unwrap().remove(0).unwrap();
     outcome.position.unwrap()
 }
