@@ -2,7 +2,7 @@
 //! paytree in this process (`spawn_app`); those that need a process of their own (kill -9,
 //! SIGTERM, restarts on the same data dir, the server's log, metrics read as absolute values)
 //! run the binary (`spawn_process`, `start_serve`). The simulated payment system runs in this
-//! process where a test must stop, slow or audit it.
+//! process where a test must stop, slow or audit it. `problems` drives the router alone.
 
 mod helpers;
 
@@ -16,6 +16,7 @@ mod list;
 mod messages;
 mod mypage;
 mod ops;
+mod problems;
 mod reconcile;
 mod register;
 mod remove;
