@@ -1,10 +1,11 @@
 //! Start order (data dir, secret, store, payment system, actor tree, HTTP) and shutdown order
-//! (readiness off, in-flight requests finish, the tree drains, exit).
+//! (readiness off, in-flight requests finish, the tree drains, exit). [`build`] and
+//! [`App::run`] take the steps apart so tests can serve on a listener of their own.
 
 use crate::actors::notifier::WebhookChannel;
 use crate::actors::webhook::Webhook;
 use crate::actors::{Actors, TreeOptions};
-use crate::config::{ProviderSetting, Settings};
+use crate::config::{Overrides, ProviderSetting, Settings};
 use crate::domain::paymethod::Fingerprinter;
 use crate::http::{self, AppState};
 use crate::provider::{HttpPaymentSystem, PaymentSystem, Simulator};
@@ -14,15 +15,71 @@ use anyhow::Context;
 use rand::Rng;
 use std::future::Future;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Runs paytree until `shutdown` completes, then drains and returns.
+/// The flags of `paytree serve`: the settings, and the switches that exist for tests and
+/// rebuilds only. Tests parse the same flags to start paytree in-process.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub settings: Box<Overrides>,
+    /// A TOML file with the same settings (snake_case keys); flags and environment win.
+    #[arg(long, env = "PAYTREE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Empty the mypage views at start and fold the whole event log again.
+    #[arg(long)]
+    pub rebuild_views: bool,
+    /// Serve /admin/test/* fault injection (for tests only).
+    #[arg(long, hide = true)]
+    pub test_hooks: bool,
+    /// Acknowledge registrations before they are durable (a deliberate bug, for the
+    /// crash test's negative control only).
+    #[arg(long, hide = true)]
+    pub test_ack_before_commit: bool,
+}
+
+impl ServeArgs {
+    /// The resolved settings: flags and environment over the config file over the defaults.
+    pub fn settings(self) -> anyhow::Result<Settings> {
+        let mut settings = Settings::load(*self.settings, self.config.as_deref())?;
+        settings.rebuild_views = self.rebuild_views;
+        settings.test_hooks = self.test_hooks;
+        settings.test_ack_before_commit = self.test_ack_before_commit;
+        Ok(settings)
+    }
+}
+
+/// Binds `settings.listen`, builds paytree and runs it until `shutdown` completes, then
+/// drains and returns. Prints "paytree listening on http://ADDR" once it is ready.
 pub async fn serve(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("binding {}", settings.listen))?;
+    let app = build(settings).await?;
+    announce(&format!(
+        "paytree listening on http://{}",
+        listener.local_addr()?
+    ));
+    app.run(listener, shutdown).await
+}
+
+/// A built paytree, not yet serving: the actor tree is running and the router is ready.
+pub struct App {
+    actors: Actors,
+    router: axum::Router,
+    accepting: Arc<AtomicBool>,
+    data_dir: PathBuf,
+    provider: ProviderSetting,
+}
+
+/// Opens the data dir, the secret and the store, starts the payment system's client and the
+/// actor tree, and builds the router. Readiness stays off until [`App::run`].
+pub async fn build(settings: Settings) -> anyhow::Result<App> {
     // First, so that nothing recorded during start-up is lost.
     let metrics = telemetry::metrics();
     std::fs::create_dir_all(&settings.data_dir)
@@ -57,29 +114,47 @@ pub async fn serve(
     let accepting = Arc::new(AtomicBool::new(false));
     let state = AppState::new(actors.clone(), metrics, accepting.clone())
         .with_test_hooks(settings.test_hooks);
-    let router = http::router(state);
-    let listener = tokio::net::TcpListener::bind(settings.listen)
-        .await
-        .with_context(|| format!("binding {}", settings.listen))?;
-    let addr = listener.local_addr()?;
-    accepting.store(true, Ordering::SeqCst);
-    announce(&format!("paytree listening on http://{addr}"));
-    tracing::info!(%addr, data_dir = %settings.data_dir.display(), provider = ?settings.provider, "paytree started");
-
-    let draining = accepting.clone();
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            draining.store(false, Ordering::SeqCst);
-            tracing::info!("shutting down: finishing in-flight requests");
-        })
-        .await?;
-    actors.shutdown().await;
-    tracing::info!("paytree stopped");
-    Ok(())
+    Ok(App {
+        router: http::router(state),
+        actors,
+        accepting,
+        data_dir: settings.data_dir,
+        provider: settings.provider,
+    })
 }
 
-/// Runs the simulated payment system alone until `shutdown` completes.
+impl App {
+    /// The router with every route and middleware, for driving it without a socket.
+    pub fn router(&self) -> axum::Router {
+        self.router.clone()
+    }
+
+    /// Serves on `listener` until `shutdown` completes: readiness turns off, in-flight
+    /// requests finish, then the tree drains.
+    pub async fn run(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let addr = listener.local_addr()?;
+        // Before the first await: no request can be accepted while readiness is still off.
+        self.accepting.store(true, Ordering::SeqCst);
+        tracing::info!(%addr, data_dir = %self.data_dir.display(), provider = ?self.provider, "paytree started");
+        let draining = self.accepting.clone();
+        axum::serve(listener, self.router)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                draining.store(false, Ordering::SeqCst);
+                tracing::info!("shutting down: finishing in-flight requests");
+            })
+            .await?;
+        self.actors.shutdown().await;
+        tracing::info!("paytree stopped");
+        Ok(())
+    }
+}
+
+/// Binds `listen` and runs the simulated payment system alone until `shutdown` completes.
 pub async fn provider(
     listen: std::net::SocketAddr,
     sim: Simulator,
@@ -92,7 +167,17 @@ pub async fn provider(
         "paytree provider listening on http://{}",
         listener.local_addr()?
     ));
-    axum::serve(listener, crate::provider::server::router(Arc::new(sim)))
+    run_provider(listener, Arc::new(sim), shutdown).await
+}
+
+/// Serves the simulated payment system on `listener` until `shutdown` completes and every
+/// open connection has closed.
+pub async fn run_provider(
+    listener: tokio::net::TcpListener,
+    sim: Arc<Simulator>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    axum::serve(listener, crate::provider::server::router(sim))
         .with_graceful_shutdown(shutdown)
         .await?;
     Ok(())

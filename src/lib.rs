@@ -7,7 +7,8 @@
 //!   bulkhead), paymethods router with one actor per aggregate — and [`actors::Actors`], the
 //!   typed handle that is the HTTP layer's only way in.
 //! - [`http`]: axum routes, problem responses, OpenAPI and `/metrics`.
-//! - [`config`] and [`app`]: settings, start and shutdown order.
+//! - [`config`] and [`app`]: settings, start and shutdown order; [`app::build`] and
+//!   [`app::App::run`] serve on any listener, which is how tests run paytree in-process.
 
 pub mod actors;
 pub mod app;

@@ -1,10 +1,9 @@
 //! The `paytree` command: `serve` runs the service, `provider` the simulated payment system.
 
 use clap::{Parser, Subcommand};
-use paytree::config::{Overrides, Settings};
+use paytree::app::ServeArgs;
 use paytree::provider::{Faults, Simulator};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 #[derive(Parser)]
 #[command(
@@ -20,23 +19,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the service (defaults: 127.0.0.1:8080, ./data, the embedded payment system).
-    Serve {
-        #[command(flatten)]
-        settings: Box<Overrides>,
-        /// A TOML file with the same settings (snake_case keys); flags and environment win.
-        #[arg(long, env = "PAYTREE_CONFIG")]
-        config: Option<PathBuf>,
-        /// Empty the mypage views at start and fold the whole event log again.
-        #[arg(long)]
-        rebuild_views: bool,
-        /// Serve /admin/test/* fault injection (for tests only).
-        #[arg(long, hide = true)]
-        test_hooks: bool,
-        /// Acknowledge registrations before they are durable (a deliberate bug, for the
-        /// crash test's negative control only).
-        #[arg(long, hide = true)]
-        test_ack_before_commit: bool,
-    },
+    Serve(ServeArgs),
     /// Run the simulated payment system alone over HTTP.
     Provider {
         #[arg(
@@ -61,18 +44,8 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     paytree::telemetry::init_logging();
     match Cli::parse().command {
-        Command::Serve {
-            settings,
-            config,
-            rebuild_views,
-            test_hooks,
-            test_ack_before_commit,
-        } => {
-            let mut settings = Settings::load(*settings, config.as_deref())?;
-            settings.rebuild_views = rebuild_views;
-            settings.test_hooks = test_hooks;
-            settings.test_ack_before_commit = test_ack_before_commit;
-            paytree::app::serve(settings, paytree::app::shutdown_signal()).await
+        Command::Serve(args) => {
+            paytree::app::serve(args.settings()?, paytree::app::shutdown_signal()).await
         }
         Command::Provider {
             listen,

@@ -1,28 +1,27 @@
 //! The aggregates' lifecycle under the router: quarantine after repeated failures (and
 //! release), passivation under concurrent commands with a tiny idle time, the cap on live
-//! aggregates, and bounded mailboxes.
+//! aggregates, and bounded mailboxes. Each reads counters and gauges as absolute values, so
+//! each runs the binary (the metrics recorder is global to a process).
 
 use crate::helpers::*;
 use serde_json::{Value, json};
 use std::time::Duration;
 
 async fn change_number(app: &TestApp, id: u64, number: &str) -> reqwest::Response {
-    app.patch(id, &json!({"number": number}), None).await
+    app.change(id, &json!({"number": number}), None).await
 }
 
 async fn release(app: &TestApp, id: u64) -> Value {
-    let r = app
-        .post_raw(&format!("/admin/paymethods/{id}/release"), None, "")
-        .await;
+    let r = app.release(id).await;
     assert_eq!(r.status(), 200);
     r.json().await.unwrap()
 }
 
 #[tokio::test]
 async fn an_aggregate_that_keeps_failing_is_quarantined_alone_until_released() {
-    let app = spawn_app_with(&["--test-hooks", "--quarantine-failures", "3"]).await;
-    let bad = app.register_ok("qa", VISA).await["id"].as_u64().unwrap();
-    let good = app.register_ok("qb", VISA).await["id"].as_u64().unwrap();
+    let app = spawn_process_with(&["--test-hooks", "--quarantine-failures", "3"]).await;
+    let bad = app.register_ok("qa", VISA).await.id();
+    let good = app.register_ok("qb", VISA).await.id();
     let restarts = r#"paytree_actor_restarts_total{actor="paymethod"}"#;
     for n in 1..=3 {
         let r = app
@@ -47,7 +46,7 @@ async fn an_aggregate_that_keeps_failing_is_quarantined_alone_until_released() {
     // Every other aggregate keeps working, and reads of the quarantined one still answer.
     assert_eq!(change_number(&app, good, MASTERCARD).await.status(), 200);
     assert_eq!(app.register("qc", "card", VISA).await.status(), 201);
-    assert_eq!(app.get(&format!("/paymethods/{bad}")).await.status(), 200);
+    assert_eq!(app.get_paymethod(bad).await.status(), 200);
     assert_eq!(
         metric(&app, r#"paytree_quarantines_total{actor="paymethod"}"#).await,
         1.0
@@ -60,26 +59,19 @@ async fn an_aggregate_that_keeps_failing_is_quarantined_alone_until_released() {
     assert_eq!(app.version(bad).await, 2);
     let r: Value = release(&app, bad).await;
     assert_eq!(r["wasQuarantined"], false);
-    let unknown = app
-        .post_raw("/admin/paymethods/999999/release", None, "")
-        .await;
-    assert_problem(unknown, 404, "not-found").await;
+    assert_problem(app.release(999_999).await, 404, "not-found").await;
     assert_eq!(metric(&app, "paytree_aggregates_quarantined").await, 0.0);
 }
 
 #[tokio::test]
 async fn passivation_with_a_tiny_idle_time_loses_none_of_ten_thousand_commands() {
-    let app = spawn_app_with(&["--passivate-after-ms", "1"]).await;
+    let app = spawn_process_with(&["--passivate-after-ms", "1"]).await;
     const METHODS: usize = 40;
     const CLIENTS: usize = 8;
     const COMMANDS: usize = 10_000;
     let mut ids = Vec::new();
     for m in 0..METHODS {
-        ids.push(
-            app.register_ok(&format!("pv{m}"), VISA).await["id"]
-                .as_u64()
-                .unwrap(),
-        );
+        ids.push(app.register_ok(&format!("pv{m}"), VISA).await.id());
     }
     let activations_before = metric(&app, "paytree_aggregate_activations_total").await;
     let workers = (0..CLIENTS)
@@ -139,14 +131,10 @@ async fn passivation_with_a_tiny_idle_time_loses_none_of_ten_thousand_commands()
 
 #[tokio::test]
 async fn at_most_the_configured_number_of_aggregates_stay_live() {
-    let app = spawn_app_with(&["--max-live-aggregates", "5"]).await;
+    let app = spawn_process_with(&["--max-live-aggregates", "5"]).await;
     let mut ids = Vec::new();
     for m in 0..30 {
-        ids.push(
-            app.register_ok(&format!("lru{m}"), VISA).await["id"]
-                .as_u64()
-                .unwrap(),
-        );
+        ids.push(app.register_ok(&format!("lru{m}"), VISA).await.id());
     }
     for id in &ids {
         assert_eq!(change_number(&app, *id, MASTERCARD).await.status(), 200);
@@ -179,14 +167,14 @@ async fn at_most_the_configured_number_of_aggregates_stay_live() {
 #[tokio::test]
 async fn a_full_mailbox_answers_503_with_retry_after_instead_of_queueing() {
     let provider = spawn_provider().await;
-    let app = spawn_app_with(&[
+    let app = spawn_process_with(&[
         "--provider",
         &provider.address.clone(),
         "--aggregate-mailbox",
         "2",
     ])
     .await;
-    let id = app.register_ok("mb", VISA).await["id"].as_u64().unwrap();
+    let id = app.register_ok("mb", VISA).await.id();
     provider.set_faults(json!({"latencyMs": 300})).await;
     let sends = (0..10)
         .map(|n| {

@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 #[tokio::test]
 async fn a_slow_payment_system_opens_the_breaker_which_fails_fast_and_closes_after_recovery() {
     let provider = spawn_provider().await;
-    let app = spawn_app_with(&[
+    // It reads the breaker-state gauge and payment-call counters as absolute values.
+    let app = spawn_process_with(&[
         "--provider",
         &provider.address.clone(),
         "--payment-timeout-ms",
@@ -23,7 +24,7 @@ async fn a_slow_payment_system_opens_the_breaker_which_fails_fast_and_closes_aft
         )
         .await;
     }
-    let breaker: Value = app.get("/admin/breaker").await.json().await.unwrap();
+    let breaker = app.breaker().await;
     assert_eq!(breaker["state"], "open");
     // Open: rejected at once, without waiting for the slow payment system.
     let started = Instant::now();
@@ -36,15 +37,15 @@ async fn a_slow_payment_system_opens_the_breaker_which_fails_fast_and_closes_aft
         waited < Duration::from_millis(300),
         "an open breaker does not call the payment system ({waited:?})"
     );
-    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let metrics = app.metrics().await;
     assert!(metrics.contains("paytree_breaker_state 1"), "{metrics}");
 
     provider.set_faults(json!({})).await;
     tokio::time::sleep(Duration::from_millis(1600)).await;
     assert_eq!(app.register("sam", "card", VISA).await.status(), 201);
-    let breaker: Value = app.get("/admin/breaker").await.json().await.unwrap();
+    let breaker = app.breaker().await;
     assert_eq!(breaker["state"], "closed");
-    assert_eq!(app.list("sam").await["items"].as_array().unwrap().len(), 1);
+    assert_eq!(app.list("sam").await.items().len(), 1);
     // Timed-out calls were abandoned (the simulator drops them); only the recovered one counts.
     let ledger = provider.ledger().await;
     assert_eq!(
@@ -52,7 +53,7 @@ async fn a_slow_payment_system_opens_the_breaker_which_fails_fast_and_closes_aft
         1,
         "{ledger}"
     );
-    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"paytree_payment_calls_total{outcome="timeout"} 5"#),
         "{metrics}"
@@ -73,14 +74,8 @@ async fn a_payment_system_that_is_down_gives_503_with_retry_after_and_stores_not
         assert!(r.headers().contains_key("retry-after"));
         assert_problem(r, 503, "payment-unavailable").await;
     }
-    assert_eq!(app.list("tina").await["items"].as_array().unwrap().len(), 0);
-    assert_eq!(
-        app.payments_of("tina").await["items"]
-            .as_array()
-            .unwrap()
-            .len(),
-        0
-    );
+    assert_eq!(app.list("tina").await.items().len(), 0);
+    assert_eq!(app.payments_of("tina").await.items().len(), 0);
 }
 
 #[tokio::test]
@@ -89,7 +84,7 @@ async fn declines_never_open_the_breaker() {
     for _ in 0..8 {
         assert_eq!(app.register("uma", "card", DECLINED).await.status(), 402);
     }
-    let breaker: Value = app.get("/admin/breaker").await.json().await.unwrap();
+    let breaker = app.breaker().await;
     assert_eq!(breaker["state"], "closed");
     assert_eq!(app.register("uma", "card", VISA).await.status(), 201);
 }
@@ -105,17 +100,17 @@ async fn an_open_breaker_stays_open_across_a_restart_for_the_rest_of_its_period(
     ]
     .map(str::to_owned);
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-    let mut app = spawn_app_with(&flags).await;
+    let mut app = spawn_process_with(&flags).await;
     provider.set_faults(json!({"down": true})).await;
     for _ in 0..5 {
         assert_eq!(app.register("vic", "card", VISA).await.status(), 503);
     }
-    let breaker: Value = app.get("/admin/breaker").await.json().await.unwrap();
+    let breaker = app.breaker().await;
     assert_eq!(breaker["state"], "open");
     // The opening is recorded a moment after it happens; a crash before that would lose it.
     let mut recorded = false;
     for _ in 0..100 {
-        let breaker: Value = app.get("/admin/breaker").await.json().await.unwrap();
+        let breaker = app.breaker().await;
         if breaker["recordedOpenUntilMs"].is_u64() {
             recorded = true;
             break;
@@ -128,7 +123,7 @@ async fn an_open_breaker_stays_open_across_a_restart_for_the_rest_of_its_period(
     app.kill().await;
     provider.set_faults(json!({})).await;
     let app = start_serve(&app.dir, &flags).await;
-    let breaker: Value = app.get("/admin/breaker").await.json().await.unwrap();
+    let breaker = app.breaker().await;
     assert_eq!(breaker["state"], "open", "{breaker}");
     let left = breaker["retryAfterSeconds"].as_u64().unwrap();
     assert!(

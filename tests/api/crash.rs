@@ -131,7 +131,7 @@ async fn writer(app: TestApp, w: usize, acks: Arc<Mutex<Acks>>, seed: u64) {
         let mut a = acks.lock().unwrap();
         match status {
             201 => {
-                let id = answer["id"].as_u64().unwrap();
+                let id = answer.id();
                 let first = a.registered.insert(key.clone(), id);
                 assert!(
                     first.is_none_or(|old| old == id),
@@ -214,13 +214,13 @@ async fn run(rounds: usize, extra: &[&str]) -> Report {
     for (w, (key, body)) in resends {
         let mut tries = 0;
         loop {
-            let r = post_with_key(&app, &key, &body).await;
+            let r = app.register_with_key(&key, &body).await;
             let status = r.status().as_u16();
             let answer: Value = r.json().await.unwrap();
             let mut a = acks.lock().unwrap();
             match status {
                 201 => {
-                    let id = answer["id"].as_u64().unwrap();
+                    let id = answer.id();
                     assert!(
                         a.registered
                             .insert(key.clone(), id)
@@ -278,7 +278,7 @@ async fn run(rounds: usize, extra: &[&str]) -> Report {
     for w in 0..WRITERS {
         let c = customer(w);
         for m in app.all_items(&format!("/paymethods?customerId={c}")).await {
-            stored.insert(m["id"].as_u64().unwrap(), m);
+            stored.insert(m.id(), m);
         }
         payments.extend(app.all_items(&format!("/payments?customerId={c}")).await);
         for m in app.all_items(&format!("/messages?customerId={c}")).await {
@@ -312,10 +312,7 @@ async fn run(rounds: usize, extra: &[&str]) -> Report {
         .filter(|a| a["status"] == "approved" && a["refunded"] == false)
         .map(|a| a["id"].as_str().unwrap().to_owned())
         .collect();
-    let by_id: BTreeMap<u64, &Value> = payments
-        .iter()
-        .map(|p| (p["id"].as_u64().unwrap(), p))
-        .collect();
+    let by_id: BTreeMap<u64, &Value> = payments.iter().map(|p| (p.id(), p)).collect();
     for method in stored.values() {
         let payment = by_id.get(&method["verificationPaymentId"].as_u64().unwrap());
         let paid = payment.is_some_and(|p| {

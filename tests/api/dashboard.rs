@@ -87,20 +87,19 @@ async fn every_series_the_dashboard_queries_exists_and_every_family_is_described
         "--passivate-after-ms",
         "100",
     ];
-    let app = spawn_app_with(&flags).await;
+    // Every series must exist because of this workload alone: a process of its own.
+    let app = spawn_process_with(&flags).await;
 
     // A small workload that touches every part: registrations (one keyed and replayed, one
     // declined), a change after its aggregate was passivated, reads, webhook deliveries.
     let body = json!({"customerId": "dina", "kind": "card", "number": VISA});
-    assert_eq!(post_with_key(&app, "k-1", &body).await.status(), 201);
-    assert_eq!(post_with_key(&app, "k-1", &body).await.status(), 201);
+    assert_eq!(app.register_with_key("k-1", &body).await.status(), 201);
+    assert_eq!(app.register_with_key("k-1", &body).await.status(), 201);
     assert_eq!(app.register("dina", "card", DECLINED).await.status(), 402);
-    let id = app.register_ok("dina", MASTERCARD).await["id"]
-        .as_u64()
-        .unwrap();
+    let id = app.register_ok("dina", MASTERCARD).await.id();
     tokio::time::sleep(Duration::from_millis(400)).await;
     let r = app
-        .patch(id, &json!({"kind": "bank", "number": BANK}), None)
+        .change(id, &json!({"kind": "bank", "number": BANK}), None)
         .await;
     assert_eq!(r.status(), 200);
     app.mypage("dina", Some(position(&r))).await;
@@ -110,7 +109,7 @@ async fn every_series_the_dashboard_queries_exists_and_every_family_is_described
     let mut missing = wanted.clone();
     let mut text = String::new();
     for _ in 0..50 {
-        text = app.get("/metrics").await.text().await.unwrap();
+        text = app.metrics().await;
         let (series, _, _) = exposition(&text);
         missing.retain(|name| !series.contains(name));
         if missing.is_empty() {

@@ -1,5 +1,8 @@
-//! Black-box tests: each starts the real `paytree` binary on 127.0.0.1:0 with a temp data dir
-//! (and `paytree provider` where a test must stop or slow the payment system).
+//! Black-box tests against a real server on 127.0.0.1:0 with a temp data dir. Most build
+//! paytree in this process (`spawn_app`); those that need a process of their own (kill -9,
+//! SIGTERM, restarts on the same data dir, the server's log, metrics read as absolute values)
+//! run the binary (`spawn_process`, `start_serve`). The simulated payment system runs in this
+//! process where a test must stop, slow or audit it. `problems` drives the router alone.
 
 mod helpers;
 
@@ -14,6 +17,7 @@ mod messages;
 mod mypage;
 mod ops;
 mod paths;
+mod problems;
 mod readme;
 mod reconcile;
 mod register;

@@ -9,12 +9,12 @@ async fn register_change_and_remove_give_exactly_three_messages_in_order_with_ma
     let mut app = start_serve(&dir, &[]).await;
     let r = app.register("emma", "card", VISA).await;
     let registered = position(&r);
-    let id = r.json::<Value>().await.unwrap()["id"].as_u64().unwrap();
+    let id = r.json::<Value>().await.unwrap().id();
     let changed = position(
-        &app.patch(id, &json!({"kind": "bank", "number": BANK}), None)
+        &app.change(id, &json!({"kind": "bank", "number": BANK}), None)
             .await,
     );
-    let removed = position(&app.delete(id).await);
+    let removed = position(&app.remove(id, None).await);
 
     let messages = wait_for_messages(&app, "emma", 3).await;
     let summary: Vec<(u64, &str, &str)> = messages
@@ -69,7 +69,7 @@ async fn register_change_and_remove_give_exactly_three_messages_in_order_with_ma
         .json()
         .await
         .unwrap();
-    assert_eq!(again["items"].as_array().unwrap().len(), 4);
+    assert_eq!(again.items().len(), 4);
     assert_eq!(after[..3], messages[..]);
 }
 
@@ -86,7 +86,7 @@ async fn a_declined_registration_records_no_message() {
         .json()
         .await
         .unwrap();
-    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    assert_eq!(page.items().len(), 1);
     assert_eq!(messages[0]["type"], "PaymentMethodRegistered");
     assert_problem(app.get("/messages").await, 400, "invalid-request").await;
 }

@@ -10,10 +10,10 @@ async fn mypage_shows_current_methods_and_newest_messages_first() {
     let app = spawn_app().await;
     let kept = app.register_ok("gina", MASTERCARD).await;
     let r = app.register("gina", "card", VISA).await;
-    let id = r.json::<Value>().await.unwrap()["id"].as_u64().unwrap();
-    app.patch(id, &json!({"kind": "bank", "number": BANK}), None)
+    let id = r.json::<Value>().await.unwrap().id();
+    app.change(id, &json!({"kind": "bank", "number": BANK}), None)
         .await;
-    let last = position(&app.delete(id).await);
+    let last = position(&app.remove(id, None).await);
 
     let page = app.mypage("gina", Some(last)).await;
     assert_eq!(page["customerId"], "gina");
@@ -59,12 +59,15 @@ async fn read_your_writes_holds_a_thousand_times_in_a_row() {
         let (r, expect_version) = if i % 2 == 0 {
             (app.register("hana", "card", VISA).await, 1)
         } else {
-            (app.patch(id, &json!({"number": MASTERCARD}), None).await, 2)
+            (
+                app.change(id, &json!({"number": MASTERCARD}), None).await,
+                2,
+            )
         };
         assert!(r.status().is_success(), "command {i}: {}", r.status());
         let at = position(&r);
         let method: Value = r.json().await.unwrap();
-        id = method["id"].as_u64().unwrap();
+        id = method.id();
         let page = app.mypage("hana", Some(at)).await;
         let shown = page["paymentMethods"]
             .as_array()
@@ -94,12 +97,12 @@ async fn mixed_workload(app: &TestApp, customers: usize, commands: usize) -> u64
                     (3 | 5, Some(id)) => {
                         let number = if i % 2 == 0 { MASTERCARD } else { BANK };
                         let kind = if number == BANK { "bank" } else { "card" };
-                        app.patch(id, &json!({"kind": kind, "number": number}), None)
+                        app.change(id, &json!({"kind": kind, "number": number}), None)
                             .await
                     }
                     (6, Some(id)) => {
                         mine.pop();
-                        app.delete(id).await
+                        app.remove(id, None).await
                     }
                     (4, _) => app.register(&customer, "card", DECLINED).await,
                     _ => app.register(&customer, "card", VISA).await,
@@ -108,7 +111,7 @@ async fn mixed_workload(app: &TestApp, customers: usize, commands: usize) -> u64
                     200 | 201 | 204 => {
                         highest = highest.max(position(&r));
                         if r.status() == 201 {
-                            mine.push(r.json::<Value>().await.unwrap()["id"].as_u64().unwrap());
+                            mine.push(r.json::<Value>().await.unwrap().id());
                         }
                     }
                     402 => {}

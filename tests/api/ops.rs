@@ -5,19 +5,20 @@ use serde_json::Value;
 async fn health_and_readiness_answer_200_while_running() {
     let app = spawn_app().await;
     assert_eq!(
-        app.get("/healthz").await.json::<Value>().await.unwrap()["status"],
+        app.health().await.json::<Value>().await.unwrap()["status"],
         "ok"
     );
-    assert_eq!(app.get("/readyz").await.status(), 200);
+    assert_eq!(app.ready().await.status(), 200);
 }
 
 #[tokio::test]
 async fn metrics_count_requests_by_matched_route_as_real_histograms_with_the_breaker_state() {
-    let app = spawn_app().await;
+    // It reads counters as absolute values: a process of its own.
+    let app = spawn_process().await;
     app.register_ok("wendy", VISA).await;
-    app.get("/paymethods/1").await;
+    app.get_paymethod(1).await;
     app.get("/nowhere").await;
-    let text = app.get("/metrics").await.text().await.unwrap();
+    let text = app.metrics().await;
     assert!(
         text.contains(
             r#"paytree_http_requests_total{method="POST",route="/paymethods",status="201"} 1"#
@@ -62,7 +63,7 @@ async fn unknown_routes_are_404_and_wrong_methods_are_405_with_allow() {
 #[tokio::test]
 async fn the_openapi_document_is_3_1_and_describes_every_route() {
     let app = spawn_app().await;
-    let doc: Value = app.get("/openapi.json").await.json().await.unwrap();
+    let doc = app.openapi().await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     let paths = doc["paths"].as_object().unwrap();
     for (path, method) in [

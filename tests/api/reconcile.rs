@@ -21,14 +21,14 @@ fn approved_ids(ledger: &Value) -> Vec<(String, bool)> {
         .collect()
 }
 
-/// A server against `provider` with a 300 ms payment timeout, the breaker's open period and
-/// the reconciliation delay in milliseconds, and `more` flags.
-async fn spawn_reconciling_app(
-    provider: &TestProvider,
-    breaker_open_ms: &str,
-    reconcile_after_ms: &str,
-    more: &[&str],
-) -> TestApp {
+/// Flags for a server against `provider` with a 300 ms payment timeout, the breaker's open
+/// period and the reconciliation delay in milliseconds, and `more` flags.
+fn reconciling<'a>(
+    provider: &'a TestProvider,
+    breaker_open_ms: &'a str,
+    reconcile_after_ms: &'a str,
+    more: &[&'a str],
+) -> Vec<&'a str> {
     let mut flags = vec![
         "--provider",
         &provider.address,
@@ -40,20 +40,22 @@ async fn spawn_reconciling_app(
         reconcile_after_ms,
     ];
     flags.extend_from_slice(more);
-    spawn_app_with(&flags).await
+    flags
 }
 
 #[tokio::test]
 async fn approvals_whose_answer_was_lost_end_registered_by_a_retry_or_refunded() {
     let provider = spawn_provider().await;
-    let app =
-        spawn_reconciling_app(&provider, "100", "3000", &["--max-payment-calls", "128"]).await;
+    let flags = reconciling(&provider, "100", "3000", &["--max-payment-calls", "128"]);
+    let app = spawn_app_with(&flags).await;
     const N: usize = 100;
     provider.set_faults(json!({"dropRate": 1.0})).await;
     let sends = (0..N).map(|i| {
         let app = TestApp::handle(&app);
         async move {
-            let r = post_with_key(&app, &format!("k{i}"), &body(&format!("drop{i}"))).await;
+            let r = app
+                .register_with_key(&format!("k{i}"), &body(&format!("drop{i}")))
+                .await;
             r.status().as_u16()
         }
     });
@@ -76,7 +78,9 @@ async fn approvals_whose_answer_was_lost_end_registered_by_a_retry_or_refunded()
     for i in (0..N).step_by(2) {
         let mut tries = 0;
         let created = loop {
-            let r = post_with_key(&app, &format!("k{i}"), &body(&format!("drop{i}"))).await;
+            let r = app
+                .register_with_key(&format!("k{i}"), &body(&format!("drop{i}")))
+                .await;
             if r.status() == 201 {
                 break r.json::<Value>().await.unwrap();
             }
@@ -120,7 +124,7 @@ async fn approvals_whose_answer_was_lost_end_registered_by_a_retry_or_refunded()
     let mut claimed = BTreeSet::new();
     for i in 0..N {
         let customer = format!("drop{i}");
-        let methods = app.list(&customer).await["items"].as_array().unwrap().len();
+        let methods = app.list(&customer).await.items().len();
         let payments = app.payments_of(&customer).await["items"]
             .as_array()
             .unwrap()
@@ -155,7 +159,7 @@ async fn approvals_whose_answer_was_lost_end_registered_by_a_retry_or_refunded()
     );
 
     // A retry after the refund starts over: a new authorization, never the refunded one.
-    let late = post_with_key(&app, "k1", &body("drop1")).await;
+    let late = app.register_with_key("k1", &body("drop1")).await;
     assert_eq!(late.status(), 201);
     let payments = app.payments_of("drop1").await["items"]
         .as_array()
@@ -190,7 +194,9 @@ async fn a_thousand_keys_sent_five_times_each_authorize_and_register_once_per_ke
                     return seen;
                 };
                 let customer = format!("many{}", k % CUSTOMERS);
-                let r = post_with_key(&app, &format!("key-{k}"), &body(&customer)).await;
+                let r = app
+                    .register_with_key(&format!("key-{k}"), &body(&customer))
+                    .await;
                 let status = r.status().as_u16();
                 let id = if status == 201 {
                     r.json::<Value>().await.unwrap()["id"].as_u64()
@@ -219,10 +225,7 @@ async fn a_thousand_keys_sent_five_times_each_authorize_and_register_once_per_ke
     );
     let mut methods = 0;
     for c in 0..CUSTOMERS {
-        methods += app.list(&format!("many{c}")).await["items"]
-            .as_array()
-            .unwrap()
-            .len();
+        methods += app.list(&format!("many{c}")).await.items().len();
     }
     assert_eq!(methods, KEYS, "one method per key");
     let ledger = provider.ledger().await;
@@ -235,28 +238,26 @@ async fn a_thousand_keys_sent_five_times_each_authorize_and_register_once_per_ke
 
 #[tokio::test]
 async fn keys_are_pruned_after_their_retention_and_then_run_again() {
-    let app = spawn_app_with(&["--idempotency-retention-ms", "1"]).await;
-    let first = post_with_key(&app, "once", &body("prune")).await;
+    // It waits for the pruned-records counter: a process of its own.
+    let app = spawn_process_with(&["--idempotency-retention-ms", "1"]).await;
+    let first = app.register_with_key("once", &body("prune")).await;
     assert_eq!(first.status(), 201);
     let mut replayed = true;
     for _ in 0..100 {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let metrics = app.get("/metrics").await.text().await.unwrap();
+        let metrics = app.metrics().await;
         if metrics
             .lines()
             .any(|l| l.starts_with("paytree_pruned_records_total") && !l.ends_with(" 0"))
         {
-            let again = post_with_key(&app, "once", &body("prune")).await;
+            let again = app.register_with_key("once", &body("prune")).await;
             assert_eq!(again.status(), 201);
             replayed = again.headers().get("idempotent-replayed").is_some();
             break;
         }
     }
     assert!(!replayed, "after pruning the key runs as a new request");
-    assert_eq!(
-        app.list("prune").await["items"].as_array().unwrap().len(),
-        2
-    );
+    assert_eq!(app.list("prune").await.items().len(), 2);
 }
 
 /// Registrations whose answers are lost: each leaves an approval at the payment system and an
@@ -271,7 +272,7 @@ async fn lost_approvals(
     let sends = (0..n).map(|i| {
         let app = TestApp::handle(app);
         let key = format!("{prefix}{i}");
-        async move { post_with_key(&app, &key, &body(&key)).await.status() }
+        async move { app.register_with_key(&key, &body(&key)).await.status() }
     });
     let statuses = futures_join_all(sends).await;
     assert!(statuses.iter().all(|s| *s == 503), "{statuses:?}");
@@ -288,7 +289,8 @@ async fn lost_approvals(
 #[tokio::test]
 async fn a_refund_the_payment_system_always_refuses_does_not_hold_up_the_refunds_behind_it() {
     let provider = spawn_provider().await;
-    let app = spawn_reconciling_app(&provider, "100", "1000", &[]).await;
+    // It reads the reconciliation counters as absolute values: a process of its own.
+    let app = spawn_process_with(&reconciling(&provider, "100", "1000", &[])).await;
     const N: usize = 4;
     let ids = lost_approvals(&app, &provider, "refused", N).await;
 
@@ -341,11 +343,12 @@ async fn a_refund_the_payment_system_always_refuses_does_not_hold_up_the_refunds
 #[tokio::test]
 async fn while_the_breaker_is_open_a_reconcile_round_makes_no_call_to_the_payment_system() {
     let provider = spawn_provider().await;
-    let app = spawn_reconciling_app(&provider, "60000", "2000", &[]).await;
+    // It reads the reconciliation counters and the open-intents gauge: a process of its own.
+    let app = spawn_process_with(&reconciling(&provider, "60000", "2000", &[])).await;
     // Five lost answers: five timeouts open the breaker and leave five intents, which fall due
     // for reconciliation two seconds after they were opened, while it is still open.
     lost_approvals(&app, &provider, "open", 5).await;
-    let breaker: Value = app.get("/admin/breaker").await.json().await.unwrap();
+    let breaker = app.breaker().await;
     assert_eq!(breaker["state"], "open");
     let before = provider.stats().await;
 
@@ -369,7 +372,7 @@ async fn while_the_breaker_is_open_a_reconcile_round_makes_no_call_to_the_paymen
         5.0,
         "the intents wait for the breaker to close"
     );
-    let after: Value = app.get("/admin/breaker").await.json().await.unwrap();
+    let after = app.breaker().await;
     assert_eq!(
         (&after["state"], &after["openings"]),
         (&breaker["state"], &breaker["openings"]),

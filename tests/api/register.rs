@@ -8,11 +8,7 @@ async fn a_verified_card_is_registered_with_location_position_and_masked_fields_
     let r = app.post_json("/paymethods", &body).await;
     assert_eq!(r.status(), 201);
     let location = r.headers()["location"].to_str().unwrap().to_owned();
-    let position: u64 = r.headers()["paytree-position"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let position = position(&r);
     assert_eq!(r.headers()["etag"], "\"1\"");
     let m: Value = r.json().await.unwrap();
     assert_eq!(location, format!("/paymethods/{}", m["id"]));
@@ -30,7 +26,7 @@ async fn a_verified_card_is_registered_with_location_position_and_masked_fields_
     let stored: Value = app.get(&location).await.json().await.unwrap();
     assert_eq!(stored, m);
     let payment: Value = app
-        .get(&format!("/payments/{}", m["verificationPaymentId"]))
+        .payment(&m["verificationPaymentId"])
         .await
         .json()
         .await
@@ -263,26 +259,15 @@ async fn an_idempotency_key_that_is_empty_too_long_or_not_visible_ascii_is_400()
     let app = spawn_app().await;
     let body = json!({"customerId": "gail", "kind": "card", "number": VISA});
     for key in ["", &"k".repeat(256), "has space"] {
-        let r = app
-            .client
-            .post(app.url("/paymethods"))
-            .header("idempotency-key", key)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_problem(r, 400, "invalid-request").await;
+        assert_problem(
+            app.register_with_key(key, &body).await,
+            400,
+            "invalid-request",
+        )
+        .await;
     }
-    let r = app
-        .client
-        .post(app.url("/paymethods"))
-        .header("idempotency-key", "k-1")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    assert_eq!(app.list("gail").await["items"].as_array().unwrap().len(), 1);
+    assert_eq!(app.register_with_key("k-1", &body).await.status(), 201);
+    assert_eq!(app.list("gail").await.items().len(), 1);
 }
 
 #[tokio::test]
@@ -304,13 +289,7 @@ async fn registration_is_503_with_retry_after_and_stores_nothing_when_the_paymen
     assert_problem(r, 503, "payment-unavailable").await;
     let items = app.list("hank").await["items"].as_array().unwrap().clone();
     assert_eq!(items.len(), 1, "only the first registration is stored");
-    assert_eq!(
-        app.payments_of("hank").await["items"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(app.payments_of("hank").await.items().len(), 1);
 }
 
 #[tokio::test]

@@ -11,9 +11,9 @@ async fn a_restart_keeps_every_registered_method_and_never_reuses_an_id() {
         let m = app.register_ok(&format!("cust-{}", i % 3), VISA).await;
         before.push(m);
     }
-    let changed = before[0]["id"].as_u64().unwrap();
+    let changed = before[0].id();
     assert_eq!(
-        app.patch(changed, &serde_json::json!({"number": MASTERCARD}), None)
+        app.change(changed, &serde_json::json!({"number": MASTERCARD}), None)
             .await
             .status(),
         200
@@ -23,13 +23,8 @@ async fn a_restart_keeps_every_registered_method_and_never_reuses_an_id() {
 
     let app = start_serve(&dir, &[]).await;
     for m in &before {
-        let id = m["id"].as_u64().unwrap();
-        let stored: Value = app
-            .get(&format!("/paymethods/{id}"))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let id = m.id();
+        let stored: Value = app.paymethod(id).await;
         if id == changed {
             assert_eq!(stored["version"], 2);
             assert_eq!(stored["last4"], "4444");
@@ -39,23 +34,11 @@ async fn a_restart_keeps_every_registered_method_and_never_reuses_an_id() {
     }
     let mut count = 0;
     for i in 0..3 {
-        count += app.list(&format!("cust-{i}")).await["items"]
-            .as_array()
-            .unwrap()
-            .len();
+        count += app.list(&format!("cust-{i}")).await.items().len();
     }
     assert_eq!(count, 20);
-    let max = before
-        .iter()
-        .map(|m| m["id"].as_u64().unwrap())
-        .max()
-        .unwrap();
-    assert!(
-        app.register_ok("cust-new", VISA).await["id"]
-            .as_u64()
-            .unwrap()
-            > max
-    );
+    let max = before.iter().map(|m| m.id()).max().unwrap();
+    assert!(app.register_ok("cust-new", VISA).await.id() > max);
 }
 
 fn live_aggregates(metrics: &str) -> f64 {
@@ -68,15 +51,16 @@ fn live_aggregates(metrics: &str) -> f64 {
 
 #[tokio::test]
 async fn idle_aggregates_are_passivated_and_come_back_from_the_store_on_the_next_command() {
-    let app = spawn_app_with(&["--passivate-after-ms", "50"]).await;
+    // It reads the live-aggregates gauge: a process of its own.
+    let app = spawn_process_with(&["--passivate-after-ms", "50"]).await;
     let mut ids = Vec::new();
     for _ in 0..10 {
-        ids.push(app.register_ok("xena", VISA).await["id"].as_u64().unwrap());
+        ids.push(app.register_ok("xena", VISA).await.id());
     }
     let mut live = f64::MAX;
     for _ in 0..100 {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        live = live_aggregates(&app.get("/metrics").await.text().await.unwrap());
+        live = live_aggregates(&app.metrics().await);
         if live == 0.0 {
             break;
         }
@@ -107,12 +91,7 @@ async fn idle_aggregates_are_passivated_and_come_back_from_the_store_on_the_next
         assert_eq!(h.await.unwrap(), 200);
     }
     for id in &ids {
-        let m: Value = app
-            .get(&format!("/paymethods/{id}"))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let m = app.paymethod(*id).await;
         assert!(m["version"].as_u64().unwrap() >= 2, "{m}");
     }
 }

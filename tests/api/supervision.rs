@@ -8,7 +8,8 @@ use std::time::Duration;
 
 #[tokio::test]
 async fn panics_in_the_notifier_and_the_projector_lose_nothing() {
-    let app = spawn_app_with(&["--test-hooks"]).await;
+    // It reads the restart counters: a process of its own.
+    let app = spawn_process_with(&["--test-hooks"]).await;
     let mut clients = Vec::new();
     for c in 0..4 {
         let app = TestApp::handle(&app);
@@ -56,7 +57,7 @@ async fn panics_in_the_notifier_and_the_projector_lose_nothing() {
     assert_eq!(per_event.keys().copied().collect::<Vec<_>>(), acknowledged);
     assert!(per_event.values().all(|n| *n == 1));
 
-    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let metrics = app.metrics().await;
     for actor in ["notifier", "projector"] {
         let restarts = metrics
             .lines()
@@ -69,7 +70,7 @@ async fn panics_in_the_notifier_and_the_projector_lose_nothing() {
             .unwrap_or(0.0);
         assert!(restarts >= 1.0, "{actor} was restarted ({restarts})");
     }
-    let ready = app.get("/readyz").await;
+    let ready = app.ready().await;
     assert_eq!(ready.status(), 200);
     let _: Value = ready.json().await.unwrap();
 }

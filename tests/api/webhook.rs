@@ -150,12 +150,7 @@ async fn wait_until_settled(app: &TestApp, customers: &[String], n: usize) -> Ve
 
 /// `GET /admin/messages/{id}`, and its attempts (as many as the message counts).
 async fn delivery_attempts(app: &TestApp, id: u64) -> (Value, Vec<Value>) {
-    let detail: Value = app
-        .get(&format!("/admin/messages/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let detail = app.message(id).await;
     let attempts = detail["deliveryAttempts"].as_array().unwrap().clone();
     assert_eq!(detail["attempts"], attempts.len());
     (detail, attempts)
@@ -165,7 +160,8 @@ async fn delivery_attempts(app: &TestApp, id: u64) -> (Value, Vec<Value>) {
 async fn a_webhook_that_is_down_then_slow_then_up_gets_every_message_signed_and_in_order() {
     let receiver = spawn_receiver(DOWN).await;
     let flags = webhook_flags(&receiver, 80, "100ms");
-    let app = spawn_app_with(&as_strs(&flags)).await;
+    // It reads which delivery-outcome series exist: a process of its own.
+    let app = spawn_process_with(&as_strs(&flags)).await;
 
     // While the receiver is down, every command is answered: none waits for the webhook.
     let customers: Vec<String> = (0..10).map(|i| format!("w{i}")).collect();
@@ -175,10 +171,10 @@ async fn a_webhook_that_is_down_then_slow_then_up_gets_every_message_signed_and_
         let r = app.register(c, "card", VISA).await;
         assert_eq!(r.status(), 201);
         acknowledged.insert(position(&r));
-        ids.push(r.json::<Value>().await.unwrap()["id"].as_u64().unwrap());
+        ids.push(r.json::<Value>().await.unwrap().id());
     }
     for id in &ids {
-        let r = app.patch(*id, &json!({"number": MASTERCARD}), None).await;
+        let r = app.change(*id, &json!({"number": MASTERCARD}), None).await;
         assert_eq!(r.status(), 200);
         acknowledged.insert(position(&r));
     }
@@ -226,7 +222,7 @@ async fn a_webhook_that_is_down_then_slow_then_up_gets_every_message_signed_and_
         "{detail}"
     );
     assert_eq!(attempts.last().unwrap()["statusCode"], 200);
-    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let metrics = app.metrics().await;
     for outcome in ["delivered", "rejected", "timeout"] {
         let series =
             format!("paytree_delivery_attempts_total{{channel=\"webhook\",outcome=\"{outcome}\"}}");
@@ -245,32 +241,19 @@ async fn a_message_fails_after_its_last_retry_and_can_be_redelivered() {
     assert_eq!(settled[0]["status"], "failed");
     assert_eq!(settled[0]["attempts"], 3, "the first try and two retries");
 
-    let path = format!("/admin/messages/{event}/redeliver");
     receiver.set(UP);
-    let r = app.post_json(&path, &json!({})).await;
+    let r = app.redeliver(event).await;
     assert_eq!(r.status(), 202);
     let settled = wait_until_settled(&app, &["ivy".to_owned()], 1).await;
     assert_eq!(settled[0]["status"], "delivered");
     assert_eq!(settled[0]["attempts"], 4);
     assert_eq!(receiver.accepted_event_ids(), [event]);
 
-    assert_problem(
-        app.post_json("/admin/messages/999/redeliver", &json!({}))
-            .await,
-        404,
-        "not-found",
-    )
-    .await;
+    assert_problem(app.redeliver(999).await, 404, "not-found").await;
     let inbox_only = spawn_app().await;
     let r = inbox_only.register("ivy", "card", VISA).await;
-    let path = format!("/admin/messages/{}/redeliver", position(&r));
     wait_for_messages(&inbox_only, "ivy", 1).await;
-    assert_problem(
-        inbox_only.post_json(&path, &json!({})).await,
-        409,
-        "no-webhook",
-    )
-    .await;
+    assert_problem(inbox_only.redeliver(position(&r)).await, 409, "no-webhook").await;
 }
 
 #[tokio::test]
@@ -348,7 +331,7 @@ async fn a_message_pending_when_paytree_restarts_without_a_webhook_fails_and_can
     let receiver = spawn_receiver(DOWN).await;
     let flags = webhook_flags(&receiver, 100, "1s");
     // It keeps the data dir for the runs after it.
-    let mut first = spawn_app_with(&as_strs(&flags)).await;
+    let mut first = spawn_process_with(&as_strs(&flags)).await;
     let event = position(&first.register("nia", "card", VISA).await);
     let mut tried = false;
     for _ in 0..200 {
@@ -386,19 +369,13 @@ async fn a_message_pending_when_paytree_restarts_without_a_webhook_fails_and_can
     );
     assert_eq!(last["statusCode"], Value::Null);
     assert_eq!(metric(&app, "paytree_messages_pending").await, 0.0);
-    let redeliver = format!("/admin/messages/{event}/redeliver");
-    assert_problem(
-        app.post_json(&redeliver, &json!({})).await,
-        409,
-        "no-webhook",
-    )
-    .await;
+    assert_problem(app.redeliver(event).await, 409, "no-webhook").await;
     assert!(app.stop().await.success());
 
     // With a webhook configured again, it can be sent again.
     receiver.set(UP);
     let app = start_serve(&first.dir, &as_strs(&flags)).await;
-    assert_eq!(app.post_json(&redeliver, &json!({})).await.status(), 202);
+    assert_eq!(app.redeliver(event).await.status(), 202);
     let settled = wait_until_settled(&app, &["nia".to_owned()], 1).await;
     assert_eq!(settled[0]["status"], "delivered");
     assert_eq!(receiver.accepted_event_ids(), [event]);

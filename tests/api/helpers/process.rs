@@ -1,0 +1,121 @@
+//! `spawn_process()` and `start_serve()`: the `paytree` binary on 127.0.0.1:0, its address
+//! read from the line it prints, for tests that need a process. Dropping one kills it.
+
+use super::TestApp;
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tempfile::TempDir;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// A running `paytree serve` process; it derefs to the [`TestApp`] that talks to it.
+pub struct TestProcess {
+    app: TestApp,
+    child: Option<Child>,
+    log: PathBuf,
+    _temp: Option<TempDir>,
+}
+
+impl Deref for TestProcess {
+    type Target = TestApp;
+
+    fn deref(&self) -> &TestApp {
+        &self.app
+    }
+}
+
+/// `paytree serve` in a process of its own, with a fresh data dir and `flags`.
+pub async fn spawn_process_with(flags: &[&str]) -> TestProcess {
+    let temp = TempDir::new().unwrap();
+    let dir = temp.path().join("data");
+    let mut app = start_serve(&dir, flags).await;
+    app._temp = Some(temp);
+    app
+}
+
+/// `paytree serve` in a process of its own with a fresh data dir.
+pub async fn spawn_process() -> TestProcess {
+    spawn_process_with(&[]).await
+}
+
+/// Starts `paytree serve` on `dir` (which may hold data from an earlier run).
+pub async fn start_serve(dir: &Path, flags: &[&str]) -> TestProcess {
+    std::fs::create_dir_all(dir).unwrap();
+    let log = dir.with_extension(format!("log{}", rand_suffix()));
+    let mut args = vec![
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ];
+    args.extend_from_slice(flags);
+    let (child, address) = start(&args, &log).await;
+    TestProcess {
+        app: TestApp::remote(address, dir.to_owned()),
+        child: Some(child),
+        log,
+        _temp: None,
+    }
+}
+
+fn rand_suffix() -> String {
+    format!(
+        "{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
+
+async fn start(args: &[&str], log: &Path) -> (Child, String) {
+    let log_file = std::fs::File::create(log).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_paytree"))
+        .args(args)
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log_file))
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starting paytree");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("paytree announced its address in time")
+        .unwrap()
+        .expect("paytree printed a line");
+    let address = line.rsplit(' ').next().unwrap().to_owned();
+    assert!(address.starts_with("http://127.0.0.1:"), "{line}");
+    (child, address)
+}
+
+impl TestProcess {
+    /// `kill -9`: no drain, no shutdown, whatever was in flight is cut off.
+    pub async fn kill(&mut self) {
+        let mut child = self.child.take().unwrap();
+        child.kill().await.unwrap();
+    }
+
+    /// SIGTERM, then waits for the exit status.
+    pub async fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().unwrap();
+        let pid = child.id().unwrap().to_string();
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(30), child.wait())
+            .await
+            .expect("exits after SIGTERM")
+            .unwrap()
+    }
+
+    /// Everything the server logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
