@@ -30,14 +30,7 @@ echo "== building (release)" >&2
 cargo build --release --quiet --bin paytree --example loadtest --example bare --example fsync \
     --example aggregate_memory
 
-wait_up() {
-    for _ in $(seq 1 100); do
-        curl -fs "http://$1/healthz" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    echo "$1 did not come up" >&2
-    return 1
-}
+source benches/common.sh
 
 # loadtest SCENARIO HOST [extra flags...] -> its output in $work/SCENARIO-HOST.log
 loadtest() {

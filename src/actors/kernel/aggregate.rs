@@ -20,8 +20,11 @@ pub trait Aggregate: Sized + Send + 'static {
     /// sequence in the store.
     const KIND: &'static str;
     type Id: AggregateId;
-    /// The kind's commands, each with the port its caller waits on.
+    /// The kind's commands, each with the port its caller waits on (answered with a
+    /// [`CommandResult`]).
     type Command: Command;
+    /// The kind's own failures: answers such as "not found" or "declined", never faults.
+    type Error: Send + 'static;
     /// What the kind's handling needs besides its state: the store, the writer, other actors.
     type Services: Send + Sync + 'static;
 
@@ -94,6 +97,9 @@ pub enum Refusal {
     #[error("internal error")]
     Internal,
 }
+
+/// What a command of kind `A` answers: its output, or why not.
+pub type CommandResult<A, T> = Result<T, AggregateError<<A as Aggregate>::Error>>;
 
 /// A command's failure: the domain's own error `E`, or the kernel's refusal.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -11,7 +11,9 @@ mod supervisor;
 mod tail;
 mod writer;
 
-pub use aggregate::{Aggregate, AggregateError, AggregateId, Command, Handled, LoadError, Refusal};
+pub use aggregate::{
+    Aggregate, AggregateError, AggregateId, Command, CommandResult, Handled, LoadError, Refusal,
+};
 pub use host::{AggregateHost, HostMessage};
 pub use router::{RouterActor, RouterArgs, RouterMessage};
 pub use slot::Slot;

@@ -30,7 +30,7 @@ impl AggregateId for ToyId {
 #[derive(Debug, Clone, PartialEq)]
 struct Negative;
 
-type Reply = RpcReplyPort<Result<u64, AggregateError<Negative>>>;
+type Reply = RpcReplyPort<CommandResult<Counter, u64>>;
 
 enum ToyCommand {
     /// Adds to the counter and stores it; replies with the new value.
@@ -84,6 +84,7 @@ impl Aggregate for Counter {
     const KIND: &'static str = "toy";
     type Id = ToyId;
     type Command = ToyCommand;
+    type Error = Negative;
     type Services = ToyServices;
 
     fn fresh(id: ToyId) -> Self {

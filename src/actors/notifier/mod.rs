@@ -11,10 +11,11 @@
 
 pub mod handle;
 
+mod again;
 pub mod webhook;
 
 use super::kernel::{LogTail, Writer};
-use crate::domain::message::{Channel, DeliveryAttempt, Message, MessageStatus};
+use crate::domain::message::{Channel, DeliveryAttempt, Message};
 use crate::domain::{MessageId, PaymethodId, Position, Timestamp};
 use crate::store::{self, NOTIFIER, Store};
 use crate::telemetry::names;
@@ -305,74 +306,6 @@ impl NotifierState {
             head.tries += 1;
             self.busy.insert(paymethod);
             myself.send_after(jitter(base), move || NotifierMessage::Retry(paymethod));
-        }
-        Ok(())
-    }
-
-    async fn redeliver(
-        &mut self,
-        myself: &ActorRef<NotifierMessage>,
-        id: MessageId,
-    ) -> Result<Message, RedeliverError> {
-        let found = self.tail.read(move |s| s.message(id)).await;
-        let mut message = match found {
-            Ok(Some(m)) => m,
-            Ok(None) => return Err(RedeliverError::NotFound),
-            Err(_) => return Err(RedeliverError::Unavailable),
-        };
-        if self.webhook.is_none() {
-            return Err(RedeliverError::NoWebhook);
-        }
-        if message.status == MessageStatus::Pending {
-            return Err(RedeliverError::StillPending);
-        }
-        message.status = MessageStatus::Pending;
-        let command = store::RecordDelivery {
-            message: message.clone(),
-            attempt: None,
-        };
-        self.tail
-            .writer()
-            .write(command)
-            .await
-            .map_err(|_| RedeliverError::Unavailable)?;
-        self.enqueue(myself, vec![message.clone()]);
-        Ok(message)
-    }
-
-    /// Messages left pending for a webhook by a run that had one: with none configured they
-    /// would wait forever, so each fails, with a last attempt record that says why (no
-    /// request was made). Once a webhook is configured again, they can be redelivered.
-    async fn fail_for_want_of_a_webhook(
-        &self,
-        pending: Vec<Message>,
-    ) -> Result<(), ActorProcessingErr> {
-        let now = Timestamp::now();
-        let mut commits = Vec::with_capacity(pending.len());
-        for mut message in pending {
-            let attempt = DeliveryAttempt {
-                number: message.attempts + 1,
-                channel: Channel::Webhook,
-                at: now,
-                status_code: None,
-                duration_ms: 0,
-                error: Some(NO_WEBHOOK.to_owned()),
-            };
-            message.attempted(false, true, now);
-            let attempt = Some(attempt);
-            let record = store::RecordDelivery { message, attempt };
-            commits.push(self.tail.writer().send(record)?);
-        }
-        let failed = commits.len();
-        for commit in commits {
-            commit.committed(self.tail.writer().wait()).await?;
-        }
-        if failed > 0 {
-            tracing::warn!(
-                messages = failed,
-                "messages pending for a webhook failed: no webhook is configured"
-            );
-            record_failed(failed);
         }
         Ok(())
     }

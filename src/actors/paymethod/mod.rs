@@ -9,8 +9,8 @@ pub mod handle;
 use super::command::{ChangeRequest, Done, Registration, RemoveRequest};
 use super::idempotency::Claim;
 use super::kernel::{
-    Aggregate, AggregateError, AggregateId, Command as KernelCommand, Handled, LoadError, Refusal,
-    Slot, WriteError, Writer,
+    Aggregate, AggregateError, AggregateId, Command as KernelCommand, CommandResult, Handled,
+    LoadError, Refusal, Slot, WriteError, Writer,
 };
 use super::payment::PaymentMessage;
 use crate::domain::intent::{IntentRef, RefundOwed};
@@ -61,7 +61,7 @@ pub enum PaymethodError {
 }
 
 /// A command's result as its caller gets it.
-pub type PaymethodResult<T> = Result<T, AggregateError<PaymethodError>>;
+pub type PaymethodResult<T> = CommandResult<Paymethod, T>;
 type Reply<T> = RpcReplyPort<PaymethodResult<T>>;
 
 /// The aggregate's state as its host keeps it.
@@ -112,6 +112,7 @@ impl Aggregate for Paymethod {
     const KIND: &'static str = "paymethod";
     type Id = PaymethodId;
     type Command = PaymethodCommand;
+    type Error = PaymethodError;
     type Services = PaymethodServices;
 
     fn fresh(id: PaymethodId) -> Self {

@@ -1,0 +1,11 @@
+# Shared by the benchmark scripts (sourced, not run).
+
+# wait_up HOST:PORT: waits (at most 10 s) until the server there answers /healthz.
+wait_up() {
+    for _ in $(seq 1 100); do
+        curl -fs "http://$1/healthz" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "$1 did not come up" >&2
+    return 1
+}
