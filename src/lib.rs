@@ -1,11 +1,14 @@
 //! paytree: a payment-method service as one supervised actor tree around one embedded store.
 //!
-//! - [`domain`]: validated types and rules (numbers, customers, the aggregate, events); no I/O.
-//! - [`store`]: redb tables and the group commit; the source of truth.
+//! - [`domain`]: validated types and rules (numbers, customers, one folder per aggregate kind,
+//!   the event log's envelope); no I/O.
+//! - [`store`]: redb tables, the typed commands and the group commit; the source of truth.
 //! - [`provider`]: the payment system: an HTTP client and the simulated one.
-//! - [`actors`]: the tree — root supervisor, store writer, payment (circuit breaker,
-//!   bulkhead), paymethods router with one actor per aggregate — and [`actors::Actors`], the
-//!   typed handle that is the HTTP layer's only way in.
+//! - [`actors`]: the generic [`actors::kernel`] (aggregate host, router per kind, writer
+//!   handle, log tail, supervisor over child specs) and the tree built on it — store writer,
+//!   payment (circuit breaker, bulkhead), notifier, projector, reconciler, the paymethods
+//!   router with one actor per aggregate — and [`actors::Actors`], the typed handle that is
+//!   the HTTP layer's only way in.
 //! - [`http`]: axum routes, problem responses, OpenAPI and `/metrics`.
 //! - [`config`] and [`app`]: settings, start and shutdown order; [`app::build`] and
 //!   [`app::App::run`] serve on any listener, which is how tests run paytree in-process.

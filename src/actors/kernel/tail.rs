@@ -57,7 +57,7 @@ impl LogTail {
         self.checkpoint
     }
 
-    /// Up to [`BATCH`] events after the checkpoint; none when caught up.
+    /// Up to `BATCH` events after the checkpoint; none when caught up.
     pub async fn batch(&self) -> Result<Vec<Event>, ActorProcessingErr> {
         let after = self.checkpoint;
         let events = read(&self.store, move |s| s.events_after(after, BATCH)).await?;
