@@ -50,6 +50,8 @@ overrides! {
     max_live_aggregates: usize = "PAYTREE_MAX_LIVE_AGGREGATES";
     /// Commands queued for one payment method before more get 503 with Retry-After [default: 32].
     aggregate_mailbox: usize = "PAYTREE_AGGREGATE_MAILBOX";
+    /// Milliseconds a command may wait in its payment method's queue; one that waited longer is refused with 503 without running [default: the payment timeout + 11000].
+    command_queue_ms: u64 = "PAYTREE_COMMAND_QUEUE_MS";
     /// Failures of one payment-method actor within --quarantine-window-ms that quarantine it [default: 3].
     quarantine_failures: usize = "PAYTREE_QUARANTINE_FAILURES";
     /// The window for --quarantine-failures, in milliseconds [default: 60000].
@@ -103,6 +105,8 @@ pub struct Settings {
 pub struct AggregateLimits {
     pub max_live: usize,
     pub mailbox: usize,
+    /// How long a command may wait in its aggregate's queue before it is refused unrun.
+    pub queue_wait: Duration,
     pub quarantine_failures: usize,
     pub quarantine_window: Duration,
 }
@@ -223,6 +227,12 @@ impl Settings {
         let aggregates = AggregateLimits {
             max_live: o.max_live_aggregates.unwrap_or(100_000).max(1),
             mailbox: o.aggregate_mailbox.unwrap_or(32).max(1),
+            // By default as long as one command ahead may take: its payment call (with the
+            // margin the aggregate gives it) and a durable write.
+            queue_wait: o.command_queue_ms.map_or(
+                breaker.call_timeout + Duration::from_secs(11),
+                Duration::from_millis,
+            ),
             quarantine_failures: o.quarantine_failures.unwrap_or(3).max(1),
             quarantine_window: Duration::from_millis(o.quarantine_window_ms.unwrap_or(60_000)),
         };
@@ -275,6 +285,23 @@ mod tests {
         );
         assert_eq!(s.data_dir, PathBuf::from("./data"));
         assert_eq!(s.breaker.call_timeout, Duration::from_secs(2));
+        assert_eq!(s.aggregates.queue_wait, Duration::from_secs(13));
+    }
+
+    #[test]
+    fn the_command_queue_wait_follows_the_payment_timeout_unless_it_is_set() {
+        let o = Overrides {
+            payment_timeout_ms: Some(500),
+            ..Overrides::default()
+        };
+        let s = Settings::resolve(o).unwrap();
+        assert_eq!(s.aggregates.queue_wait, Duration::from_millis(11_500));
+        let o = Overrides {
+            command_queue_ms: Some(2_000),
+            ..Overrides::default()
+        };
+        let s = Settings::resolve(o).unwrap();
+        assert_eq!(s.aggregates.queue_wait, Duration::from_secs(2));
     }
 
     #[test]

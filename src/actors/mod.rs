@@ -82,7 +82,7 @@ impl Actors {
         let store = options.store.clone();
         let fingerprinter = options.fingerprinter.clone();
         let tree = tree::Tree::new(&options, head);
-        let queue_wait = tree.paymethods.payment_wait + tree.writer.wait();
+        let queue_wait = options.aggregates.queue_wait;
         // Once started, a command makes at most two payment calls and three durable writes.
         let run_budget = 2 * tree.paymethods.payment_wait + 3 * tree.writer.wait();
         let healthy = Arc::new(AtomicBool::new(true));

@@ -140,6 +140,7 @@ fn limits() -> AggregateLimits {
     AggregateLimits {
         max_live: 100,
         mailbox: 4,
+        queue_wait: Duration::from_secs(60),
         quarantine_failures: 3,
         quarantine_window: Duration::from_secs(60),
     }
