@@ -167,7 +167,15 @@ impl<A: Aggregate> HostState<A> {
                     Ok(loaded) => {
                         metrics::histogram!(names::AGGREGATE_REHYDRATION)
                             .record(started.elapsed().as_secs_f64());
-                        empty.insert(loaded)
+                        let loaded = empty.insert(loaded);
+                        // The load is not in the caller's budget: past the start-by time
+                        // now, the command could outlast its caller's wait.
+                        if Instant::now() > start_by {
+                            abandoned::<A>("too_late");
+                            command.refuse(Refusal::Unavailable);
+                            return Ok(());
+                        }
+                        loaded
                     }
                     Err(e) => {
                         command.refuse(Refusal::Unavailable);

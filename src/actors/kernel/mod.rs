@@ -5,6 +5,7 @@
 
 mod aggregate;
 mod host;
+mod ids;
 mod router;
 mod slot;
 mod supervisor;

@@ -1,7 +1,7 @@
 //! The router of one aggregate kind: maps ids to host actors, starting one on its first
-//! command (the host loads its state itself, so the router never waits on the store for an
-//! activation) and allocating ids for new aggregates from blocks of the kind's sequence it
-//! reserves durably, so an id is never handed out twice. It supervises the hosts:
+//! command, and hands new aggregates ids from blocks of the kind's sequence reserved durably
+//! ahead of need. It never waits on the store: a host loads its own state, and reservations
+//! run in a task of their own. It supervises the hosts:
 //!
 //! - when one stops or fails it forgets it, and the next command starts a fresh incarnation;
 //!   commands that arrive while an incarnation drains wait for it to end, then go to the next;
@@ -14,6 +14,7 @@
 
 use super::aggregate::{Aggregate, AggregateId, Command as _, Refusal};
 use super::host::{AggregateHost, HostArgs, HostMessage};
+use super::ids::{ID_BLOCK, IdBlocks};
 use super::writer::Writer;
 use crate::config::AggregateLimits;
 use crate::store;
@@ -25,9 +26,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
-
-/// How many ids one reservation takes from the store.
-const ID_BLOCK: u64 = 1024;
 
 pub struct RouterActor<A>(PhantomData<fn() -> A>);
 
@@ -66,8 +64,9 @@ pub struct RouterState<A: Aggregate> {
     /// Recent failures per aggregate, within the quarantine window.
     failures: HashMap<A::Id, VecDeque<Instant>>,
     quarantined: HashSet<A::Id>,
-    next_id: u64,
-    reserved_end: u64,
+    id_blocks: IdBlocks,
+    /// Creations waiting for a reserved id, in arrival order.
+    creating: VecDeque<(A::Command, Instant)>,
     services: Arc<A::Services>,
     writer: Writer,
     limits: AggregateLimits,
@@ -82,6 +81,9 @@ pub enum RouterMessage<A: Aggregate> {
     Route(A::Id, A::Command, Instant),
     /// Lift an aggregate's quarantine; the reply says whether it was quarantined.
     Release(A::Id, RpcReplyPort<bool>),
+    /// A reservation of ids ended (sent by the router's own task): the first id of the block,
+    /// or `None` if it failed.
+    Reserved(Option<u64>),
 }
 
 impl<A: Aggregate> Actor for RouterActor<A> {
@@ -102,8 +104,8 @@ impl<A: Aggregate> Actor for RouterActor<A> {
             ids: HashMap::new(),
             failures: HashMap::new(),
             quarantined: HashSet::new(),
-            next_id: 0,
-            reserved_end: 0,
+            id_blocks: IdBlocks::default(),
+            creating: VecDeque::new(),
             services: args.services,
             writer: args.writer,
             limits: args.limits,
@@ -119,7 +121,17 @@ impl<A: Aggregate> Actor for RouterActor<A> {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             RouterMessage::Create(command, start_by) => {
-                state.create(&myself, command, start_by).await;
+                state.creating.push_back((command, start_by));
+                state.create_waiting(&myself).await;
+            }
+            RouterMessage::Reserved(first) => {
+                state.id_blocks.reserved(first);
+                if first.is_none() {
+                    for (command, _) in state.creating.drain(..) {
+                        command.refuse(Refusal::Unavailable);
+                    }
+                }
+                state.create_waiting(&myself).await;
             }
             RouterMessage::Route(id, command, start_by) => {
                 state
@@ -161,19 +173,41 @@ impl<A: Aggregate> Actor for RouterActor<A> {
 }
 
 impl<A: Aggregate> RouterState<A> {
-    async fn create(
-        &mut self,
-        myself: &ActorRef<RouterMessage<A>>,
-        command: A::Command,
-        start_by: Instant,
-    ) {
-        match self.allocate().await {
-            Ok(id) => {
+    /// Starts the creations that wait, as far as reserved ids go, and reserves ahead.
+    async fn create_waiting(&mut self, myself: &ActorRef<RouterMessage<A>>) {
+        while !self.creating.is_empty() {
+            let Some(id) = self.id_blocks.take() else {
+                break;
+            };
+            if let Some((command, start_by)) = self.creating.pop_front() {
+                let id = A::Id::from_sequence(id);
                 self.deliver(myself, id, HostMessage::Run(command, start_by), true)
-                    .await
+                    .await;
             }
-            Err(refusal) => command.refuse(refusal),
         }
+        if self.id_blocks.wants_more() {
+            self.reserve(myself);
+        }
+    }
+
+    /// Reserves a block of ids in a task of its own; the result comes back as `Reserved`.
+    fn reserve(&mut self, myself: &ActorRef<RouterMessage<A>>) {
+        self.id_blocks.reserving();
+        let (writer, myself) = (self.writer.clone(), myself.clone());
+        tokio::spawn(async move {
+            let reserve = store::ReserveIds {
+                sequence: A::KIND,
+                count: ID_BLOCK,
+            };
+            let first = match writer.write(reserve).await {
+                Ok(first) => Some(first),
+                Err(e) => {
+                    tracing::error!(kind = A::KIND, error = %e, "could not reserve ids");
+                    None
+                }
+            };
+            let _ = myself.send_message(RouterMessage::Reserved(first));
+        });
     }
 
     async fn route(
@@ -348,28 +382,5 @@ impl<A: Aggregate> RouterState<A> {
         }
         metrics::gauge!(names::AGGREGATES_LIVE).set(self.live.len() as f64);
         was_live.then_some(id)
-    }
-
-    /// The next id of the kind's sequence, reserving a new block when this one is used up.
-    async fn allocate(&mut self) -> Result<A::Id, Refusal> {
-        if self.next_id >= self.reserved_end {
-            let reserve = store::ReserveIds {
-                sequence: A::KIND,
-                count: ID_BLOCK,
-            };
-            let first = match self.writer.write(reserve).await {
-                Ok(first) => Some(first),
-                Err(e) => {
-                    tracing::error!(kind = A::KIND, error = %e, "could not reserve ids");
-                    None
-                }
-            }
-            .ok_or(Refusal::Unavailable)?;
-            self.next_id = first;
-            self.reserved_end = first + ID_BLOCK;
-        }
-        let id = A::Id::from_sequence(self.next_id);
-        self.next_id += 1;
-        Ok(id)
     }
 }

@@ -147,10 +147,19 @@ fn limits() -> AggregateLimits {
 }
 
 async fn toy(limits: AggregateLimits, idle_timeout: Duration) -> Toy {
+    toy_writing_to(
+        Writer::new(Slot::default(), Duration::from_secs(1)),
+        limits,
+        idle_timeout,
+    )
+    .await
+}
+
+async fn toy_writing_to(writer: Writer, limits: AggregateLimits, idle_timeout: Duration) -> Toy {
     let services = Arc::new(ToyServices::default());
     let args = RouterArgs {
         services: services.clone(),
-        writer: Writer::new(Slot::default(), Duration::from_secs(1)),
+        writer,
         limits,
         idle_timeout,
     };
@@ -165,6 +174,12 @@ fn later() -> Instant {
 }
 
 impl Toy {
+    /// Creates an aggregate with `+n`.
+    async fn create(&self, n: i64) -> Result<u64, AggregateError<Negative>> {
+        self.ask(|r| RouterMessage::Create(ToyCommand::Add(n, r), later()))
+            .await
+    }
+
     async fn add(&self, id: u64, n: i64) -> Result<u64, AggregateError<Negative>> {
         self.call(id, |r| ToyCommand::Add(n, r)).await
     }
@@ -174,7 +189,14 @@ impl Toy {
         id: u64,
         build: impl FnOnce(Reply) -> ToyCommand,
     ) -> Result<u64, AggregateError<Negative>> {
-        let message = |r| RouterMessage::Route(ToyId(id), build(r), later());
+        self.ask(|r| RouterMessage::Route(ToyId(id), build(r), later()))
+            .await
+    }
+
+    async fn ask(
+        &self,
+        message: impl FnOnce(Reply) -> RouterMessage<Counter>,
+    ) -> Result<u64, AggregateError<Negative>> {
         match self
             .router
             .call(message, Some(Duration::from_secs(5)))
@@ -366,4 +388,60 @@ async fn an_unsure_write_reloads_the_state_without_counting_toward_quarantine() 
         toy.services.stored.lock().unwrap().insert(1, 1);
     }
     assert_eq!(toy.services.loads(), 6);
+}
+
+/// A store writer on a fresh store, and the writer handle on it.
+async fn store_writer(dir: &std::path::Path) -> Writer {
+    use crate::actors::store_writer::{StoreWriterActor, StoreWriterArgs};
+    let store = crate::store::Store::open(&dir.join("t.redb")).unwrap();
+    let args = StoreWriterArgs {
+        store,
+        max_batch: 16,
+        commits: Arc::new(tokio::sync::watch::channel(crate::domain::Position(0)).0),
+        ack_before_commit: false,
+    };
+    let (actor, _) = Actor::spawn(None, StoreWriterActor, args).await.unwrap();
+    let writer = Writer::new(Slot::default(), Duration::from_secs(5));
+    writer.slot().set(Some(actor));
+    writer
+}
+
+#[tokio::test]
+async fn new_aggregates_get_ids_from_blocks_reserved_durably_and_are_refused_without_a_store() {
+    let without = toy(limits(), Duration::from_secs(60)).await;
+    assert_eq!(
+        without.create(1).await,
+        Err(AggregateError::Refused(Refusal::Unavailable)),
+        "no reservation, no creation: refused, not left waiting"
+    );
+
+    let dir = tempfile::TempDir::new().unwrap();
+    let writer = store_writer(dir.path()).await;
+    let first = toy_writing_to(writer.clone(), limits(), Duration::from_secs(60)).await;
+    for _ in 0..3 {
+        assert_eq!(first.create(1).await, Ok(1));
+    }
+    let ids = |toy: &Toy| {
+        let mut ids: Vec<u64> = toy
+            .services
+            .stored
+            .lock()
+            .unwrap()
+            .keys()
+            .copied()
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(&first), [1, 2, 3]);
+    // Another router on the same store (a restart) starts after every id reserved before.
+    let second = toy_writing_to(writer, limits(), Duration::from_secs(60)).await;
+    assert_eq!(second.create(1).await, Ok(1));
+    let after = ids(&second)[0];
+    assert!(after > 3, "id {after} was handed out again");
+    assert_eq!(
+        (after - 1) % super::ids::ID_BLOCK,
+        0,
+        "a block of its own: {after}"
+    );
 }

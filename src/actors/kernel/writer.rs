@@ -63,23 +63,25 @@ impl Writer {
     }
 
     /// Like [`Writer::write`], and `guard` is dropped only once the write's fate is known:
-    /// after the answer, or, when the wait runs out, whenever the store writer answers. A
-    /// claim that must outlive a write that may still commit is held this way.
+    /// when the store writer answers (or goes without answering), however long that takes,
+    /// even if the caller stopped waiting or was itself stopped. A claim that must outlive a
+    /// write that may still commit is held this way.
     pub async fn write_holding<C: Write, G: Send + 'static>(
         &self,
         command: C,
         guard: G,
     ) -> Result<C::Output, WriteError> {
-        let mut pending = self.send(command)?.answer;
-        match tokio::time::timeout(self.wait, &mut pending).await {
-            Ok(answer) => output::<C>(answer.unwrap_or(Err(WriteError::Unconfirmed))),
-            Err(_) => {
-                tokio::spawn(async move {
-                    let _ = pending.await;
-                    drop(guard);
-                });
-                Err(WriteError::Unconfirmed)
-            }
+        let pending = self.send(command)?.answer;
+        let (tx, answered) = oneshot();
+        // The guard lives in a task of its own, not in the caller's future.
+        tokio::spawn(async move {
+            let answer = pending.await;
+            drop(guard);
+            let _ = tx.send(answer);
+        });
+        match tokio::time::timeout(self.wait, answered).await {
+            Ok(Ok(Ok(answer))) => output::<C>(answer),
+            Ok(_) | Err(_) => Err(WriteError::Unconfirmed),
         }
     }
 
@@ -156,6 +158,24 @@ mod tests {
         }
     }
 
+    /// The guard is still held; once the writer answers, it is released.
+    async fn held_until_answered(guard: &Arc<()>, replies: &Replies) {
+        assert_eq!(
+            Arc::strong_count(guard),
+            2,
+            "held while the write may commit"
+        );
+        let reply = replies.lock().unwrap().pop().unwrap();
+        let _ = reply.send(Ok(Outcome::default()));
+        for _ in 0..100 {
+            if Arc::strong_count(guard) == 1 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the guard was not released once the write was answered");
+    }
+
     #[tokio::test]
     async fn a_guard_outlives_a_write_whose_wait_ran_out_until_its_fate_is_known() {
         let replies = Replies::default();
@@ -172,19 +192,32 @@ mod tests {
         let written = writer.write_holding(command, guard.clone()).await;
         assert_eq!(written, Err(WriteError::Unconfirmed));
         tokio::time::sleep(Duration::from_millis(50)).await;
-        assert_eq!(
-            Arc::strong_count(&guard),
-            2,
-            "held while the write may commit"
-        );
-        let reply = replies.lock().unwrap().pop().unwrap();
-        let _ = reply.send(Ok(Outcome::default()));
-        for _ in 0..100 {
-            if Arc::strong_count(&guard) == 1 {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        held_until_answered(&guard, &replies).await;
+    }
+
+    #[tokio::test]
+    async fn a_guard_outlives_a_caller_stopped_while_its_write_is_queued() {
+        let replies = Replies::default();
+        let (actor, _) = Actor::spawn(None, SlowWriter, replies.clone())
+            .await
+            .unwrap();
+        let writer = Writer::new(Slot::default(), Duration::from_secs(60));
+        writer.slot().set(Some(actor));
+        let guard = Arc::new(());
+        let held = guard.clone();
+        let caller = tokio::spawn(async move {
+            let command = crate::store::Prune {
+                before: crate::domain::Timestamp(0),
+                limit: 1,
+            };
+            let _ = writer.write_holding(command, held).await;
+        });
+        while replies.lock().unwrap().is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        panic!("the guard was not released once the write was answered");
+        // The caller goes (an aggregate killed with its supervisor, say).
+        caller.abort();
+        let _ = caller.await;
+        held_until_answered(&guard, &replies).await;
     }
 }
