@@ -9,12 +9,14 @@
 //!   payment (circuit breaker, bulkhead), notifier, projector, reconciler, the paymethods
 //!   router with one actor per aggregate — and [`actors::Actors`], the typed handle that is
 //!   the HTTP layer's only way in.
+//! - [`auth`]: API keys and roles (being built; not yet wired into the routes).
 //! - [`http`]: axum routes, problem responses, OpenAPI and `/metrics`.
 //! - [`config`] and [`app`]: settings, start and shutdown order; [`app::build`] and
 //!   [`app::App::run`] serve on any listener, which is how tests run paytree in-process.
 
 pub mod actors;
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod http;
