@@ -42,7 +42,6 @@ use projector::{ProjectorMessage, Views};
 use ractor::rpc::CallResult;
 use ractor::{Actor, ActorRef, RpcReplyPort};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 pub use tree::TreeOptions;
 
@@ -64,7 +63,7 @@ pub struct Actors {
     command_wait: Duration,
     fingerprinter: Fingerprinter,
     in_flight: idempotency::InFlight,
-    healthy: Arc<AtomicBool>,
+    healthy: Arc<tokio::sync::watch::Sender<bool>>,
     notifier: Slot<NotifierMessage>,
     projector: Slot<ProjectorMessage>,
     views: Arc<Views>,
@@ -85,7 +84,7 @@ impl Actors {
         let queue_wait = options.aggregates.queue_wait;
         // Once started, a command makes at most two payment calls and three durable writes.
         let run_budget = 2 * tree.paymethods.payment_wait + 3 * tree.writer.wait();
-        let healthy = Arc::new(AtomicBool::new(true));
+        let healthy = Arc::new(tokio::sync::watch::Sender::new(true));
         let args = RootArgs {
             children: tree.children(options),
             healthy: healthy.clone(),
@@ -111,7 +110,7 @@ impl Actors {
 
     /// False once the supervisor has given up restarting a child.
     pub fn is_healthy(&self) -> bool {
-        self.healthy.load(Ordering::SeqCst)
+        *self.healthy.borrow()
     }
 
     /// Drains the tree (aggregates, payment, store writer, in that order) and stops it.

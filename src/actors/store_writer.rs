@@ -2,7 +2,7 @@
 //! gathered into one durable write transaction (group commit) and each is answered only after
 //! that transaction has committed. It never calls other actors.
 
-pub use super::kernel::WriteError;
+use super::kernel::WriteError;
 use crate::domain::Position;
 use crate::store::{Command, Outcome, Store};
 use crate::telemetry::names;

@@ -3,7 +3,7 @@
 //! owned by the aggregate's kind; the log, its readers and the store treat every kind alike.
 
 use super::paymethod::PaymethodEvent;
-use super::{CustomerId, PaymethodId, Position, Timestamp};
+use super::{CustomerId, Position, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// One entry of the global event log.
@@ -19,31 +19,17 @@ pub struct Event {
     pub payload: Payload,
 }
 
-/// What happened, one variant per aggregate kind.
+/// What happened, one variant per aggregate kind: the variant names the kind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Payload {
     Paymethod(PaymethodEvent),
 }
 
 impl Event {
-    /// The kind of aggregate it happened to, as the kernel names kinds.
-    pub fn aggregate_kind(&self) -> &'static str {
-        match self.payload {
-            Payload::Paymethod(_) => "paymethod",
-        }
-    }
-
     /// The event's type name, e.g. `PaymentMethodRegistered`.
     pub fn name(&self) -> &'static str {
         match &self.payload {
             Payload::Paymethod(e) => e.name(),
-        }
-    }
-
-    /// The payment method it happened to, and what happened, if it is a payment method's.
-    pub fn paymethod(&self) -> Option<(PaymethodId, &PaymethodEvent)> {
-        match &self.payload {
-            Payload::Paymethod(e) => Some((PaymethodId(self.aggregate_id), e)),
         }
     }
 }

@@ -163,7 +163,7 @@ pub enum Command {
 }
 
 macro_rules! writes {
-    ($($command:ident -> $output:ty = |$o:ident| $take:expr;)*) => {$(
+    ($($command:ident -> $output:ty = |$o:pat_param| $take:expr;)*) => {$(
         impl From<$command> for Command {
             fn from(c: $command) -> Self {
                 Self::$command(c)
@@ -172,7 +172,6 @@ macro_rules! writes {
 
         impl Write for $command {
             type Output = $output;
-            #[allow(unused_variables)]
             fn output($o: Outcome) -> Option<$output> {
                 $take
             }
@@ -185,15 +184,15 @@ writes! {
     Register -> Stored = |o| o.stored();
     RecordDeclined -> PaymentId = |o| o.payment_id;
     Change -> Stored = |o| o.stored();
-    ResolveIntent -> () = |o| Some(());
-    OweRefund -> () = |o| Some(());
-    RecordRefund -> () = |o| Some(());
+    ResolveIntent -> () = |_| Some(());
+    OweRefund -> () = |_| Some(());
+    RecordRefund -> () = |_| Some(());
     Prune -> usize = |o| Some(o.pruned);
-    PutMeta -> () = |o| Some(());
+    PutMeta -> () = |_| Some(());
     Remove -> Position = |o| o.position;
-    RecordMessages -> () = |o| Some(());
-    RecordDelivery -> () = |o| Some(());
-    ProjectViews -> () = |o| Some(());
+    RecordMessages -> () = |_| Some(());
+    RecordDelivery -> () = |_| Some(());
+    ProjectViews -> () = |_| Some(());
     ReserveIds -> u64 = |o| o.first_id;
 }
 

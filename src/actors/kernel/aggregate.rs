@@ -16,8 +16,8 @@ pub trait AggregateId: Copy + Eq + Hash + Display + Debug + Send + Sync + 'stati
 /// handles a command. The kernel hosts one actor per live aggregate; the kind never sees
 /// mailboxes, routers or passivation.
 pub trait Aggregate: Sized + Send + 'static {
-    /// The kind's name, as metrics and logs say it (`"paymethod"`); also the name of its id
-    /// sequence in the store.
+    /// The kind's name, as metrics and logs say it; also the name of its id sequence in the
+    /// store.
     const KIND: &'static str;
     type Id: AggregateId;
     /// The kind's commands, each with the port its caller waits on (answered with a
@@ -46,7 +46,7 @@ pub trait Aggregate: Sized + Send + 'static {
         services: &Self::Services,
     ) -> impl Future<Output = Handled> + Send;
 
-    /// Nothing to hold (unknown, removed, a registration that was declined): the host stops
+    /// Nothing to hold (unknown, removed, a creation that was refused): the host stops
     /// after the commands already queued.
     fn is_empty(&self) -> bool;
 }

@@ -5,11 +5,11 @@
 //! gone or that waited past its start-by time, and never stops in the middle of a command.
 
 use super::aggregate::{Aggregate, Command, Handled, Refusal};
+use super::mailbox::Queued;
 use crate::telemetry::names;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -28,7 +28,7 @@ pub struct HostArgs<A: Aggregate> {
     pub services: Arc<A::Services>,
     /// Commands routed here and not yet taken from the mailbox; the router refuses more past
     /// its bound.
-    pub queued: Arc<AtomicUsize>,
+    pub(super) queued: Queued,
     /// Idle this long, the host passivates.
     pub idle_timeout: Duration,
 }
@@ -38,7 +38,7 @@ pub struct HostState<A: Aggregate> {
     /// `None` until loaded, and again after a write whose fate is unknown.
     aggregate: Option<A>,
     services: Arc<A::Services>,
-    queued: Arc<AtomicUsize>,
+    queued: Queued,
     idle_timeout: Duration,
     last_active: Instant,
     idle_timer_armed: bool,
@@ -49,7 +49,7 @@ pub enum HostMessage<A: Aggregate> {
     /// as `Unavailable`: the caller would give up before it could finish).
     Run(A::Command, Instant),
     /// Stop if idle since the last command (sent by the host's own timer). Handled between
-    /// commands, so an aggregate in the middle of a payment is never passivated.
+    /// commands, so an aggregate is never passivated in the middle of one.
     Passivate,
     /// Stop now, finishing what is queued (the router makes room for another aggregate).
     Evict,
@@ -93,7 +93,7 @@ impl<A: Aggregate> Actor for AggregateHost<A> {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             HostMessage::Run(command, start_by) => {
-                state.queued.fetch_sub(1, Ordering::Relaxed);
+                state.queued.take();
                 state.last_active = Instant::now();
                 state.run(command, start_by).await?;
             }

@@ -1,5 +1,5 @@
 //! Ids for new aggregates of one kind, taken from blocks of the kind's durable sequence that
-//! the router reserves ahead of need, in a task of its own: a registration seldom waits for
+//! the router reserves ahead of need, in a task of its own: a creation seldom waits for
 //! a reservation, and the router's loop never does. A reserved id is never handed out twice;
 //! ids of a block left unused (a restart) are simply skipped.
 

@@ -6,6 +6,7 @@
 mod aggregate;
 mod host;
 mod ids;
+mod mailbox;
 mod router;
 mod slot;
 mod supervisor;
@@ -15,7 +16,6 @@ mod writer;
 pub use aggregate::{
     Aggregate, AggregateError, AggregateId, Command, CommandResult, Handled, LoadError, Refusal,
 };
-pub use host::{AggregateHost, HostMessage};
 pub use router::{RouterActor, RouterArgs, RouterMessage};
 pub use slot::Slot;
 pub use supervisor::{ChildSpec, RootActor, RootArgs, RootMessage, StopBy};

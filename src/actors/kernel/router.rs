@@ -15,6 +15,7 @@
 use super::aggregate::{Aggregate, AggregateId, Command as _, Refusal};
 use super::host::{AggregateHost, HostArgs, HostMessage};
 use super::ids::{ID_BLOCK, IdBlocks};
+use super::mailbox::Queued;
 use super::writer::Writer;
 use crate::config::AggregateLimits;
 use crate::store;
@@ -23,7 +24,6 @@ use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, Supervi
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -48,8 +48,8 @@ pub struct RouterArgs<A: Aggregate> {
 struct Live<A: Aggregate> {
     actor: ActorRef<HostMessage<A>>,
     /// Commands sent to it and not yet taken from its mailbox.
-    queued: Arc<AtomicUsize>,
-    /// Its place in the LRU order; `None` once it was told to go.
+    queued: Queued,
+    /// Its place in the LRU ranking; `None` once it was told to go.
     used: Option<u64>,
 }
 
@@ -58,14 +58,14 @@ pub struct RouterState<A: Aggregate> {
     /// Least recently used first: use tick → aggregate.
     lru: BTreeMap<u64, A::Id>,
     tick: u64,
-    /// Commands for aggregates whose incarnation is draining, in arrival order.
+    /// Commands for aggregates whose incarnation is draining, first come first.
     waiting: HashMap<A::Id, Vec<HostMessage<A>>>,
     ids: HashMap<ActorId, A::Id>,
     /// Recent failures per aggregate, within the quarantine window.
     failures: HashMap<A::Id, VecDeque<Instant>>,
     quarantined: HashSet<A::Id>,
     id_blocks: IdBlocks,
-    /// Creations waiting for a reserved id, in arrival order.
+    /// Creations waiting for a reserved id, first come first.
     creating: VecDeque<(A::Command, Instant)>,
     services: Arc<A::Services>,
     writer: Writer,
@@ -251,12 +251,9 @@ impl<A: Aggregate> RouterState<A> {
             return message.refuse(Refusal::Unavailable);
         };
         let counted = matches!(message, HostMessage::Run(..));
-        if counted {
-            if live.queued.load(Ordering::Relaxed) >= self.limits.mailbox {
-                metrics::counter!(names::MAILBOX_REJECTIONS).increment(1);
-                return message.refuse(Refusal::Busy);
-            }
-            live.queued.fetch_add(1, Ordering::Relaxed);
+        if counted && !live.queued.add_below(self.limits.mailbox) {
+            metrics::counter!(names::MAILBOX_REJECTIONS).increment(1);
+            return message.refuse(Refusal::Busy);
         }
         if let Some(used) = live.used.as_mut() {
             self.lru.remove(used);
@@ -268,7 +265,7 @@ impl<A: Aggregate> RouterState<A> {
             // A draining incarnation refuses new messages and hands them back.
             Err(ractor::MessagingErr::SendErr(back)) => {
                 if counted {
-                    live.queued.fetch_sub(1, Ordering::Relaxed);
+                    live.queued.take();
                 }
                 self.waiting.entry(id).or_default().push(back)
             }
@@ -334,7 +331,7 @@ impl<A: Aggregate> RouterState<A> {
         id: A::Id,
         fresh: bool,
     ) -> Result<(), Refusal> {
-        let queued = Arc::new(AtomicUsize::new(0));
+        let queued = Queued::default();
         let args = HostArgs {
             id,
             fresh,

@@ -1,7 +1,7 @@
-//! The root supervisor over a list of [`ChildSpec`]s: it starts them in order, restarts a
-//! child that fails or stops with exponential backoff within a restart budget (past it, it
-//! stops trying and readiness fails), and on shutdown stops them in reverse start order,
-//! each the way its spec says (draining, so nothing queued is lost, unless told otherwise).
+//! The root supervisor over a list of [`ChildSpec`]s: it starts them one after another, restarts
+//! a child that fails or stops with exponential backoff within a restart budget (past it, it
+//! stops trying and readiness fails), and on shutdown stops them last-started first, each the
+//! way its spec says (draining, so nothing queued is lost, unless told otherwise).
 
 use super::slot::Slot;
 use crate::telemetry::names;
@@ -13,8 +13,8 @@ use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 /// Restarts allowed within `RESTART_WINDOW` before the supervisor gives up.
@@ -99,19 +99,15 @@ impl ChildSpec {
             stop_by,
         }
     }
-
-    pub fn name(&self) -> &'static str {
-        self.name
-    }
 }
 
 pub struct RootActor;
 
 pub struct RootArgs {
-    /// In start order.
+    /// The first is started first.
     pub children: Vec<ChildSpec>,
-    /// Cleared when the restart budget is spent.
-    pub healthy: Arc<AtomicBool>,
+    /// Turned false when the restart budget is spent.
+    pub healthy: Arc<watch::Sender<bool>>,
 }
 
 pub struct RootState {
@@ -119,14 +115,14 @@ pub struct RootState {
     /// Running incarnations: actor → index in `children`.
     running: HashMap<ActorId, usize>,
     restarts: VecDeque<Instant>,
-    healthy: Arc<AtomicBool>,
+    healthy: Arc<watch::Sender<bool>>,
     shutting_down: bool,
 }
 
 pub enum RootMessage {
     /// Start child `n` again (sent to itself after the backoff).
     Restart(usize),
-    /// Stop every child in reverse start order; the reply comes when they have stopped.
+    /// Stop every child, last-started first; the reply comes when they have stopped.
     Shutdown(RpcReplyPort<()>),
 }
 
@@ -236,7 +232,7 @@ impl RootState {
                 budget = RESTART_BUDGET,
                 "restart budget spent; not restarting, readiness now fails"
             );
-            self.healthy.store(false, Ordering::SeqCst);
+            self.healthy.send_replace(false);
             return;
         }
         let delay =

@@ -1,8 +1,7 @@
-//! The checkpointed log tail that every reader of the event log shares (the notifier and the
-//! projector; later the saga and shipping). It reads events after its durable checkpoint, is
-//! woken by the store writer after each commit, and advances the checkpoint only in the
-//! same write as what the reader made of the events, so a crash repeats a batch, never skips
-//! one.
+//! The checkpointed log tail that every reader of the event log shares. It reads events after
+//! its durable checkpoint, is woken by the store writer after each commit, and advances the
+//! checkpoint only in the same write as what the reader made of the events, so a crash
+//! repeats a batch, never skips one.
 
 use super::writer::Writer;
 use crate::domain::{Event, Position};

@@ -85,7 +85,7 @@ impl Writer {
         }
     }
 
-    /// Queues `command` now (writes sent one after another commit in that order); the
+    /// Queues `command` now (writes sent one after another commit one after another); the
     /// result is the way to wait for its commit.
     pub fn send<C: Write>(&self, command: C) -> Result<PendingWrite<C>, WriteError> {
         let writer = self.actor.get().map_err(|_| WriteError::Unavailable)?;

@@ -45,7 +45,7 @@ async fn concurrent_commands_during_passivation_all_run_once_in_order() {
 async fn a_full_mailbox_answers_busy_and_what_it_holds_still_runs() {
     let toy = toy(limits(), Duration::from_secs(60)).await;
     let (gate, held) = toy.hold(1);
-    eventually(|| toy.services.runs.load(Ordering::SeqCst) == 1).await;
+    eventually(|| toy.services.runs() == 1).await;
     let queued: Vec<_> = (0..4)
         .map(|_| toy.send(1, |r| ToyCommand::Add(1, r), later()))
         .collect();
@@ -65,7 +65,7 @@ async fn a_full_mailbox_answers_busy_and_what_it_holds_still_runs() {
 async fn a_command_whose_caller_has_gone_does_not_run() {
     let toy = toy(limits(), Duration::from_secs(60)).await;
     let (gate, held) = toy.hold(1);
-    eventually(|| toy.services.runs.load(Ordering::SeqCst) == 1).await;
+    eventually(|| toy.services.runs() == 1).await;
     let gone = toy.send(1, |r| ToyCommand::Add(5, r), later());
     drop(gone);
     gate.add_permits(1);
@@ -77,7 +77,7 @@ async fn a_command_whose_caller_has_gone_does_not_run() {
 async fn a_command_still_queued_at_its_start_by_time_is_refused_without_running() {
     let toy = toy(limits(), Duration::from_secs(60)).await;
     let (gate, held) = toy.hold(1);
-    eventually(|| toy.services.runs.load(Ordering::SeqCst) == 1).await;
+    eventually(|| toy.services.runs() == 1).await;
     let start_by = Instant::now() + Duration::from_millis(20);
     let late = toy.send(1, |r| ToyCommand::Add(5, r), start_by);
     tokio::time::sleep(Duration::from_millis(40)).await;

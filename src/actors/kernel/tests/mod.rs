@@ -76,6 +76,10 @@ impl ToyServices {
     fn loads(&self) -> usize {
         self.loads.load(Ordering::SeqCst)
     }
+
+    fn runs(&self) -> usize {
+        self.runs.load(Ordering::SeqCst)
+    }
 }
 
 struct Counter {

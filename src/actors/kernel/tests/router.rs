@@ -26,7 +26,7 @@ async fn an_aggregate_that_keeps_failing_is_quarantined_until_released() {
         toy.router
             .send_message(RouterMessage::Route(ToyId(1), ToyCommand::Break, later()))
             .unwrap();
-        eventually(|| toy.services.runs.load(Ordering::SeqCst) == failures).await;
+        eventually(|| toy.services.runs() == failures).await;
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(
