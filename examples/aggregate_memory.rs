@@ -107,6 +107,7 @@ async fn main() -> anyhow::Result<()> {
                 kind: Some(Kind::Card),
                 number: None,
                 if_match: None,
+                owner: None,
             };
             actors.change(id, nothing).await.unwrap();
         }

@@ -5,6 +5,7 @@
 use crate::actors::notifier::WebhookChannel;
 use crate::actors::webhook::Webhook;
 use crate::actors::{Actors, TreeOptions};
+use crate::auth::{Bootstrap, KeyHasher, Keys, Limits};
 use crate::config::{Overrides, ProviderSetting, Settings};
 use crate::domain::paymethod::Fingerprinter;
 use crate::http::{self, AppState};
@@ -44,6 +45,13 @@ impl ServeArgs {
     /// The resolved settings: flags and environment over the config file over the defaults.
     pub fn settings(self) -> anyhow::Result<Settings> {
         let mut settings = Settings::load(*self.settings, self.config.as_deref())?;
+        // Only from the environment: a key on the command line would show in `ps`.
+        if let Ok(raw) = std::env::var("PAYTREE_ADMIN_KEY") {
+            let key = crate::auth::ApiKey::parse(raw.trim()).context(
+                "PAYTREE_ADMIN_KEY must be a key: ptk_ and at least 32 characters of A-Z a-z 0-9",
+            )?;
+            settings.access.admin_key = Some(key);
+        }
         settings.rebuild_views = self.rebuild_views;
         settings.test_hooks = self.test_hooks;
         settings.test_ack_before_commit = self.test_ack_before_commit;
@@ -84,10 +92,14 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     let metrics = telemetry::metrics();
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
-    let fingerprinter = Fingerprinter::new(load_or_create_secret(&settings.data_dir)?);
+    let secret = load_or_create_secret(&settings.data_dir)?;
+    let fingerprinter = Fingerprinter::new(secret);
     let db_path = settings.data_dir.join("paytree.redb");
     let store =
         Store::open(&db_path).with_context(|| format!("opening store {}", db_path.display()))?;
+    // The same installation secret, under another label (see `KeyHasher::hash`).
+    let hasher = KeyHasher::new(secret);
+    bootstrap_admin_key(&store, &hasher, &settings)?;
     if settings.rebuild_views {
         store.reset_views().context("emptying the mypage views")?;
         tracing::info!("mypage views emptied; the projector folds the event log from the start");
@@ -104,6 +116,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         ProviderSetting::Embedded => PaymentSystem::Embedded(Arc::new(Simulator::default())),
         ProviderSetting::Url(url) => PaymentSystem::Http(HttpPaymentSystem::new(url)),
     };
+    let store_for_keys = store.clone();
     let actors = Actors::start(TreeOptions {
         webhook,
         ..TreeOptions::from_settings(&settings, store, system, fingerprinter)
@@ -111,8 +124,18 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     .await
     .context("starting the actor tree")?;
 
+    let keys = Keys::load(
+        &store_for_keys,
+        hasher,
+        actors.writer(),
+        settings.access.rate_limit_per_key,
+    )
+    .context("reading the API keys")?;
+    keys.keep_last_use();
+    let limits = Limits::new(settings.access.auth_failures_per_minute);
+    limits.keep_forgetting();
     let accepting = Arc::new(AtomicBool::new(false));
-    let state = AppState::new(actors.clone(), metrics, accepting.clone())
+    let state = AppState::new(actors.clone(), keys, limits, metrics, accepting.clone())
         .with_test_hooks(settings.test_hooks);
     Ok(App {
         router: http::router(state),
@@ -141,7 +164,12 @@ impl App {
         self.accepting.store(true, Ordering::SeqCst);
         tracing::info!(%addr, data_dir = %self.data_dir.display(), provider = ?self.provider, "paytree started");
         let draining = self.accepting.clone();
-        axum::serve(listener, self.router)
+        // Each request carries the client's address (the failed-authentication limit is
+        // per address).
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(listener, service)
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 draining.store(false, Ordering::SeqCst);
@@ -211,6 +239,47 @@ fn load_or_create_secret(dir: &Path) -> anyhow::Result<[u8; 32]> {
     file.write_all(hex::encode(key).as_bytes())?;
     file.sync_all()?;
     Ok(key)
+}
+
+/// Makes sure an admin key exists (see [`crate::auth::bootstrap`]); a new one is written to
+/// `<data-dir>/admin.key` (mode 0600), and the log names the file, never the key.
+fn bootstrap_admin_key(
+    store: &Store,
+    hasher: &KeyHasher,
+    settings: &Settings,
+) -> anyhow::Result<()> {
+    let given = settings.access.admin_key.as_ref();
+    match crate::auth::bootstrap(store, hasher, given).context("making the admin key")? {
+        Bootstrap::Existing => {}
+        Bootstrap::FromEnvironment => {
+            tracing::info!("PAYTREE_ADMIN_KEY is stored as an admin key");
+        }
+        Bootstrap::Made(key) => {
+            let path = settings.data_dir.join("admin.key");
+            write_private(&path, key.expose().as_bytes())?;
+            tracing::info!(file = %path.display(), "made an admin key; it is in this file (mode 0600)");
+        }
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` readable by its owner only, replacing any file there at once
+/// (written beside it, synced, then renamed).
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let temp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&temp);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&temp)
+        .with_context(|| format!("creating {}", temp.display()))?;
+    file.write_all(bytes)?;
+    file.write_all(b"\n")?;
+    file.sync_all()?;
+    std::fs::rename(&temp, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -66,6 +66,10 @@ overrides! {
     notify_webhook_secret: String = "PAYTREE_NOTIFY_WEBHOOK_SECRET";
     /// Webhook call timeout in milliseconds [default: 5000].
     notify_timeout_ms: u64 = "PAYTREE_NOTIFY_TIMEOUT_MS";
+    /// Requests a second each API key may make, sustained; bursts may reach twice it; 0 turns the per-key limit off [default: 100].
+    rate_limit_per_key: u32 = "PAYTREE_RATE_LIMIT_PER_KEY";
+    /// Failed authentications a minute from one client address before it gets 429; 0 turns the limit off [default: 20].
+    auth_failures_per_minute: u32 = "PAYTREE_AUTH_FAILURES_PER_MINUTE";
     /// Waits before each webhook retry, e.g. `500ms,1s,1m`; each is jittered down to half [default: 1s,2s,4s,8s,16s,30s,1m,2m,5m,10m,30m,1h].
     notify_retries: String = "PAYTREE_NOTIFY_RETRIES";
 }
@@ -91,6 +95,7 @@ pub struct Settings {
     pub aggregates: AggregateLimits,
     pub reconcile: ReconcileConfig,
     pub notify: NotifyConfig,
+    pub access: AccessConfig,
     /// Empty the mypage views at start, so the projector folds the event log from scratch.
     pub rebuild_views: bool,
     /// Serve `/admin/test/*` (fault injection for tests). Never on in production.
@@ -98,6 +103,28 @@ pub struct Settings {
     /// Acknowledge registrations before their commit: a deliberate bug, so the crash test
     /// can show that it detects lost acknowledgements. Never on in production.
     pub test_ack_before_commit: bool,
+}
+
+/// Keys and the limits on callers.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessConfig {
+    /// `PAYTREE_ADMIN_KEY`: made the admin key at start instead of a generated one.
+    pub admin_key: Option<crate::auth::ApiKey>,
+    pub rate_limit_per_key: u32,
+    pub auth_failures_per_minute: u32,
+}
+
+impl std::fmt::Debug for AccessConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessConfig")
+            .field(
+                "admin_key",
+                &self.admin_key.as_ref().map(|_| "<from PAYTREE_ADMIN_KEY>"),
+            )
+            .field("rate_limit_per_key", &self.rate_limit_per_key)
+            .field("auth_failures_per_minute", &self.auth_failures_per_minute)
+            .finish()
+    }
 }
 
 /// Bounds on the payment-method actors.
@@ -243,8 +270,14 @@ impl Settings {
             after: Duration::from_millis(o.reconcile_after_ms.unwrap_or(60_000)).max(min_reconcile),
             retention: Duration::from_millis(o.idempotency_retention_ms.unwrap_or(86_400_000)),
         };
+        let access = AccessConfig {
+            admin_key: None,
+            rate_limit_per_key: o.rate_limit_per_key.unwrap_or(100),
+            auth_failures_per_minute: o.auth_failures_per_minute.unwrap_or(20),
+        };
         Ok(Self {
             notify,
+            access,
             aggregates,
             reconcile,
             rebuild_views: false,

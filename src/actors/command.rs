@@ -39,12 +39,17 @@ pub struct ChangeRequest {
     pub number: Option<RawNumber>,
     /// The version from `If-Match`, if the client sent one.
     pub if_match: Option<u64>,
+    /// For a `customer` key: the only customer whose method this may change; another's is
+    /// not found.
+    pub owner: Option<CustomerId>,
 }
 
 /// Remove a payment method (`DELETE /paymethods/{id}`).
 #[derive(Debug, Clone)]
 pub struct RemoveRequest {
     pub if_match: Option<u64>,
+    /// As for [`ChangeRequest::owner`].
+    pub owner: Option<CustomerId>,
 }
 
 /// A command that was carried out: the aggregate's state afterwards and the position of the

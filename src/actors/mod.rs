@@ -69,6 +69,7 @@ pub struct Actors {
     views: Arc<Views>,
     /// The last committed event position.
     commits: Arc<tokio::sync::watch::Sender<Position>>,
+    writer: kernel::Writer,
 }
 
 impl Actors {
@@ -105,7 +106,23 @@ impl Actors {
             projector: tree.projector,
             views: tree.views,
             commits: tree.commits,
+            writer: tree.writer,
         })
+    }
+
+    /// The handle on the store writer, for what is written outside the aggregates (keys and
+    /// the audit log).
+    pub fn writer(&self) -> kernel::Writer {
+        self.writer.clone()
+    }
+
+    /// Admin actions with ids above `after`, oldest first.
+    pub async fn audit(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<crate::store::Page<crate::auth::AuditEntry>, CommandError> {
+        self.query(move |s| s.audit(after, limit)).await
     }
 
     /// False once the supervisor has given up restarting a child.

@@ -5,6 +5,7 @@
 
 use hmac::{Hmac, Mac};
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use std::fmt;
 
@@ -12,7 +13,8 @@ const PREFIX: &str = "ptk_";
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// What a key may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Everything, including `/admin/*`, `/metrics` and key management.
     Admin,
@@ -50,7 +52,8 @@ impl Role {
 }
 
 /// A key's id: not secret, named in lists, audits and `DELETE /admin/keys/{id}`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct KeyId(String);
 
 impl KeyId {
@@ -60,6 +63,13 @@ impl KeyId {
             "key_{}",
             hex::encode(rand::rng().random::<[u8; 12]>())
         ))
+    }
+
+    /// An id as written (`key_` and 24 lowercase hex digits), else `None`.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let hex = raw.strip_prefix("key_")?;
+        (hex.len() == 24 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+            .then(|| Self(raw.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -256,7 +266,10 @@ mod tests {
             assert_eq!(Role::parse(role.as_str()), Some(role));
         }
         assert_eq!(Role::parse("root"), None);
-        assert!(KeyId::generate().as_str().starts_with("key_"));
+        let id = KeyId::generate();
+        assert_eq!(KeyId::parse(id.as_str()), Some(id.clone()));
+        assert_eq!(KeyId::parse("key_123"), None);
+        assert_eq!(KeyId::parse(&id.as_str().to_uppercase()), None);
         assert_ne!(KeyId::generate(), KeyId::generate());
     }
 }

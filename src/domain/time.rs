@@ -27,6 +27,17 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// An RFC 3339 time with any offset (`2026-12-01T00:00:00Z`, `…+09:00`), else `None`.
+    pub fn parse_rfc3339(raw: &str) -> Option<Self> {
+        let t = time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)
+            .ok()?;
+        i64::try_from(t.unix_timestamp_nanos() / 1_000_000)
+            .ok()
+            .map(Self)
+    }
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_rfc3339())
@@ -44,5 +55,17 @@ mod tests {
             "2026-11-27T09:30:00.123Z"
         );
         assert_eq!(Timestamp(0).to_rfc3339(), "1970-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn parses_rfc3339_with_any_offset() {
+        let t = Timestamp(1_795_771_800_123);
+        assert_eq!(Timestamp::parse_rfc3339(&t.to_rfc3339()), Some(t));
+        assert_eq!(
+            Timestamp::parse_rfc3339("2026-11-27T18:30:00.123+09:00"),
+            Some(t)
+        );
+        assert_eq!(Timestamp::parse_rfc3339("2026-11-27"), None);
+        assert_eq!(Timestamp::parse_rfc3339("tomorrow"), None);
     }
 }

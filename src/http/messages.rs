@@ -1,12 +1,14 @@
 //! Message routes: the customer's inbox, and the admin's view of deliveries.
 
 use super::AppState;
+use super::access::Scope;
 use super::dto::{AttemptView, ListMessagesQuery, MessageDetail, MessagePage, MessageView};
 use super::extract::{Id, Params};
 use super::problem::{Problem, ProblemBody};
 use crate::actors::CommandError;
 use crate::actors::notifier::RedeliverError;
-use crate::domain::{CustomerId, MessageId};
+use crate::auth::{AuditEntry, Caller, action};
+use crate::domain::MessageId;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -22,10 +24,10 @@ use axum::http::StatusCode;
 )]
 pub async fn list_messages(
     State(app): State<AppState>,
+    caller: Caller,
     Params(q): Params<ListMessagesQuery>,
 ) -> Result<Json<MessagePage>, Problem> {
-    let customer = CustomerId::parse(&q.customer_id)
-        .map_err(|e| Problem::invalid_request(format!("customerId {}.", e.message)))?;
+    let customer = caller.customer_for(q.customer_id.as_deref())?;
     let limit = super::limit(q.limit)?;
     let after = super::within_int64("after", q.after)?.unwrap_or(0);
     let page = app.actors.messages(customer, after, limit).await?;
@@ -68,9 +70,15 @@ pub async fn get_message(
 )]
 pub async fn redeliver_message(
     State(app): State<AppState>,
+    caller: Caller,
     Id(id): Id,
 ) -> Result<(StatusCode, Json<MessageView>), Problem> {
-    match app.actors.redeliver(MessageId(id)).await {
+    let audit = AuditEntry::by(
+        caller.key_id(),
+        action::MESSAGE_REDELIVERED,
+        &id.to_string(),
+    );
+    match app.actors.redeliver(MessageId(id), audit).await {
         Ok(message) => Ok((StatusCode::ACCEPTED, Json(MessageView::from(&message)))),
         Err(RedeliverError::NotFound) => Err(Problem::not_found()),
         Err(RedeliverError::NoWebhook) => Err(Problem::new(

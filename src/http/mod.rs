@@ -1,6 +1,8 @@
 //! The HTTP layer: axum routes that validate, make one call through [`Actors`], and map the
 //! reply. It never sees ractor or redb. [`router`] is a free function so tests can drive it.
 
+pub mod access;
+mod admin;
 mod dto;
 mod extract;
 mod messages;
@@ -12,6 +14,7 @@ mod paymethods;
 pub mod problem;
 
 use crate::actors::{Actors, Done};
+use crate::auth::{Keys, Limits};
 use axum::extract::DefaultBodyLimit;
 use axum::http::header;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -29,6 +32,8 @@ pub const POSITION: &str = "paytree-position";
 #[derive(Clone)]
 pub struct AppState {
     pub actors: Actors,
+    pub keys: Keys,
+    pub limits: Limits,
     pub metrics: PrometheusHandle,
     /// False until started and again while draining.
     pub accepting: Arc<AtomicBool>,
@@ -38,9 +43,17 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(actors: Actors, metrics: PrometheusHandle, accepting: Arc<AtomicBool>) -> Self {
+    pub fn new(
+        actors: Actors,
+        keys: Keys,
+        limits: Limits,
+        metrics: PrometheusHandle,
+        accepting: Arc<AtomicBool>,
+    ) -> Self {
         Self {
             actors,
+            keys,
+            limits,
             metrics,
             accepting,
             openapi: Arc::default(),
@@ -68,9 +81,28 @@ impl AppState {
         (name = "messages", description = "Notifications to the customer, one per event"),
         (name = "mypage", description = "The customer's read view (CQRS projection)"),
         (name = "operations", description = "Health, readiness, metrics and the circuit breaker"),
-    )
+        (name = "keys", description = "API keys and the audit log of admin actions (admin only)"),
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
 )]
 struct ApiDoc;
+
+/// Declares the `Authorization: Bearer <key>` scheme that every route but the public ones
+/// requires (those override `security` with an empty list).
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .description(Some("An API key: `ptk_` and 43 characters of A-Z a-z 0-9."))
+            .build();
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
 
 /// Every route with its middleware, and the OpenAPI document generated from the handlers.
 pub fn router(state: AppState) -> axum::Router {
@@ -96,7 +128,12 @@ pub fn router(state: AppState) -> axum::Router {
         .routes(routes!(ops::get_breaker))
         .routes(routes!(ops::release_paymethod))
         .routes(routes!(ops::openapi))
+        .routes(routes!(admin::create_key, admin::list_keys))
+        .routes(routes!(admin::revoke_key))
+        .routes(routes!(admin::list_audit))
         .split_for_parts();
+    let mut api = api;
+    access::document(&mut api);
     let doc = api.to_json().expect("the OpenAPI document serializes");
     let _ = state.openapi.set(doc);
     // Documentation, not API: kept out of the OpenAPI document.
@@ -118,6 +155,10 @@ pub fn router(state: AppState) -> axum::Router {
         routes
     };
     routes
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            access::authorize,
+        ))
         .route_layer(axum::middleware::from_fn(middleware::label_route))
         .fallback(|| async { Problem::not_found() })
         .layer(DefaultBodyLimit::max(middleware::BODY_LIMIT))

@@ -1,10 +1,12 @@
 //! The mypage route: a customer's read view, from the projection (CQRS).
 
 use super::AppState;
+use super::access::Scope;
 use super::dto::{MypageQuery, MypageView};
 use super::extract::Params;
 use super::problem::{Problem, ProblemBody};
-use crate::domain::{CustomerId, Position};
+use crate::auth::Caller;
+use crate::domain::Position;
 use axum::Json;
 use axum::extract::{Path, State};
 
@@ -25,11 +27,11 @@ use axum::extract::{Path, State};
 )]
 pub async fn get_mypage(
     State(app): State<AppState>,
+    caller: Caller,
     Path(customer): Path<String>,
     Params(q): Params<MypageQuery>,
 ) -> Result<Json<MypageView>, Problem> {
-    let customer = CustomerId::parse(&customer)
-        .map_err(|e| Problem::invalid_request(format!("customerId {}.", e.message)))?;
+    let customer = caller.customer_for(Some(&customer))?;
     let min = super::within_int64("minPosition", q.min_position)?.map(Position);
     let read = app.actors.mypage(customer, min).await?;
     Ok(Json(MypageView::from(&read)))

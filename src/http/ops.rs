@@ -5,6 +5,7 @@ use super::dto::{BreakerView, Released, Status};
 use super::extract::Id;
 use super::problem::{Problem, ProblemBody};
 use crate::actors::PanicTarget;
+use crate::auth::{Caller, action};
 use crate::domain::PaymethodId;
 use axum::Json;
 use axum::extract::State;
@@ -85,10 +86,15 @@ pub async fn get_breaker(State(app): State<AppState>) -> Result<Json<BreakerView
 )]
 pub async fn release_paymethod(
     State(app): State<AppState>,
+    caller: Caller,
     Id(id): Id,
 ) -> Result<Json<Released>, Problem> {
     let released = app.actors.release(PaymethodId(id)).await?;
-    if !released {
+    if released {
+        // A quarantine lives in memory: the audit entry is the only thing stored.
+        let target = id.to_string();
+        super::admin::audit(&app, &caller, action::PAYMETHOD_RELEASED, &target).await;
+    } else {
         // Only to tell an unknown id (404) from a method that was not quarantined.
         app.actors.paymethod(PaymethodId(id)).await?;
     }

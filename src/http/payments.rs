@@ -1,11 +1,13 @@
 //! Payment-record routes (read-only).
 
 use super::AppState;
+use super::access::Scope;
 use super::dto::{ListPaymentsQuery, PaymentPage, PaymentView};
 use super::extract::{Id, Params};
 use super::problem::{Problem, ProblemBody};
 use crate::actors::PaymentFilter;
-use crate::domain::{CustomerId, PaymentId, PaymethodId};
+use crate::auth::Caller;
+use crate::domain::{PaymentId, PaymethodId};
 use axum::Json;
 use axum::extract::State;
 
@@ -20,9 +22,13 @@ use axum::extract::State;
 )]
 pub async fn get_payment(
     State(app): State<AppState>,
+    caller: Caller,
     Id(id): Id,
 ) -> Result<Json<PaymentView>, Problem> {
     let payment = app.actors.payment(PaymentId(id)).await?;
+    if !caller.may_see(&payment.customer_id) {
+        return Err(Problem::not_found());
+    }
     Ok(Json(PaymentView::from(&payment)))
 }
 
@@ -37,13 +43,14 @@ pub async fn get_payment(
 )]
 pub async fn list_payments(
     State(app): State<AppState>,
+    caller: Caller,
     Params(q): Params<ListPaymentsQuery>,
 ) -> Result<Json<PaymentPage>, Problem> {
-    let customer = q
-        .customer_id
-        .map(|c| CustomerId::parse(&c))
-        .transpose()
-        .map_err(|e| Problem::invalid_request(format!("customerId {}.", e.message)))?;
+    // A customer key always narrows to its own customer; others give one, or a method.
+    let customer = match (caller.confined_to(), q.customer_id.as_deref()) {
+        (None, None) => None,
+        (_, asked) => Some(caller.customer_for(asked)?),
+    };
     let after = super::within_int64("after", q.after)?.unwrap_or(0);
     let filter = match (
         customer,

@@ -1,5 +1,6 @@
 //! Payment-method routes: parse into domain types, make one call to the tree, map the reply.
 
+use super::access::Scope;
 use super::dto::{
     ChangeBody, ListMethodsQuery, PaymentMethodPage, PaymentMethodView, RegisterBody,
 };
@@ -7,6 +8,7 @@ use super::extract::{Id, JsonBody, Params, if_match};
 use super::problem::{Problem, ProblemBody};
 use super::{AppState, POSITION, done_headers};
 use crate::actors::{ChangeRequest, RawNumber, Registration, RemoveRequest};
+use crate::auth::Caller;
 use crate::domain::number::digits_of;
 use crate::domain::{AccountNumber, CustomerId, FieldError, IdempotencyKey, Kind, PaymethodId};
 use axum::Json;
@@ -34,11 +36,13 @@ use axum::response::{IntoResponse, Response};
 )]
 pub async fn register_paymethod(
     State(app): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
-    JsonBody(body): JsonBody<RegisterBody>,
+    JsonBody(mut body): JsonBody<RegisterBody>,
 ) -> Result<Response, Problem> {
+    let customer = caller.body_customer(body.customer_id.take())?;
     let key = idempotency_key(&headers)?;
-    let registration = parse_registration(body)?;
+    let registration = parse_registration(&customer, body)?;
     let answer = app.actors.register(registration, key).await;
     let done = match answer.result {
         Ok(done) => done,
@@ -60,11 +64,9 @@ pub async fn register_paymethod(
 
 /// Validates every field and reports all failures at once; the number is checked only once
 /// its kind is known.
-fn parse_registration(body: RegisterBody) -> Result<Registration, Problem> {
+fn parse_registration(customer: &str, body: RegisterBody) -> Result<Registration, Problem> {
     let mut errors = Vec::new();
-    let customer = CustomerId::parse(&body.customer_id)
-        .map_err(|e| errors.push(e))
-        .ok();
+    let customer = CustomerId::parse(customer).map_err(|e| errors.push(e)).ok();
     let kind = Kind::parse(&body.kind).map_err(|e| errors.push(e)).ok();
     let number = kind.and_then(|k| {
         AccountNumber::parse(k, &body.number)
@@ -124,8 +126,15 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, Proble
         (status = 404, description = "Unknown or removed", body = ProblemBody, content_type = "application/problem+json"),
     )
 )]
-pub async fn get_paymethod(State(app): State<AppState>, Id(id): Id) -> Result<Response, Problem> {
+pub async fn get_paymethod(
+    State(app): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+) -> Result<Response, Problem> {
     let method = app.actors.paymethod(PaymethodId(id)).await?;
+    if !caller.may_see(&method.customer_id) {
+        return Err(Problem::not_found());
+    }
     let etag = [(header::ETAG, format!("\"{}\"", method.version))];
     Ok((etag, Json(PaymentMethodView::from(&method))).into_response())
 }
@@ -141,10 +150,10 @@ pub async fn get_paymethod(State(app): State<AppState>, Id(id): Id) -> Result<Re
 )]
 pub async fn list_paymethods(
     State(app): State<AppState>,
+    caller: Caller,
     Params(q): Params<ListMethodsQuery>,
 ) -> Result<Json<PaymentMethodPage>, Problem> {
-    let customer = CustomerId::parse(&q.customer_id)
-        .map_err(|e| Problem::invalid_request(format!("customerId {}.", e.message)))?;
+    let customer = caller.customer_for(q.customer_id.as_deref())?;
     let limit = super::limit(q.limit)?;
     let page = app
         .actors
@@ -182,6 +191,7 @@ pub async fn list_paymethods(
 )]
 pub async fn change_paymethod(
     State(app): State<AppState>,
+    caller: Caller,
     Id(id): Id,
     headers: HeaderMap,
     JsonBody(body): JsonBody<ChangeBody>,
@@ -205,6 +215,7 @@ pub async fn change_paymethod(
         kind,
         number: body.number.map(RawNumber),
         if_match: if_match(&headers)?,
+        owner: caller.confined_to().cloned(),
     };
     let done = app.actors.change(PaymethodId(id), change).await?;
     Ok((
@@ -228,11 +239,13 @@ pub async fn change_paymethod(
 )]
 pub async fn remove_paymethod(
     State(app): State<AppState>,
+    caller: Caller,
     Id(id): Id,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let remove = RemoveRequest {
         if_match: if_match(&headers)?,
+        owner: caller.confined_to().cloned(),
     };
     let position = app.actors.remove(PaymethodId(id), remove).await?;
     Ok((StatusCode::NO_CONTENT, [(POSITION, position.to_string())]).into_response())

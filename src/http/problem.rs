@@ -29,6 +29,10 @@ pub const TYPES: &[&str] = &[
     "version-mismatch",
     "conflict",
     "not-found",
+    "unauthorized",
+    "forbidden",
+    "rate-limited",
+    "own-key",
     "method-not-allowed",
     "payload-too-large",
     "unsupported-media-type",
@@ -92,6 +96,9 @@ pub struct ProblemBody {
     pub current_version: Option<u64>,
     #[serde(skip)]
     retry_after: Option<u64>,
+    /// Answer with `WWW-Authenticate: Bearer` (401 only).
+    #[serde(skip)]
+    bearer_challenge: bool,
 }
 
 /// One field that failed validation.
@@ -116,6 +123,7 @@ impl Problem {
             payment_id: None,
             current_version: None,
             retry_after: None,
+            bearer_challenge: false,
         }))
     }
 
@@ -139,6 +147,40 @@ impl Problem {
             "Not found",
             "There is nothing at this address.",
         )
+    }
+
+    /// No key, or one that is malformed, unknown, revoked or expired: one answer for all,
+    /// so a caller cannot tell which.
+    pub fn unauthorized() -> Self {
+        let mut p = Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Unauthorized",
+            "Send a valid API key as 'Authorization: Bearer <key>'.",
+        );
+        p.0.bearer_challenge = true;
+        p
+    }
+
+    /// The key's role may not use this route, or a customer key named another customer.
+    pub fn forbidden() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Forbidden",
+            "This key may not do that.",
+        )
+    }
+
+    /// Too many requests from this key, or failed authentications from this address.
+    pub fn rate_limited(retry_after: u64) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            "Rate limited",
+            "Too many requests; retry after Retry-After seconds.",
+        )
+        .retry_after(retry_after)
     }
 
     pub fn validation(errors: Vec<FieldError>) -> Self {
@@ -211,6 +253,9 @@ impl IntoResponse for Problem {
         *response.status_mut() = status;
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if problem.bearer_challenge {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         if let Some(seconds) = problem.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }

@@ -2,6 +2,7 @@
 //! the output the store answers for it), gathered as [`Command`]s for the store; what the
 //! store assigned ([`Outcome`]) or why it refused ([`Rejected`]).
 
+use crate::auth::{AuditEntry, KeyId, KeyRecord};
 use crate::domain::idempotency::IdempotencyClaim;
 use crate::domain::intent::{IntentRef, RefundOwed, Verdict};
 use crate::domain::message::{DeliveryAttempt, Message};
@@ -126,6 +127,8 @@ pub struct RecordMessages {
 pub struct RecordDelivery {
     pub message: Message,
     pub attempt: Option<DeliveryAttempt>,
+    /// The admin action that asked for it (a redelivery), recorded in the same commit.
+    pub audit: Option<AuditEntry>,
 }
 
 /// The rows of the mypage views that events change, and the projector's checkpoint.
@@ -141,6 +144,35 @@ pub struct ProjectViews {
 pub struct ReserveIds {
     pub sequence: &'static str,
     pub count: u64,
+}
+
+/// A new API key, and the admin action that made it (by no key for the bootstrap key, which
+/// paytree makes itself).
+#[derive(Debug, Clone)]
+pub struct CreateKey {
+    pub record: KeyRecord,
+    pub audit: Option<AuditEntry>,
+}
+
+/// Revokes a key from `at` on, with the admin action; a key already revoked keeps its time
+/// and records nothing.
+#[derive(Debug, Clone)]
+pub struct RevokeKey {
+    pub id: KeyId,
+    pub at: Timestamp,
+    pub audit: AuditEntry,
+}
+
+/// When keys (named by hash) were last used.
+#[derive(Debug, Clone)]
+pub struct TouchKeys {
+    pub used: Vec<(String, Timestamp)>,
+}
+
+/// An admin action that changes nothing stored (releasing a quarantine), for the audit log.
+#[derive(Debug, Clone)]
+pub struct RecordAudit {
+    pub audit: AuditEntry,
 }
 
 /// Every change, as the store applies it.
@@ -160,6 +192,10 @@ pub enum Command {
     RecordDelivery(RecordDelivery),
     ProjectViews(ProjectViews),
     ReserveIds(ReserveIds),
+    CreateKey(CreateKey),
+    RevokeKey(RevokeKey),
+    TouchKeys(TouchKeys),
+    RecordAudit(RecordAudit),
 }
 
 macro_rules! writes {
@@ -194,6 +230,10 @@ writes! {
     RecordDelivery -> () = |_| Some(());
     ProjectViews -> () = |_| Some(());
     ReserveIds -> u64 = |o| o.first_id;
+    CreateKey -> () = |_| Some(());
+    RevokeKey -> () = |_| Some(());
+    TouchKeys -> () = |_| Some(());
+    RecordAudit -> () = |_| Some(());
 }
 
 /// What the store assigned to a committed command.

@@ -11,6 +11,7 @@ use crate::domain::{CustomerId, Event, Payment, PaymentId, PaymethodId, Position
 use redb::{ReadableTable, TableDefinition};
 use serde::de::DeserializeOwned;
 
+mod access;
 mod intents;
 
 /// One page of a listing ordered by id, and the id to continue after (if there is more).

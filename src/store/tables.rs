@@ -54,6 +54,13 @@ pub const REFUNDS_OWED: TableDefinition<&str, &[u8]> = TableDefinition::new("ref
 /// Name → encoded setting that must survive a restart (the breaker's open period).
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
+/// Key hash → encoded `KeyRecord`: API keys, looked up by the keyed hash of the key.
+pub const API_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_keys");
+/// Key id → key hash.
+pub const KEY_IDS: TableDefinition<&str, &str> = TableDefinition::new("key_ids");
+/// Audit id → encoded `AuditEntry`: admin actions, in the order they were committed.
+pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+
 /// What a [`BY_CUSTOMER`] row lists.
 pub const OF_PAYMETHODS: u8 = 0;
 pub const OF_PAYMENTS: u8 = 1;
@@ -68,6 +75,7 @@ pub fn id_sequence(kind: &str) -> String {
 }
 pub const SEQ_PAYMENT: &str = "payment_id";
 pub const SEQ_POSITION: &str = "event_position";
+pub const SEQ_AUDIT: &str = "audit_id";
 /// The notifier's checkpoint name.
 pub const NOTIFIER: &str = "notifier";
 /// The `META` entry with the end of the breaker's open period (ms since the epoch, big-endian).
@@ -132,6 +140,9 @@ pub fn create_all(db: &Database) -> Result<(), super::StoreError> {
         txn.open_table(INTENTS)?;
         txn.open_table(INTENTS_OPEN)?;
         txn.open_table(REFUNDS_OWED)?;
+        txn.open_table(API_KEYS)?;
+        txn.open_table(KEY_IDS)?;
+        txn.open_table(AUDIT)?;
         let mut meta = txn.open_table(META)?;
         if meta.get(LAYOUT)?.is_none() {
             meta.insert(LAYOUT, [LAYOUT_VERSION].as_slice())?;

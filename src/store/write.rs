@@ -9,6 +9,7 @@ use super::tables::*;
 use crate::domain::{CustomerId, Event, Payload, Payment, PaymentId, Position, Timestamp};
 use redb::{Database, Durability, ReadableTable, Table, WriteTransaction};
 
+mod access;
 mod intents;
 mod notify;
 mod paymethods;
@@ -42,6 +43,8 @@ struct Sequences {
 }
 
 struct Tables<'t> {
+    /// For the tables only some commands use, opened by those commands.
+    txn: &'t WriteTransaction,
     paymethods: Table<'t, u64, &'static [u8]>,
     by_customer: Table<'t, (&'static str, u8, u64), ()>,
     events: Table<'t, u64, &'static [u8]>,
@@ -73,6 +76,7 @@ impl<'t> Tables<'t> {
             position: read(SEQ_POSITION)?,
         };
         Ok(Self {
+            txn,
             paymethods: txn.open_table(PAYMETHODS)?,
             by_customer: txn.open_table(BY_CUSTOMER)?,
             events: txn.open_table(EVENTS)?,
@@ -145,8 +149,16 @@ impl<'t> Tables<'t> {
                 self.checkpoints.insert(NOTIFIER, checkpoint.0)?;
                 Ok(Ok(Outcome::default()))
             }
-            Command::RecordDelivery(RecordDelivery { message, attempt }) => {
-                self.record_delivery(message, attempt.as_ref())
+            Command::RecordDelivery(RecordDelivery {
+                message,
+                attempt,
+                audit,
+            }) => {
+                let recorded = self.record_delivery(message, attempt.as_ref())?;
+                if let (Ok(_), Some(audit)) = (&recorded, audit) {
+                    self.record_audit(audit)?;
+                }
+                Ok(recorded)
             }
             Command::ProjectViews(ProjectViews {
                 changes,
@@ -184,6 +196,22 @@ impl<'t> Tables<'t> {
                     first_id: Some(first),
                     ..Outcome::default()
                 }))
+            }
+            Command::CreateKey(CreateKey { record, audit }) => {
+                self.create_key(record, audit.as_ref())?;
+                Ok(Ok(Outcome::default()))
+            }
+            Command::RevokeKey(RevokeKey { id, at, audit }) => {
+                self.revoke_key(id, *at, audit)?;
+                Ok(Ok(Outcome::default()))
+            }
+            Command::TouchKeys(TouchKeys { used }) => {
+                self.touch_keys(used)?;
+                Ok(Ok(Outcome::default()))
+            }
+            Command::RecordAudit(RecordAudit { audit }) => {
+                self.record_audit(audit)?;
+                Ok(Ok(Outcome::default()))
             }
         }
     }

@@ -6,6 +6,7 @@
 
 mod helpers;
 
+mod access;
 mod aggregates;
 mod breaker;
 mod change;

@@ -204,7 +204,7 @@ async fn bodies_over_64_kib_are_413_and_bodies_that_are_not_json_are_415() {
     )
     .await;
     // Without a Content-Length (chunked), the limit still holds.
-    let status = chunked_post(&app.address, "/paymethods", big.as_bytes()).await;
+    let status = chunked_post(&app, "/paymethods", big.as_bytes()).await;
     assert!(status.starts_with("HTTP/1.1 413"), "{status}");
     let body = json!({"customerId": "f", "kind": "card", "number": VISA}).to_string();
     assert_problem(
@@ -224,12 +224,13 @@ async fn bodies_over_64_kib_are_413_and_bodies_that_are_not_json_are_415() {
 }
 
 /// Sends `body` with `Transfer-Encoding: chunked` over a raw connection; returns the status line.
-async fn chunked_post(address: &str, path: &str, body: &[u8]) -> String {
+async fn chunked_post(app: &TestApp, path: &str, body: &[u8]) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let host = address.trim_start_matches("http://");
+    let host = app.address.trim_start_matches("http://");
+    let key = app.key.as_deref().unwrap();
     let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
     let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
     );
     stream.write_all(head.as_bytes()).await.unwrap();
     for chunk in body.chunks(8192) {

@@ -2,6 +2,7 @@
 //! messages a run with a webhook left pending, failed at a start without one.
 
 use super::{NO_WEBHOOK, NotifierMessage, NotifierState, RedeliverError, record_failed};
+use crate::auth::AuditEntry;
 use crate::domain::message::{Channel, DeliveryAttempt, Message, MessageStatus};
 use crate::domain::{MessageId, Timestamp};
 use crate::store;
@@ -12,6 +13,7 @@ impl NotifierState {
         &mut self,
         myself: &ActorRef<NotifierMessage>,
         id: MessageId,
+        audit: AuditEntry,
     ) -> Result<Message, RedeliverError> {
         let found = self.tail.read(move |s| s.message(id)).await;
         let mut message = match found {
@@ -29,6 +31,7 @@ impl NotifierState {
         let command = store::RecordDelivery {
             message: message.clone(),
             attempt: None,
+            audit: Some(audit),
         };
         self.tail
             .writer()
@@ -59,7 +62,11 @@ impl NotifierState {
             };
             message.attempted(false, true, now);
             let attempt = Some(attempt);
-            let record = store::RecordDelivery { message, attempt };
+            let record = store::RecordDelivery {
+                message,
+                attempt,
+                audit: None,
+            };
             commits.push(self.tail.writer().send(record)?);
         }
         let failed = commits.len();

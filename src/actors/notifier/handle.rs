@@ -31,15 +31,20 @@ impl Actors {
         Ok((message.ok_or(CommandError::NotFound)?, attempts))
     }
 
-    /// Sends a delivered or failed message to the webhook again.
-    pub async fn redeliver(&self, id: MessageId) -> Result<Message, RedeliverError> {
+    /// Sends a delivered or failed message to the webhook again, recording `audit` (the
+    /// admin's request) in the same commit.
+    pub async fn redeliver(
+        &self,
+        id: MessageId,
+        audit: crate::auth::AuditEntry,
+    ) -> Result<Message, RedeliverError> {
         let notifier = self
             .notifier
             .get()
             .map_err(|_| RedeliverError::Unavailable)?;
         ask(
             &notifier,
-            |r| NotifierMessage::Redeliver(id, r),
+            |r| NotifierMessage::Redeliver(id, audit, r),
             Duration::from_secs(15),
         )
         .await

@@ -84,7 +84,11 @@ pub enum NotifierMessage {
     /// The wait before a payment method's next retry is over.
     Retry(PaymethodId),
     /// Send a delivered or failed message again (a new round of attempts).
-    Redeliver(MessageId, RpcReplyPort<Result<Message, RedeliverError>>),
+    Redeliver(
+        MessageId,
+        crate::auth::AuditEntry,
+        RpcReplyPort<Result<Message, RedeliverError>>,
+    ),
     /// Something this actor started could not finish: fail, and be restarted.
     Failed(String),
     /// Test hook: fail the way a bug would.
@@ -141,8 +145,8 @@ impl Actor for NotifierActor {
                 state.busy.remove(&paymethod);
                 state.start(&myself, paymethod);
             }
-            NotifierMessage::Redeliver(id, reply) => {
-                let result = state.redeliver(&myself, id).await;
+            NotifierMessage::Redeliver(id, audit, reply) => {
+                let result = state.redeliver(&myself, id, audit).await;
                 let _ = reply.send(result);
             }
             NotifierMessage::Failed(why) => return Err(why.into()),
@@ -275,6 +279,7 @@ impl NotifierState {
         let commit = self.tail.writer().send(store::RecordDelivery {
             message: message.clone(),
             attempt: Some(attempt),
+            audit: None,
         })?;
         let wait = self.tail.writer().wait();
         let watcher = myself.clone();

@@ -15,7 +15,9 @@ use super::kernel::{
 use super::payment::PaymentMessage;
 use crate::domain::intent::{IntentRef, RefundOwed};
 use crate::domain::paymethod::{ChangePlan, Fingerprinter, plan_change};
-use crate::domain::{FieldError, Payment, PaymentId, PaymethodId, Position, StoredMethod};
+use crate::domain::{
+    CustomerId, FieldError, Payment, PaymentId, PaymethodId, Position, StoredMethod,
+};
 use crate::store::{self, Rejected, Store, Stored, Write};
 use ractor::RpcReplyPort;
 use std::time::Duration;
@@ -210,7 +212,7 @@ impl Paymethod {
     }
 
     async fn change(&mut self, c: ChangeRequest, svc: &PaymethodServices) -> PaymethodResult<Done> {
-        let current = self.current.clone().ok_or(PaymethodError::NotFound)?;
+        let current = self.owned_by(c.owner.as_ref())?;
         check_version(&current, c.if_match)?;
         let number = c.number.as_ref().map(|n| n.0.as_str());
         let plan = plan_change(&current, c.kind, number, &svc.fingerprinter)
@@ -254,7 +256,7 @@ impl Paymethod {
         r: RemoveRequest,
         svc: &PaymethodServices,
     ) -> PaymethodResult<Position> {
-        let current = self.current.clone().ok_or(PaymethodError::NotFound)?;
+        let current = self.owned_by(r.owner.as_ref())?;
         check_version(&current, r.if_match)?;
         let remove = store::Remove {
             id: self.id,
@@ -263,6 +265,18 @@ impl Paymethod {
         let position = self.write(remove, None, None, svc).await?;
         self.current = None;
         Ok(position)
+    }
+
+    /// The current state, if there is one that `owner` (when given) may act on: another
+    /// customer's method is not found, exactly as a missing one, before anything else is
+    /// checked (not even `If-Match`), so its existence does not show.
+    fn owned_by(&self, owner: Option<&CustomerId>) -> PaymethodResult<StoredMethod> {
+        match &self.current {
+            Some(current) if owner.is_none_or(|o| *o == current.method.customer_id) => {
+                Ok(current.clone())
+            }
+            _ => Err(PaymethodError::NotFound.into()),
+        }
     }
 
     /// Takes the ids the store assigned into the new state and keeps it.

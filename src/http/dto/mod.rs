@@ -7,14 +7,17 @@ use serde::{Deserialize, Serialize};
 use std::time::{SystemTime, UNIX_EPOCH};
 use utoipa::{IntoParams, ToSchema};
 
+mod keys;
 mod notify;
+pub use keys::*;
 pub use notify::*;
 
 /// `POST /paymethods`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegisterBody {
-    /// 1–64 characters of `A-Z a-z 0-9 _ . -`, but not `.` or `..`.
+    /// 1–64 characters of `A-Z a-z 0-9 _ . -`, but not `.` or `..`. Required, except with a
+    /// `customer` key, whose own customer it is when omitted (another one is 403).
     // Every customerId pattern says "not `.` or `..`" without look-ahead, which not every
     // schema tool supports.
     #[schema(
@@ -23,7 +26,8 @@ pub struct RegisterBody {
         min_length = 1,
         max_length = 64
     )]
-    pub customer_id: String,
+    #[serde(default)]
+    pub customer_id: Option<String>,
     /// `card` or `bank`.
     #[schema(value_type = KindView, example = "card")]
     pub kind: String,
@@ -226,11 +230,11 @@ pub struct PaymentPage {
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct ListMethodsQuery {
-    /// Whose payment methods.
+    /// Whose payment methods. Required, except with a `customer` key (its own).
     #[param(
         pattern = "^(?:[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}|\\.[A-Za-z0-9_-][A-Za-z0-9_.-]{0,62}|\\.\\.[A-Za-z0-9_.-]{1,62})$"
     )]
-    pub customer_id: String,
+    pub customer_id: Option<String>,
     /// 1–200, default 50.
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,

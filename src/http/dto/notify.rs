@@ -68,13 +68,11 @@ pub struct MessagePage {
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct ListMessagesQuery {
-    // The published description, kept from when this listing borrowed the payment-method
-    // listing's query: the OpenAPI document stays as it was.
-    /// Whose payment methods.
+    /// Whose messages. Required, except with a `customer` key (its own).
     #[param(
         pattern = "^(?:[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}|\\.[A-Za-z0-9_-][A-Za-z0-9_.-]{0,62}|\\.\\.[A-Za-z0-9_.-]{1,62})$"
     )]
-    pub customer_id: String,
+    pub customer_id: Option<String>,
     /// 1–200, default 50.
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,

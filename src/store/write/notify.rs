@@ -157,6 +157,7 @@ mod tests {
             let command = RecordDelivery {
                 message,
                 attempt: Some(attempt),
+                audit: None,
             };
             store.commit(&[command.into()]).unwrap().remove(0).unwrap();
         };

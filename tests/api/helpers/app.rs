@@ -11,12 +11,16 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 
 /// A running paytree. Clones are further handles on the same server (for concurrent
-/// clients); an in-process server shuts down when its last handle is dropped.
+/// clients); an in-process server shuts down when its last handle is dropped. Its client
+/// sends the admin key paytree made at its first start (`<data-dir>/admin.key`), unless
+/// [`TestApp::with_key`] or [`TestApp::anonymous`] made it another.
 #[derive(Clone)]
 pub struct TestApp {
     pub address: String,
     pub client: Client,
     pub dir: PathBuf,
+    /// The key the client sends, if any.
+    pub key: Option<String>,
     _server: Option<Arc<InProcess>>,
 }
 
@@ -51,10 +55,13 @@ pub async fn spawn_app_with(flags: &[&str]) -> TestApp {
         };
         app.run(listener, stopped).await.expect("paytree serves");
     });
+    let dir = temp.path().join("data");
+    let key = admin_key(&dir);
     TestApp {
         address,
-        client: Client::new(),
-        dir: temp.path().join("data"),
+        client: client_with(key.as_deref()),
+        key,
+        dir,
         _server: Some(Arc::new(InProcess {
             shutdown: Some(shutdown),
             _temp: temp,
@@ -82,19 +89,87 @@ fn serve_args(dir: &Path, flags: &[&str]) -> ServeArgs {
     }
     let dir = dir.to_str().unwrap();
     let mut argv = vec!["serve", "--listen", "127.0.0.1:0", "--data-dir", dir];
-    argv.extend_from_slice(flags);
+    argv.extend_from_slice(&without_limits(flags));
     Serve::try_parse_from(argv).unwrap().args
+}
+
+/// `flags`, with the per-key and failed-authentication limits turned off unless they name
+/// them: most tests send more than 100 requests a second with one key, or fail to
+/// authenticate on purpose more than 20 times a minute.
+pub fn without_limits<'a>(flags: &[&'a str]) -> Vec<&'a str> {
+    let mut all = flags.to_vec();
+    for (flag, off) in [
+        ("--rate-limit-per-key", "0"),
+        ("--auth-failures-per-minute", "0"),
+    ] {
+        if !flags.contains(&flag) {
+            all.extend([flag, off]);
+        }
+    }
+    all
+}
+
+/// The admin key paytree wrote in `dir` at its first start, if it did.
+pub fn admin_key(dir: &Path) -> Option<String> {
+    std::fs::read_to_string(dir.join("admin.key"))
+        .ok()
+        .map(|k| k.trim().to_owned())
+}
+
+/// A client that sends `key` as `Authorization: Bearer` on every request.
+fn client_with(key: Option<&str>) -> Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(key) = key {
+        let value = format!("Bearer {key}").parse().unwrap();
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    Client::builder().default_headers(headers).build().unwrap()
 }
 
 impl TestApp {
     /// A handle on a server this test does not own (a child process).
     pub(super) fn remote(address: String, dir: PathBuf) -> TestApp {
+        let key = admin_key(&dir);
         TestApp {
             address,
-            client: Client::new(),
+            client: client_with(key.as_deref()),
+            key,
             dir,
             _server: None,
         }
+    }
+
+    /// Another handle on the same server whose client sends `key`.
+    pub fn with_key(&self, key: &str) -> TestApp {
+        TestApp {
+            client: client_with(Some(key)),
+            key: Some(key.to_owned()),
+            ..self.clone()
+        }
+    }
+
+    /// Another handle on the same server whose client sends no key.
+    pub fn anonymous(&self) -> TestApp {
+        TestApp {
+            client: client_with(None),
+            key: None,
+            ..self.clone()
+        }
+    }
+
+    /// `POST /admin/keys` with this handle's key, which must answer 201; the new key.
+    pub async fn make_key(&self, body: &Value) -> Value {
+        let r = self.post_json("/admin/keys", body).await;
+        assert_eq!(r.status(), 201, "POST /admin/keys {body}");
+        r.json().await.unwrap()
+    }
+
+    /// A handle whose client sends a new key of `role` (for `customer`, bound to `customer`).
+    pub async fn as_role(&self, role: &str, customer: Option<&str>) -> TestApp {
+        let made = self
+            .make_key(&json!({"role": role, "customerId": customer, "name": "test"}))
+            .await;
+        self.with_key(made["key"].as_str().unwrap())
     }
 
     /// A second handle on the same server (for concurrent clients).
@@ -294,8 +369,20 @@ impl TestApp {
         }
     }
 
+    /// `GET /admin/keys?limit=200`, which must answer 200; the keys.
+    pub async fn all_keys(&self) -> Vec<Value> {
+        let page = self.ok_json("/admin/keys?limit=200").await;
+        assert!(page["nextAfter"].is_null(), "more than 200 keys");
+        page["items"].as_array().unwrap().clone()
+    }
+
+    /// `GET /admin/audit?limit=200`, which must answer 200; the entries, oldest first.
+    pub async fn audit(&self) -> Vec<Value> {
+        self.all_items("/admin/audit").await
+    }
+
     /// A GET that must answer 200; its JSON body.
-    async fn ok_json(&self, path: &str) -> Value {
+    pub async fn ok_json(&self, path: &str) -> Value {
         let r = self.get(path).await;
         assert_eq!(r.status(), 200, "GET {path}");
         r.json().await.unwrap()

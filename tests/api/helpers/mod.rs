@@ -96,3 +96,13 @@ pub async fn assert_problem(r: Response, status: u16, slug: &str) -> Value {
     assert_eq!(body["status"], status);
     body
 }
+
+/// The fields a 422 problem names, in its order.
+pub fn failed_fields(problem: &Value) -> Vec<&str> {
+    problem["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no errors in {problem}"))
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect()
+}

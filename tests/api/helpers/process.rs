@@ -42,8 +42,32 @@ pub async fn spawn_process() -> TestProcess {
 
 /// Starts `paytree serve` on `dir` (which may hold data from an earlier run).
 pub async fn start_serve(dir: &Path, flags: &[&str]) -> TestProcess {
-    std::fs::create_dir_all(dir).unwrap();
-    let log = dir.with_extension(format!("log{}", rand_suffix()));
+    start_serve_with_env(dir, flags, &[]).await
+}
+
+/// `paytree serve` on `dir` with `flags`, expected to refuse to start; what it printed.
+pub async fn try_start_serve_with_env(dir: &Path, flags: &[&str], env: &[(&str, &str)]) -> String {
+    let args = serve_argv(dir, flags);
+    let output = tokio::time::timeout(
+        Duration::from_secs(30),
+        Command::new(env!("CARGO_BIN_EXE_paytree"))
+            .args(&args)
+            .envs(env.iter().copied())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("paytree refused to start in time")
+    .unwrap();
+    assert!(!output.status.success(), "paytree started");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn serve_argv<'a>(dir: &'a Path, flags: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "serve",
         "--listen",
@@ -51,8 +75,16 @@ pub async fn start_serve(dir: &Path, flags: &[&str]) -> TestProcess {
         "--data-dir",
         dir.to_str().unwrap(),
     ];
-    args.extend_from_slice(flags);
-    let (child, address) = start(&args, &log).await;
+    args.extend_from_slice(&super::without_limits(flags));
+    args
+}
+
+/// Starts `paytree serve` on `dir` with `flags` and environment variables `env`.
+pub async fn start_serve_with_env(dir: &Path, flags: &[&str], env: &[(&str, &str)]) -> TestProcess {
+    std::fs::create_dir_all(dir).unwrap();
+    let log = dir.with_extension(format!("log{}", rand_suffix()));
+    let args = serve_argv(dir, flags);
+    let (child, address) = start(&args, env, &log).await;
     TestProcess {
         app: TestApp::remote(address, dir.to_owned()),
         child: Some(child),
@@ -71,10 +103,11 @@ fn rand_suffix() -> String {
     )
 }
 
-async fn start(args: &[&str], log: &Path) -> (Child, String) {
+async fn start(args: &[&str], env: &[(&str, &str)], log: &Path) -> (Child, String) {
     let log_file = std::fs::File::create(log).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_paytree"))
         .args(args)
+        .envs(env.iter().copied())
         .env("RUST_LOG", "debug")
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log_file))

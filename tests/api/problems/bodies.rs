@@ -191,12 +191,7 @@ async fn invalid_customer_ids_kinds_and_numbers_are_422_naming_each_field() {
             "validation-failed",
         )
         .await;
-        let named: Vec<&str> = problem["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["field"].as_str().unwrap())
-            .collect();
+        let named = failed_fields(&problem);
         for field in fields {
             assert!(named.contains(&field), "{body}: {problem}");
         }

@@ -14,11 +14,22 @@ use axum::response::Response;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-/// The router of a paytree built in this process (embedded payment system). The data dir
-/// lives as long as the returned guard.
+/// The router of a paytree built in this process (embedded payment system), sending the
+/// admin key with every request that has no `Authorization` of its own. The data dir lives
+/// as long as the returned guard.
 pub async fn router() -> (Router, tempfile::TempDir) {
     let (app, temp) = build_app(&[]).await;
-    (app.router(), temp)
+    let key = admin_key(&temp.path().join("data")).expect("paytree made an admin key");
+    let bearer: axum::http::HeaderValue = format!("Bearer {key}").parse().unwrap();
+    let with_key = tower::util::MapRequestLayer::new(move |mut request: Request<Body>| {
+        if !request.headers().contains_key(header::AUTHORIZATION) {
+            request
+                .headers_mut()
+                .insert(header::AUTHORIZATION, bearer.clone());
+        }
+        request
+    });
+    (app.router().layer(with_key), temp)
 }
 
 pub fn request(method: Method, uri: &str) -> axum::http::request::Builder {
