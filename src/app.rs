@@ -82,10 +82,11 @@ pub struct App {
 pub async fn build(settings: Settings) -> anyhow::Result<App> {
     // First, so that nothing recorded during start-up is lost.
     let metrics = telemetry::metrics();
-    std::fs::create_dir_all(&settings.data_dir)
-        .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
+    create_data_dir(&settings.data_dir)?;
     let fingerprinter = Fingerprinter::new(load_or_create_secret(&settings.data_dir)?);
+    // It holds the payment system's tokens: owner-only, like the secret.
     let db_path = settings.data_dir.join("paytree.redb");
+    create_private_file(&db_path)?;
     let store =
         Store::open(&db_path).with_context(|| format!("opening store {}", db_path.display()))?;
     if settings.rebuild_views {
@@ -190,6 +191,45 @@ fn announce(line: &str) {
     let _ = out.flush();
 }
 
+/// The data dir, created owner-only (0700) if missing; an existing one is left as it is.
+fn create_data_dir(dir: &Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .with_context(|| format!("creating data dir {}", dir.display()))
+}
+
+/// Opens options that create a new file readable and writable by its owner only (0600).
+fn new_private_file() -> std::fs::OpenOptions {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+}
+
+/// Creates `path` empty and owner-only if it does not exist yet; warns if an existing one is
+/// open to others (it is left as it is: its owner may have meant it).
+fn create_private_file(path: &Path) -> anyhow::Result<()> {
+    match new_private_file().open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            #[cfg(unix)]
+            if let Ok(meta) = std::fs::metadata(path) {
+                let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions());
+                if mode & 0o077 != 0 {
+                    tracing::warn!(path = %path.display(), mode = format!("{:o}", mode & 0o777), "the store is open to other users although it holds the payment system's tokens: chmod 600 it");
+                }
+            }
+            Ok(())
+        }
+        Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
+    }
+}
+
 /// This installation's secret for number fingerprints: 32 random bytes in `secret.key`,
 /// kept beside the store and never inside it.
 fn load_or_create_secret(dir: &Path) -> anyhow::Result<[u8; 32]> {
@@ -201,11 +241,7 @@ fn load_or_create_secret(dir: &Path) -> anyhow::Result<[u8; 32]> {
             .map_err(|_| anyhow::anyhow!("secret.key must hold 32 bytes"));
     }
     let key: [u8; 32] = rand::rng().random();
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
+    let mut file = new_private_file()
         .open(&path)
         .with_context(|| format!("creating {}", path.display()))?;
     file.write_all(hex::encode(key).as_bytes())?;
