@@ -1,6 +1,7 @@
 //! Start order (data dir, secret, store, payment system, actor tree, HTTP) and shutdown order
-//! (readiness off, in-flight requests finish, the tree drains, exit). [`build`] and
-//! [`App::run`] take the steps apart so tests can serve on a listener of their own.
+//! (readiness off, in-flight requests finish within the grace, the tree drains, exit).
+//! [`build`] and [`App::run`] take the steps apart so tests can serve on a listener of their
+//! own.
 
 use crate::actors::notifier::WebhookChannel;
 use crate::actors::webhook::Webhook;
@@ -9,6 +10,7 @@ use crate::config::{Overrides, ProviderSetting, Settings};
 use crate::domain::paymethod::Fingerprinter;
 use crate::http::{self, AppState};
 use crate::provider::{HttpPaymentSystem, PaymentSystem, Simulator};
+use crate::serve::Server;
 use crate::store::Store;
 use crate::telemetry;
 use anyhow::Context;
@@ -72,6 +74,7 @@ pub async fn serve(
 pub struct App {
     actors: Actors,
     router: axum::Router,
+    server: Server,
     accepting: Arc<AtomicBool>,
     data_dir: PathBuf,
     provider: ProviderSetting,
@@ -117,6 +120,9 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         .with_test_hooks(settings.test_hooks);
     Ok(App {
         router: http::router(state),
+        server: Server {
+            limits: settings.limits,
+        },
         actors,
         accepting,
         data_dir: settings.data_dir,
@@ -131,7 +137,7 @@ impl App {
     }
 
     /// Serves on `listener` until `shutdown` completes: readiness turns off, in-flight
-    /// requests finish, then the tree drains.
+    /// requests finish (for at most the shutdown grace), then the tree drains.
     pub async fn run(
         self,
         listener: tokio::net::TcpListener,
@@ -142,13 +148,12 @@ impl App {
         self.accepting.store(true, Ordering::SeqCst);
         tracing::info!(%addr, data_dir = %self.data_dir.display(), provider = ?self.provider, "paytree started");
         let draining = self.accepting.clone();
-        axum::serve(listener, self.router)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                draining.store(false, Ordering::SeqCst);
-                tracing::info!("shutting down: finishing in-flight requests");
-            })
-            .await?;
+        let shutdown = async move {
+            shutdown.await;
+            draining.store(false, Ordering::SeqCst);
+            tracing::info!("shutting down: finishing in-flight requests");
+        };
+        self.server.serve(listener, self.router, shutdown).await?;
         self.actors.shutdown().await;
         tracing::info!("paytree stopped");
         Ok(())
@@ -172,15 +177,14 @@ pub async fn provider(
 }
 
 /// Serves the simulated payment system on `listener` until `shutdown` completes and every
-/// open connection has closed.
+/// open connection has closed (or the grace is over).
 pub async fn run_provider(
     listener: tokio::net::TcpListener,
     sim: Arc<Simulator>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, crate::provider::server::router(sim))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let router = crate::provider::server::router(sim);
+    Server::default().serve(listener, router, shutdown).await?;
     Ok(())
 }
 

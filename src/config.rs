@@ -3,6 +3,7 @@
 //! reads the file, and [`Settings::resolve`] applies the defaults.
 
 use crate::actors::BreakerConfig;
+use crate::serve::Limits;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -68,6 +69,14 @@ overrides! {
     notify_timeout_ms: u64 = "PAYTREE_NOTIFY_TIMEOUT_MS";
     /// Waits before each webhook retry, e.g. `500ms,1s,1m`; each is jittered down to half [default: 1s,2s,4s,8s,16s,30s,1m,2m,5m,10m,30m,1h].
     notify_retries: String = "PAYTREE_NOTIFY_RETRIES";
+    /// Milliseconds a client may take to send a request head; also how long an idle connection is kept [default: 10000].
+    header_timeout_ms: u64 = "PAYTREE_HEADER_TIMEOUT_MS";
+    /// Milliseconds a client may take to send a request body, from the end of its head; later it is answered 408 and the connection closed [default: 15000].
+    body_timeout_ms: u64 = "PAYTREE_BODY_TIMEOUT_MS";
+    /// Most client connections open at once; further ones wait in the listen backlog, unaccepted, until one closes [default: 1024].
+    max_connections: usize = "PAYTREE_MAX_CONNECTIONS";
+    /// Milliseconds that in-flight requests get to finish after SIGTERM; then the remaining connections are closed and the tree drains [default: 10000].
+    shutdown_grace_ms: u64 = "PAYTREE_SHUTDOWN_GRACE_MS";
 }
 
 const DEFAULT_RETRIES: &str = "1s,2s,4s,8s,16s,30s,1m,2m,5m,10m,30m,1h";
@@ -85,6 +94,7 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub provider: ProviderSetting,
+    pub limits: Limits,
     pub breaker: BreakerConfig,
     pub max_payment_calls: usize,
     pub passivate_after: Duration,
@@ -243,7 +253,17 @@ impl Settings {
             after: Duration::from_millis(o.reconcile_after_ms.unwrap_or(60_000)).max(min_reconcile),
             retention: Duration::from_millis(o.idempotency_retention_ms.unwrap_or(86_400_000)),
         };
+        let defaults = Limits::default();
+        let millis =
+            |ms: Option<u64>, default| ms.map_or(default, |ms| Duration::from_millis(ms.max(1)));
+        let limits = Limits {
+            header_timeout: millis(o.header_timeout_ms, defaults.header_timeout),
+            body_timeout: millis(o.body_timeout_ms, defaults.body_timeout),
+            max_connections: o.max_connections.unwrap_or(defaults.max_connections).max(1),
+            shutdown_grace: millis(o.shutdown_grace_ms, defaults.shutdown_grace),
+        };
         Ok(Self {
+            limits,
             notify,
             aggregates,
             reconcile,
@@ -325,6 +345,22 @@ mod tests {
         assert_eq!(s.notify.webhook.unwrap().url, "http://127.0.0.1:1/hook");
         assert_eq!(s.notify.retries.len(), 12);
         assert_eq!(s.notify.timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn the_server_limits_have_their_defaults_and_can_be_set() {
+        let s = Settings::resolve(Overrides::default()).unwrap();
+        assert_eq!(s.limits.header_timeout, Duration::from_secs(10));
+        assert_eq!(s.limits.body_timeout, Duration::from_secs(15));
+        assert_eq!(s.limits.max_connections, 1024);
+        assert_eq!(s.limits.shutdown_grace, Duration::from_secs(10));
+        let file: Overrides =
+            toml::from_str("max_connections = 8\nshutdown_grace_ms = 250\nbody_timeout_ms = 0")
+                .unwrap();
+        let s = Settings::resolve(file).unwrap();
+        assert_eq!(s.limits.max_connections, 8);
+        assert_eq!(s.limits.shutdown_grace, Duration::from_millis(250));
+        assert_eq!(s.limits.body_timeout, Duration::from_millis(1));
     }
 
     #[test]

@@ -24,5 +24,6 @@ mod register;
 mod remove;
 mod restart;
 mod secrecy;
+mod serving;
 mod supervision;
 mod webhook;
