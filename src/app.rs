@@ -1,7 +1,7 @@
-//! Start order (data dir, secret, store, payment system, actor tree, HTTP) and shutdown order
-//! (readiness off, in-flight requests finish within the grace, the tree drains, exit).
-//! [`build`] and [`App::run`] take the steps apart so tests can serve on a listener of their
-//! own.
+//! Start order (TLS files, data dir, secret, store, payment system, actor tree, HTTP) and
+//! shutdown order (readiness off, in-flight requests finish within the grace, the tree drains,
+//! exit). [`build`] and [`App::run`] take the steps apart so tests can serve on a listener of
+//! their own.
 
 use crate::actors::notifier::WebhookChannel;
 use crate::actors::webhook::Webhook;
@@ -13,6 +13,7 @@ use crate::provider::{HttpPaymentSystem, PaymentSystem, Simulator};
 use crate::serve::Server;
 use crate::store::Store;
 use crate::telemetry;
+use crate::tls::{ClientTls, ServerTls};
 use anyhow::Context;
 use rand::Rng;
 use std::future::Future;
@@ -54,7 +55,8 @@ impl ServeArgs {
 }
 
 /// Binds `settings.listen`, builds paytree and runs it until `shutdown` completes, then
-/// drains and returns. Prints "paytree listening on http://ADDR" once it is ready.
+/// drains and returns. Prints "paytree listening on http://ADDR" (https with TLS) once it is
+/// ready.
 pub async fn serve(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -64,7 +66,8 @@ pub async fn serve(
         .with_context(|| format!("binding {}", settings.listen))?;
     let app = build(settings).await?;
     announce(&format!(
-        "paytree listening on http://{}",
+        "paytree listening on {}://{}",
+        app.scheme(),
         listener.local_addr()?
     ));
     app.run(listener, shutdown).await
@@ -85,6 +88,15 @@ pub struct App {
 pub async fn build(settings: Settings) -> anyhow::Result<App> {
     // First, so that nothing recorded during start-up is lost.
     let metrics = telemetry::metrics();
+    // Before anything is created: TLS files that cannot work are refused at once.
+    let server = Server {
+        tls: match &settings.tls.serve {
+            Some((cert, key)) => Some(ServerTls::from_pem_files(cert, key)?),
+            None => None,
+        },
+        limits: settings.limits.clone(),
+    };
+    let client_tls = ClientTls::new(settings.tls.ca_file.as_deref())?;
     create_data_dir(&settings.data_dir)?;
     let fingerprinter = Fingerprinter::new(load_or_create_secret(&settings.data_dir)?);
     // It holds the payment system's tokens: owner-only, like the secret.
@@ -96,17 +108,16 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         store.reset_views().context("emptying the mypage views")?;
         tracing::info!("mypage views emptied; the projector folds the event log from the start");
     }
-    let webhook = settings
-        .notify
-        .webhook
-        .clone()
-        .map(|config| WebhookChannel {
-            webhook: Webhook::new(config, settings.notify.timeout),
+    let webhook = match settings.notify.webhook.clone() {
+        Some(config) => Some(WebhookChannel {
+            webhook: Webhook::new(config, settings.notify.timeout, &client_tls)?,
             retries: settings.notify.retries.clone().into(),
-        });
+        }),
+        None => None,
+    };
     let system = match &settings.provider {
         ProviderSetting::Embedded => PaymentSystem::Embedded(Arc::new(Simulator::default())),
-        ProviderSetting::Url(url) => PaymentSystem::Http(HttpPaymentSystem::new(url)),
+        ProviderSetting::Url(url) => PaymentSystem::Http(HttpPaymentSystem::new(url, &client_tls)?),
     };
     let actors = Actors::start(TreeOptions {
         webhook,
@@ -120,9 +131,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         .with_test_hooks(settings.test_hooks);
     Ok(App {
         router: http::router(state),
-        server: Server {
-            limits: settings.limits,
-        },
+        server,
         actors,
         accepting,
         data_dir: settings.data_dir,
@@ -136,6 +145,11 @@ impl App {
         self.router.clone()
     }
 
+    /// `https` when serving with TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        self.server.scheme()
+    }
+
     /// Serves on `listener` until `shutdown` completes: readiness turns off, in-flight
     /// requests finish (for at most the shutdown grace), then the tree drains.
     pub async fn run(
@@ -146,7 +160,7 @@ impl App {
         let addr = listener.local_addr()?;
         // Before the first await: no request can be accepted while readiness is still off.
         self.accepting.store(true, Ordering::SeqCst);
-        tracing::info!(%addr, data_dir = %self.data_dir.display(), provider = ?self.provider, "paytree started");
+        tracing::info!(%addr, scheme = self.scheme(), data_dir = %self.data_dir.display(), provider = ?self.provider, "paytree started");
         let draining = self.accepting.clone();
         let shutdown = async move {
             shutdown.await;
@@ -160,31 +174,60 @@ impl App {
     }
 }
 
+/// How `paytree provider` serves besides its faults: over HTTPS or not.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderOptions {
+    pub tls: Option<ServerTls>,
+}
+
+impl ProviderOptions {
+    /// The server these options make: HTTPS or HTTP, with the default limits.
+    pub fn server(&self) -> Server {
+        Server {
+            tls: self.tls.clone(),
+            ..Server::default()
+        }
+    }
+}
+
 /// Binds `listen` and runs the simulated payment system alone until `shutdown` completes.
 pub async fn provider(
     listen: std::net::SocketAddr,
     sim: Simulator,
+    options: ProviderOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
     announce(&format!(
-        "paytree provider listening on http://{}",
+        "paytree provider listening on {}://{}",
+        options.server().scheme(),
         listener.local_addr()?
     ));
-    run_provider(listener, Arc::new(sim), shutdown).await
+    run_provider_with(listener, Arc::new(sim), options, shutdown).await
 }
 
-/// Serves the simulated payment system on `listener` until `shutdown` completes and every
-/// open connection has closed (or the grace is over).
+/// Serves the simulated payment system over plain HTTP on `listener` until
+/// `shutdown` completes and every open connection has closed (or the grace is over).
 pub async fn run_provider(
     listener: tokio::net::TcpListener,
     sim: Arc<Simulator>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    run_provider_with(listener, sim, ProviderOptions::default(), shutdown).await
+}
+
+/// [`run_provider`] over HTTPS, if `options` say so.
+pub async fn run_provider_with(
+    listener: tokio::net::TcpListener,
+    sim: Arc<Simulator>,
+    options: ProviderOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let server = options.server();
     let router = crate::provider::server::router(sim);
-    Server::default().serve(listener, router, shutdown).await?;
+    server.serve(listener, router, shutdown).await?;
     Ok(())
 }
 

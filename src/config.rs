@@ -61,7 +61,7 @@ overrides! {
     reconcile_after_ms: u64 = "PAYTREE_RECONCILE_AFTER_MS";
     /// How long Idempotency-Keys are kept, in milliseconds; docs/api.md promises at least 24 h [default: 86400000].
     idempotency_retention_ms: u64 = "PAYTREE_IDEMPOTENCY_RETENTION_MS";
-    /// URL that receives every message as a signed JSON POST (besides the inbox) [default: none].
+    /// URL (http:// or https://) that receives every message as a signed JSON POST (besides the inbox) [default: none].
     notify_webhook: String = "PAYTREE_NOTIFY_WEBHOOK";
     /// Secret for the webhook's `Paytree-Signature` HMAC; required with --notify-webhook.
     notify_webhook_secret: String = "PAYTREE_NOTIFY_WEBHOOK_SECRET";
@@ -69,7 +69,13 @@ overrides! {
     notify_timeout_ms: u64 = "PAYTREE_NOTIFY_TIMEOUT_MS";
     /// Waits before each webhook retry, e.g. `500ms,1s,1m`; each is jittered down to half [default: 1s,2s,4s,8s,16s,30s,1m,2m,5m,10m,30m,1h].
     notify_retries: String = "PAYTREE_NOTIFY_RETRIES";
-    /// Milliseconds a client may take to send a request head; also how long an idle connection is kept [default: 10000].
+    /// Serve HTTPS with this PEM certificate chain, leaf first; needs --tls-key [default: plain HTTP].
+    tls_cert: PathBuf = "PAYTREE_TLS_CERT";
+    /// The PEM private key of --tls-cert.
+    tls_key: PathBuf = "PAYTREE_TLS_KEY";
+    /// A PEM file of CA certificates that the payment system's and the webhook's HTTPS clients trust besides Mozilla's and the system's roots [default: none].
+    ca_file: PathBuf = "PAYTREE_CA_FILE";
+    /// Milliseconds a client may take to send a request head (and, over HTTPS, the TLS handshake); also how long an idle connection is kept [default: 10000].
     header_timeout_ms: u64 = "PAYTREE_HEADER_TIMEOUT_MS";
     /// Milliseconds a client may take to send a request body, from the end of its head; later it is answered 408 and the connection closed [default: 15000].
     body_timeout_ms: u64 = "PAYTREE_BODY_TIMEOUT_MS";
@@ -94,6 +100,7 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub provider: ProviderSetting,
+    pub tls: TlsFiles,
     pub limits: Limits,
     pub breaker: BreakerConfig,
     pub max_payment_calls: usize,
@@ -152,6 +159,15 @@ impl std::fmt::Debug for WebhookConfig {
     }
 }
 
+/// The TLS files, as given; [`crate::tls`] reads and checks them at start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// `--tls-cert` and `--tls-key`: serve HTTPS.
+    pub serve: Option<(PathBuf, PathBuf)>,
+    /// `--ca-file`: more roots for the HTTPS clients.
+    pub ca_file: Option<PathBuf>,
+}
+
 /// Parses `500ms,1s,2m,1h` into durations.
 fn parse_schedule(text: &str) -> anyhow::Result<Vec<Duration>> {
     text.split(',')
@@ -199,7 +215,9 @@ impl Settings {
             url if url.starts_with("http://") || url.starts_with("https://") => {
                 ProviderSetting::Url(url.to_owned())
             }
-            other => bail!("--provider must be `embedded` or an http:// URL, not {other:?}"),
+            other => {
+                bail!("--provider must be `embedded` or an http:// or https:// URL, not {other:?}")
+            }
         };
         let defaults = BreakerConfig::default();
         let breaker = BreakerConfig {
@@ -221,9 +239,8 @@ impl Settings {
         let webhook = match (o.notify_webhook, o.notify_webhook_secret) {
             (None, _) => None,
             (Some(url), Some(secret)) if !secret.is_empty() => {
-                if !url.starts_with("http://") {
-                    // reqwest is built without TLS: put a TLS-terminating proxy in front.
-                    bail!("--notify-webhook must be an http:// URL");
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    bail!("--notify-webhook must be an http:// or https:// URL");
                 }
                 Some(WebhookConfig { url, secret })
             }
@@ -253,6 +270,15 @@ impl Settings {
             after: Duration::from_millis(o.reconcile_after_ms.unwrap_or(60_000)).max(min_reconcile),
             retention: Duration::from_millis(o.idempotency_retention_ms.unwrap_or(86_400_000)),
         };
+        let tls = TlsFiles {
+            serve: match (o.tls_cert, o.tls_key) {
+                (Some(cert), Some(key)) => Some((cert, key)),
+                (None, None) => None,
+                (Some(_), None) => bail!("--tls-cert needs --tls-key"),
+                (None, Some(_)) => bail!("--tls-key needs --tls-cert"),
+            },
+            ca_file: o.ca_file,
+        };
         let defaults = Limits::default();
         let millis =
             |ms: Option<u64>, default| ms.map_or(default, |ms| Duration::from_millis(ms.max(1)));
@@ -263,6 +289,7 @@ impl Settings {
             shutdown_grace: millis(o.shutdown_grace_ms, defaults.shutdown_grace),
         };
         Ok(Self {
+            tls,
             limits,
             notify,
             aggregates,
@@ -361,6 +388,34 @@ mod tests {
         assert_eq!(s.limits.max_connections, 8);
         assert_eq!(s.limits.shutdown_grace, Duration::from_millis(250));
         assert_eq!(s.limits.body_timeout, Duration::from_millis(1));
+    }
+
+    #[test]
+    fn tls_files_come_in_pairs() {
+        let cert = || Some(PathBuf::from("cert.pem"));
+        let key = || Some(PathBuf::from("key.pem"));
+        let only_cert = Overrides {
+            tls_cert: cert(),
+            ..Overrides::default()
+        };
+        let message = Settings::resolve(only_cert).unwrap_err().to_string();
+        assert_eq!(message, "--tls-cert needs --tls-key");
+        let only_key = Overrides {
+            tls_key: key(),
+            ..Overrides::default()
+        };
+        assert!(Settings::resolve(only_key).is_err());
+        let both = Overrides {
+            tls_cert: cert(),
+            tls_key: key(),
+            ..Overrides::default()
+        };
+        let s = Settings::resolve(both).unwrap();
+        assert_eq!(s.tls.serve, Some((cert().unwrap(), key().unwrap())));
+        assert_eq!(s.tls.ca_file, None);
+        let file: Overrides = toml::from_str("ca_file = \"ca.pem\"").unwrap();
+        let s = Settings::resolve(file).unwrap();
+        assert_eq!(s.tls.ca_file, Some(PathBuf::from("ca.pem")));
     }
 
     #[test]

@@ -1,10 +1,10 @@
-//! The HTTP server under paytree and `paytree provider`: one accept loop (HTTP/1.1, hyper),
-//! with the bounds a slow or hostile client must not get around:
+//! The HTTP server under paytree and `paytree provider`: one accept loop for HTTP and HTTPS
+//! (HTTP/1.1, hyper), with the bounds a slow or hostile client must not get around:
 //!
 //! - at most [`Limits::max_connections`] connections; past it the loop stops accepting, so
 //!   new connections wait in the kernel's listen backlog until one closes;
-//! - every request head must arrive within [`Limits::header_timeout`] (an idle keep-alive
-//!   connection is closed after it too);
+//! - the TLS handshake and every request head must arrive within [`Limits::header_timeout`]
+//!   (an idle keep-alive connection is closed after it too);
 //! - a request body must arrive within [`Limits::body_timeout`] of its head, else 408
 //!   ([`body_deadline`], a layer of the router) and the connection is closed;
 //! - after the shutdown signal, connections get [`Limits::shutdown_grace`] to finish their
@@ -13,6 +13,7 @@
 //! Every request carries the client's address as `ConnectInfo<SocketAddr>`.
 
 use crate::http::problem::Problem;
+use crate::tls::ServerTls;
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -28,6 +29,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
@@ -54,13 +56,19 @@ impl Default for Limits {
     }
 }
 
-/// How to serve: within [`Limits`].
+/// How to serve: plain HTTP or HTTPS, within [`Limits`].
 #[derive(Debug, Clone, Default)]
 pub struct Server {
+    pub tls: Option<ServerTls>,
     pub limits: Limits,
 }
 
 impl Server {
+    /// `https` or `http`, for the URL a server announces.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+
     /// Serves `router` on `listener` until `shutdown` completes; then stops accepting, lets
     /// open connections finish their requests for at most the shutdown grace, drops those
     /// still open, and returns.
@@ -92,7 +100,9 @@ impl Server {
                         watcher: graceful.watcher(),
                         _permit: permit,
                     };
-                    connections.spawn(connection.serve(stream));
+                    let tls = self.tls.clone();
+                    let handshake = limits.header_timeout;
+                    connections.spawn(connection.run(stream, tls, handshake));
                 }
             }
         }
@@ -159,8 +169,23 @@ struct Connection {
 }
 
 impl Connection {
-    async fn serve(self, stream: TcpStream) {
+    async fn run(self, stream: TcpStream, tls: Option<ServerTls>, handshake: Duration) {
         let _ = stream.set_nodelay(true);
+        match tls {
+            None => self.serve(stream).await,
+            // In this connection's own task, so a slow handshake never holds up the others.
+            Some(tls) => match tokio::time::timeout(handshake, tls.acceptor().accept(stream)).await
+            {
+                Ok(Ok(stream)) => self.serve(stream).await,
+                Ok(Err(e)) => {
+                    tracing::debug!(peer = %self.peer, error = %e, "TLS handshake failed")
+                }
+                Err(_) => tracing::debug!(peer = %self.peer, "TLS handshake timed out"),
+            },
+        }
+    }
+
+    async fn serve(self, io: impl AsyncRead + AsyncWrite + Unpin + Send + 'static) {
         let Self {
             http,
             router,
@@ -178,7 +203,7 @@ impl Connection {
             });
             router.clone().oneshot(request)
         });
-        let connection = http.serve_connection(TokioIo::new(stream), service);
+        let connection = http.serve_connection(TokioIo::new(io), service);
         if let Err(e) = watcher.watch(connection).await {
             tracing::debug!(%peer, error = %e, "connection ended with an error");
         }

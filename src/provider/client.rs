@@ -1,9 +1,13 @@
-//! The HTTP client for a payment system at a base URL. Timeouts are not set here: the payment
-//! actor puts its timeout inside the circuit breaker's guarded call, where it is counted.
+//! The HTTP client for a payment system at a base URL (http:// or https://, verified against
+//! [`ClientTls`]'s roots). Timeouts are not set here: the payment actor puts its timeout
+//! inside the circuit breaker's guarded call, where it is counted.
 
 use super::wire::{AuthorizationBody, AuthorizationReply, RefundBody, RefundReply};
 use super::{Authorization, AuthorizeRequest, ProviderError};
+use crate::tls::ClientTls;
+use anyhow::Context;
 use serde::de::DeserializeOwned;
+use std::time::Duration;
 
 #[derive(Clone, Debug)]
 pub struct HttpPaymentSystem {
@@ -12,14 +16,19 @@ pub struct HttpPaymentSystem {
 }
 
 impl HttpPaymentSystem {
-    pub fn new(base: &str) -> Self {
-        Self {
+    pub fn new(base: &str, tls: &ClientTls) -> anyhow::Result<Self> {
+        let http = tls
+            .http_client()
+            .pool_max_idle_per_host(64)
+            // Shorter than a server's idle timeout (paytree's own is 10 s), so that a pooled
+            // connection is not reused just as the server closes it.
+            .pool_idle_timeout(Duration::from_secs(5))
+            .build()
+            .context("building the payment system's HTTP client")?;
+        Ok(Self {
             base: base.trim_end_matches('/').to_owned(),
-            http: reqwest::Client::builder()
-                .pool_max_idle_per_host(64)
-                .build()
-                .expect("a client without TLS always builds"),
-        }
+            http,
+        })
     }
 
     pub async fn authorize(
@@ -73,8 +82,8 @@ fn not_found() -> ProviderError {
 async fn answer<T: DeserializeOwned>(
     response: reqwest::Result<reqwest::Response>,
 ) -> Result<Option<T>, ProviderError> {
-    // The error's text may name the URL but never the body, so it is safe to keep.
-    let response = response.map_err(|e| ProviderError::Connect(e.without_url().to_string()))?;
+    // The error's text names neither the URL nor the body, so it is safe to keep.
+    let response = response.map_err(|e| ProviderError::Connect(crate::tls::request_error(e)))?;
     let status = response.status();
     if status == reqwest::StatusCode::NOT_FOUND {
         return Ok(None);

@@ -26,4 +26,5 @@ mod restart;
 mod secrecy;
 mod serving;
 mod supervision;
+mod tls;
 mod webhook;

@@ -91,6 +91,25 @@ async fn a_client_that_stalls_in_its_request_head_is_disconnected_after_the_head
 }
 
 #[tokio::test]
+async fn a_client_that_stalls_in_the_tls_handshake_is_disconnected_after_the_header_timeout() {
+    let certs = test_certs();
+    let flags = [&certs.serve_flags()[..], &["--header-timeout-ms", "300"]].concat();
+    let app = spawn_app_with(&flags).await;
+    // The first bytes of a ClientHello (a TLS 1.x handshake record), then nothing.
+    let mut stream = connect(&app).await;
+    stream
+        .write_all(&[0x16, 0x03, 0x01, 0x00, 0xc8, 0x01])
+        .await
+        .unwrap();
+    let (answer, took) = read_until_closed(&mut stream).await;
+    assert!(took >= Duration::from_millis(250), "{took:?}");
+    assert!(answer.is_empty(), "{answer:?}");
+    let mut silent = connect(&app).await;
+    let (_, took) = read_until_closed(&mut silent).await;
+    assert!(took >= Duration::from_millis(250), "{took:?}");
+}
+
+#[tokio::test]
 async fn a_client_that_stalls_in_its_body_is_answered_408_as_a_problem_and_disconnected() {
     let app = spawn_app_with(&["--body-timeout-ms", "300"]).await;
     let mut stream = connect(&app).await;
@@ -201,11 +220,25 @@ async fn ask_peer(stream: &mut (impl AsyncRead + AsyncWrite + Unpin)) -> String 
 }
 
 #[tokio::test]
-async fn every_request_carries_the_clients_address() {
+async fn every_request_carries_the_clients_address_over_http_and_https() {
+    let certs = test_certs();
     let router = axum::Router::new().route("/peer", axum::routing::get(echo_peer));
-    let addr = spawn_server(Server::default(), router).await;
+
+    let addr = spawn_server(Server::default(), router.clone()).await;
     let mut tcp = TcpStream::connect(addr).await.unwrap();
     let me = tcp.local_addr().unwrap();
     let answer = ask_peer(&mut tcp).await;
+    assert!(answer.ends_with(&format!("\r\n\r\n{me}")), "{me}: {answer}");
+
+    let https = Server {
+        tls: Some(certs.server_tls()),
+        ..Server::default()
+    };
+    let addr = spawn_server(https, router).await;
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let me = tcp.local_addr().unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = certs.connector().connect(name, tcp).await.unwrap();
+    let answer = ask_peer(&mut tls).await;
     assert!(answer.ends_with(&format!("\r\n\r\n{me}")), "{me}: {answer}");
 }

@@ -89,7 +89,10 @@ async fn start(args: &[&str], log: &Path) -> (Child, String) {
         .unwrap()
         .expect("paytree printed a line");
     let address = line.rsplit(' ').next().unwrap().to_owned();
-    assert!(address.starts_with("http://127.0.0.1:"), "{line}");
+    assert!(
+        address.starts_with("http://127.0.0.1:") || address.starts_with("https://127.0.0.1:"),
+        "{line}"
+    );
     (child, address)
 }
 
