@@ -6,7 +6,7 @@
 use crate::actors::notifier::WebhookChannel;
 use crate::actors::webhook::Webhook;
 use crate::actors::{Actors, TreeOptions};
-use crate::config::{Overrides, ProviderSetting, Settings};
+use crate::config::{Overrides, ProviderSetting, Secret, Settings};
 use crate::domain::paymethod::Fingerprinter;
 use crate::http::{self, AppState};
 use crate::provider::{HttpPaymentSystem, PaymentSystem, Simulator};
@@ -117,7 +117,11 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     };
     let system = match &settings.provider {
         ProviderSetting::Embedded => PaymentSystem::Embedded(Arc::new(Simulator::default())),
-        ProviderSetting::Url(url) => PaymentSystem::Http(HttpPaymentSystem::new(url, &client_tls)?),
+        ProviderSetting::Url(url) => PaymentSystem::Http(HttpPaymentSystem::new(
+            url,
+            settings.provider_key.as_ref(),
+            &client_tls,
+        )?),
     };
     let actors = Actors::start(TreeOptions {
         webhook,
@@ -174,9 +178,11 @@ impl App {
     }
 }
 
-/// How `paytree provider` serves besides its faults: over HTTPS or not.
+/// How `paytree provider` serves besides its faults: HTTPS, and the key it asks for.
 #[derive(Debug, Clone, Default)]
 pub struct ProviderOptions {
+    /// Calls without `Authorization: Bearer <key>` are refused with 401.
+    pub api_key: Option<Secret>,
     pub tls: Option<ServerTls>,
 }
 
@@ -208,7 +214,7 @@ pub async fn provider(
     run_provider_with(listener, Arc::new(sim), options, shutdown).await
 }
 
-/// Serves the simulated payment system over plain HTTP on `listener` until
+/// Serves the simulated payment system over plain HTTP, without a key, on `listener` until
 /// `shutdown` completes and every open connection has closed (or the grace is over).
 pub async fn run_provider(
     listener: tokio::net::TcpListener,
@@ -218,7 +224,7 @@ pub async fn run_provider(
     run_provider_with(listener, sim, ProviderOptions::default(), shutdown).await
 }
 
-/// [`run_provider`] over HTTPS, if `options` say so.
+/// [`run_provider`] with HTTPS and a key, as `options` say.
 pub async fn run_provider_with(
     listener: tokio::net::TcpListener,
     sim: Arc<Simulator>,
@@ -226,7 +232,7 @@ pub async fn run_provider_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let server = options.server();
-    let router = crate::provider::server::router(sim);
+    let router = crate::provider::server::router(sim, options.api_key);
     server.serve(listener, router, shutdown).await?;
     Ok(())
 }

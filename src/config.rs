@@ -64,7 +64,8 @@ overrides! {
     /// URL (http:// or https://) that receives every message as a signed JSON POST (besides the inbox) [default: none].
     notify_webhook: String = "PAYTREE_NOTIFY_WEBHOOK";
     /// Secret for the webhook's `Paytree-Signature` HMAC; required with --notify-webhook.
-    notify_webhook_secret: String = "PAYTREE_NOTIFY_WEBHOOK_SECRET";
+    #[arg(hide_env_values = true)]
+    notify_webhook_secret: Secret = "PAYTREE_NOTIFY_WEBHOOK_SECRET";
     /// Webhook call timeout in milliseconds [default: 5000].
     notify_timeout_ms: u64 = "PAYTREE_NOTIFY_TIMEOUT_MS";
     /// Waits before each webhook retry, e.g. `500ms,1s,1m`; each is jittered down to half [default: 1s,2s,4s,8s,16s,30s,1m,2m,5m,10m,30m,1h].
@@ -75,6 +76,9 @@ overrides! {
     tls_key: PathBuf = "PAYTREE_TLS_KEY";
     /// A PEM file of CA certificates that the payment system's and the webhook's HTTPS clients trust besides Mozilla's and the system's roots [default: none].
     ca_file: PathBuf = "PAYTREE_CA_FILE";
+    /// Sent to the payment system as `Authorization: Bearer <key>` on every call [default: none].
+    #[arg(hide_env_values = true)]
+    provider_key: Secret = "PAYTREE_PROVIDER_KEY";
     /// Milliseconds a client may take to send a request head (and, over HTTPS, the TLS handshake); also how long an idle connection is kept [default: 10000].
     header_timeout_ms: u64 = "PAYTREE_HEADER_TIMEOUT_MS";
     /// Milliseconds a client may take to send a request body, from the end of its head; later it is answered 408 and the connection closed [default: 15000].
@@ -94,12 +98,38 @@ pub enum ProviderSetting {
     Url(String),
 }
 
+/// A secret setting (a key, a signing secret): never shown by `Debug`, so neither logs nor
+/// `--help` (which hides its environment value) print it.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(text: String) -> Self {
+        Self(text)
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 /// Resolved settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub provider: ProviderSetting,
+    /// Sent to the payment system as a bearer token.
+    pub provider_key: Option<Secret>,
     pub tls: TlsFiles,
     pub limits: Limits,
     pub breaker: BreakerConfig,
@@ -144,19 +174,10 @@ pub struct NotifyConfig {
     pub retries: Vec<Duration>,
 }
 
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookConfig {
     pub url: String,
-    pub secret: String,
-}
-
-impl std::fmt::Debug for WebhookConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebhookConfig")
-            .field("url", &self.url)
-            .field("secret", &"<redacted>")
-            .finish()
-    }
+    pub secret: Secret,
 }
 
 /// The TLS files, as given; [`crate::tls`] reads and checks them at start.
@@ -238,7 +259,7 @@ impl Settings {
         };
         let webhook = match (o.notify_webhook, o.notify_webhook_secret) {
             (None, _) => None,
-            (Some(url), Some(secret)) if !secret.is_empty() => {
+            (Some(url), Some(secret)) if !secret.expose().is_empty() => {
                 if !(url.starts_with("http://") || url.starts_with("https://")) {
                     bail!("--notify-webhook must be an http:// or https:// URL");
                 }
@@ -289,6 +310,7 @@ impl Settings {
             shutdown_grace: millis(o.shutdown_grace_ms, defaults.shutdown_grace),
         };
         Ok(Self {
+            provider_key: o.provider_key,
             tls,
             limits,
             notify,
@@ -365,7 +387,7 @@ mod tests {
         };
         assert!(Settings::resolve(o.clone()).is_err());
         let with_secret = Overrides {
-            notify_webhook_secret: Some("s3cret".into()),
+            notify_webhook_secret: Some(Secret::from("s3cret".to_owned())),
             ..o
         };
         let s = Settings::resolve(with_secret).unwrap();
@@ -416,6 +438,22 @@ mod tests {
         let file: Overrides = toml::from_str("ca_file = \"ca.pem\"").unwrap();
         let s = Settings::resolve(file).unwrap();
         assert_eq!(s.tls.ca_file, Some(PathBuf::from("ca.pem")));
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let o: Overrides = toml::from_str(
+            "provider = \"https://127.0.0.1:1\"\nprovider_key = \"psk_live_1\"\n\
+             notify_webhook = \"https://127.0.0.1:2/hook\"\nnotify_webhook_secret = \"whsec_1\"",
+        )
+        .unwrap();
+        let s = Settings::resolve(o.clone()).unwrap();
+        assert_eq!(s.provider_key.as_ref().unwrap().expose(), "psk_live_1");
+        for text in [format!("{o:?}"), format!("{s:?}")] {
+            assert!(!text.contains("psk_live_1"), "{text}");
+            assert!(!text.contains("whsec_1"), "{text}");
+            assert!(text.contains("<redacted>"), "{text}");
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use paytree::app::{ProviderOptions, ServeArgs};
+use paytree::config::Secret;
 use paytree::provider::{Faults, Simulator};
 use paytree::tls::ServerTls;
 use std::net::SocketAddr;
@@ -39,6 +40,9 @@ enum Command {
         /// Delay before every answer, in milliseconds.
         #[arg(long, default_value_t = 0)]
         latency_ms: u64,
+        /// Refuse every /v1/ call (401) without `Authorization: Bearer <KEY>` [default: no key].
+        #[arg(long, env = "PAYTREE_PROVIDER_API_KEY", hide_env_values = true)]
+        api_key: Option<Secret>,
         /// Serve HTTPS with this PEM certificate chain, leaf first [default: plain HTTP].
         #[arg(long, env = "PAYTREE_PROVIDER_TLS_CERT", requires = "tls_key")]
         tls_cert: Option<PathBuf>,
@@ -60,6 +64,7 @@ async fn main() -> anyhow::Result<()> {
             fail_rate,
             drop_rate,
             latency_ms,
+            api_key,
             tls_cert,
             tls_key,
         } => {
@@ -77,7 +82,7 @@ async fn main() -> anyhow::Result<()> {
                 (Some(cert), Some(key)) => Some(ServerTls::from_pem_files(&cert, &key)?),
                 _ => None,
             };
-            let options = ProviderOptions { tls };
+            let options = ProviderOptions { api_key, tls };
             let sim = Simulator::new(faults);
             paytree::app::provider(listen, sim, options, paytree::app::shutdown_signal()).await
         }

@@ -1,14 +1,18 @@
 //! The HTTP client for a payment system at a base URL (http:// or https://, verified against
-//! [`ClientTls`]'s roots). Timeouts are not set here: the payment actor puts its timeout
-//! inside the circuit breaker's guarded call, where it is counted.
+//! [`ClientTls`]'s roots), which it authenticates to with its key as a bearer token. Timeouts
+//! are not set here: the payment actor puts its timeout inside the circuit breaker's guarded
+//! call, where it is counted.
 
 use super::wire::{AuthorizationBody, AuthorizationReply, RefundBody, RefundReply};
 use super::{Authorization, AuthorizeRequest, ProviderError};
+use crate::config::Secret;
 use crate::tls::ClientTls;
 use anyhow::Context;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 
+/// `Debug` shows the key's header as `Sensitive`, never its value.
 #[derive(Clone, Debug)]
 pub struct HttpPaymentSystem {
     base: String,
@@ -16,9 +20,18 @@ pub struct HttpPaymentSystem {
 }
 
 impl HttpPaymentSystem {
-    pub fn new(base: &str, tls: &ClientTls) -> anyhow::Result<Self> {
+    pub fn new(base: &str, key: Option<&Secret>, tls: &ClientTls) -> anyhow::Result<Self> {
+        let mut headers = HeaderMap::new();
+        if let Some(key) = key {
+            let mut bearer = HeaderValue::try_from(format!("Bearer {}", key.expose()))
+                .ok()
+                .context("--provider-key must be visible ASCII")?;
+            bearer.set_sensitive(true);
+            headers.insert(AUTHORIZATION, bearer);
+        }
         let http = tls
             .http_client()
+            .default_headers(headers)
             .pool_max_idle_per_host(64)
             // Shorter than a server's idle timeout (paytree's own is 10 s), so that a pooled
             // connection is not reused just as the server closes it.
@@ -99,4 +112,23 @@ async fn answer<T: DeserializeOwned>(
         .await
         .map_err(|_| ProviderError::Protocol("unreadable answer".into()))?;
     Ok(Some(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_never_shows_in_debug_output() {
+        let key = Secret::from("psk_live_0123456789".to_owned());
+        let tls = ClientTls::new(None).unwrap();
+        let client = HttpPaymentSystem::new("https://127.0.0.1:1/", Some(&key), &tls).unwrap();
+        let text = format!("{client:?}");
+        assert!(!text.contains("psk_live_0123456789"), "{text}");
+        assert!(text.contains("Sensitive"), "{text}");
+        assert!(
+            HttpPaymentSystem::new("http://x", Some(&Secret::from("a\nb".to_owned())), &tls)
+                .is_err()
+        );
+    }
 }

@@ -1,15 +1,19 @@
 //! HTTPS on every side, with certificates made for the test (a CA and a leaf for localhost
-//! and 127.0.0.1): paytree serving HTTPS, calling a payment system that serves HTTPS, and
-//! posting to a webhook over HTTPS; certificates from an unknown CA refused everywhere; TLS
-//! flags that cannot work refused at start.
+//! and 127.0.0.1): paytree serving HTTPS, calling a payment system that serves HTTPS and asks
+//! for a key, and posting to a webhook over HTTPS; certificates from an unknown CA refused
+//! everywhere; TLS flags that cannot work refused at start.
 
 use crate::helpers::*;
 use axum::body::Bytes;
 use paytree::app::ProviderOptions;
+use paytree::config::Secret;
 use paytree::serve::Server;
+use reqwest::Method;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+const KEY: &str = "psk_test_0123456789abcdef";
 
 #[tokio::test]
 async fn paytree_serves_https_to_a_client_that_trusts_its_ca_and_to_no_other() {
@@ -37,9 +41,10 @@ async fn paytree_serves_https_to_a_client_that_trusts_its_ca_and_to_no_other() {
     assert!(reqwest::Client::new().get(plain).send().await.is_err());
 }
 
-/// The simulated payment system over HTTPS with `certs`.
+/// The simulated payment system over HTTPS with `certs`, asking for `KEY`.
 async fn spawn_tls_provider(certs: &TestCerts) -> TestProvider {
     let options = ProviderOptions {
+        api_key: Some(Secret::from(KEY.to_owned())),
         tls: Some(certs.server_tls()),
     };
     let provider = spawn_provider_with(options, certs.client()).await;
@@ -58,20 +63,85 @@ async fn authorization_calls(provider: &TestProvider) -> u64 {
 }
 
 #[tokio::test]
-async fn paytree_pays_through_an_https_payment_system_trusted_through_the_ca_file() {
+async fn the_simulated_payment_system_refuses_calls_without_exactly_its_key() {
+    let certs = test_certs();
+    let provider = spawn_tls_provider(&certs).await;
+    let url = format!("{}/v1/stats", provider.address);
+    let client = certs.client();
+    let wrong = [
+        None,
+        Some("Bearer psk_test_wrong".to_owned()),
+        Some(format!("Bearer {KEY}x")),
+        Some(format!("Basic {KEY}")),
+        Some(KEY.to_owned()),
+    ];
+    for authorization in wrong {
+        let mut request = client.get(&url);
+        if let Some(value) = &authorization {
+            request = request.header("authorization", value);
+        }
+        let r = request.send().await.unwrap();
+        assert_eq!(r.status(), 401, "{authorization:?}");
+        assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    }
+    let r = provider
+        .request(Method::GET, "/v1/stats")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let health = client.get(format!("{}/healthz", provider.address));
+    assert_eq!(
+        health.send().await.unwrap().status(),
+        200,
+        "health needs no key"
+    );
+}
+
+#[tokio::test]
+async fn paytree_pays_through_an_https_payment_system_with_its_key_and_never_logs_the_key() {
+    let certs = test_certs();
+    let provider = spawn_tls_provider(&certs).await;
+    // A process of its own: its log is read.
+    let ca = arg(&certs.ca);
+    let mut app = spawn_process_with(&[
+        "--provider",
+        &provider.address,
+        "--ca-file",
+        ca,
+        "--provider-key",
+        KEY,
+    ])
+    .await;
+    app.register_ok("pia", VISA).await;
+    assert_eq!(authorization_calls(&provider).await, 1);
+    let status = app.stop().await;
+    assert!(status.success());
+    let log = app.log();
+    assert!(log.contains("paytree started"), "{log}");
+    assert!(!log.contains(KEY), "{log}");
+}
+
+#[tokio::test]
+async fn without_its_key_the_payment_system_answers_401_and_a_registration_is_503() {
     let certs = test_certs();
     let provider = spawn_tls_provider(&certs).await;
     let ca = arg(&certs.ca);
     let app = spawn_app_with(&["--provider", &provider.address, "--ca-file", ca]).await;
-    app.register_ok("pia", VISA).await;
-    assert_eq!(authorization_calls(&provider).await, 1);
+    let r = app.register("quinn", "card", VISA).await;
+    assert_problem(r, 503, "payment-unavailable").await;
+    let r = app.register("quinn", "card", VISA).await;
+    assert_problem(r, 503, "payment-unavailable").await;
+    assert_eq!(authorization_calls(&provider).await, 0);
+    // A 401 is a problem of ours, not of the payment system's health: the breaker stays shut.
+    assert_eq!(app.breaker().await["state"], "closed");
 }
 
 #[tokio::test]
 async fn without_the_ca_paytree_refuses_the_payment_systems_certificate() {
     let certs = test_certs();
     let provider = spawn_tls_provider(&certs).await;
-    let app = spawn_app_with(&["--provider", &provider.address]).await;
+    let app = spawn_app_with(&["--provider", &provider.address, "--provider-key", KEY]).await;
     let r = app.register("ruth", "card", VISA).await;
     assert_problem(r, 503, "payment-unavailable").await;
     assert_eq!(authorization_calls(&provider).await, 0);

@@ -76,7 +76,7 @@ impl Webhook {
         };
         let body = serde_json::to_vec(&body).expect("the body always serializes");
         let at = Timestamp::now();
-        let signed = signature(self.config.secret.as_bytes(), at.0 / 1_000, &body);
+        let signed = signature(self.config.secret.expose().as_bytes(), at.0 / 1_000, &body);
         let started = Instant::now();
         let result = self
             .http

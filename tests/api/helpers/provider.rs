@@ -13,6 +13,8 @@ use tokio::task::JoinHandle;
 pub struct TestProvider {
     pub address: String,
     client: Client,
+    /// The key it asks for, which this handle sends.
+    key: Option<String>,
     shutdown: oneshot::Sender<()>,
     served: JoinHandle<()>,
 }
@@ -21,11 +23,12 @@ pub async fn spawn_provider() -> TestProvider {
     spawn_provider_with(ProviderOptions::default(), Client::new()).await
 }
 
-/// Over HTTPS if `options` say so; `client` must trust its certificate.
+/// With HTTPS and a key as `options` say; `client` must trust its certificate.
 pub async fn spawn_provider_with(options: ProviderOptions, client: Client) -> TestProvider {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let scheme = options.server().scheme();
     let address = format!("{scheme}://{}", listener.local_addr().unwrap());
+    let key = options.api_key.as_ref().map(|k| k.expose().to_owned());
     let (shutdown, stop) = oneshot::channel::<()>();
     let served = tokio::spawn(async move {
         let stopped = async {
@@ -39,16 +42,22 @@ pub async fn spawn_provider_with(options: ProviderOptions, client: Client) -> Te
     TestProvider {
         address,
         client,
+        key,
         shutdown,
         served,
     }
 }
 
 impl TestProvider {
-    /// A request to `path`.
+    /// A request to `path`, with the key if it asks for one.
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.client
-            .request(method, format!("{}{path}", self.address))
+        let request = self
+            .client
+            .request(method, format!("{}{path}", self.address));
+        match &self.key {
+            Some(key) => request.bearer_auth(key),
+            None => request,
+        }
     }
 
     pub async fn set_faults(&self, faults: Value) {
