@@ -171,7 +171,7 @@ impl App {
             draining.store(false, Ordering::SeqCst);
             tracing::info!("shutting down: finishing in-flight requests");
         };
-        self.server.serve(listener, self.router, shutdown).await?;
+        self.server.serve(listener, self.router, shutdown).await;
         self.actors.shutdown().await;
         tracing::info!("paytree stopped");
         Ok(())
@@ -233,7 +233,7 @@ pub async fn run_provider_with(
 ) -> anyhow::Result<()> {
     let server = options.server();
     let router = crate::provider::server::router(sim, options.api_key);
-    server.serve(listener, router, shutdown).await?;
+    server.serve(listener, router, shutdown).await;
     Ok(())
 }
 

@@ -77,7 +77,7 @@ impl Server {
         listener: TcpListener,
         router: axum::Router,
         shutdown: impl Future<Output = ()> + Send,
-    ) -> std::io::Result<()> {
+    ) {
         let permits = Arc::new(Semaphore::new(self.limits.max_connections));
         let graceful = GracefulShutdown::new();
         let mut connections = JoinSet::new();
@@ -107,7 +107,6 @@ impl Server {
             }
         }
         drop(listener);
-        let open = connections.len();
         let drained = tokio::time::timeout(limits.shutdown_grace, async {
             graceful.shutdown().await;
             while connections.join_next().await.is_some() {}
@@ -116,13 +115,11 @@ impl Server {
         if drained.is_err() {
             tracing::warn!(
                 open = connections.len(),
-                of = open,
                 grace_ms = limits.shutdown_grace.as_millis() as u64,
                 "shutdown grace over: dropping the connections still open"
             );
             connections.shutdown().await;
         }
-        Ok(())
     }
 }
 
