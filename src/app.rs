@@ -1,17 +1,20 @@
-//! Start order (data dir, secret, store, payment system, actor tree, HTTP) and shutdown order
-//! (readiness off, in-flight requests finish, the tree drains, exit). [`build`] and
-//! [`App::run`] take the steps apart so tests can serve on a listener of their own.
+//! Start order (TLS files, data dir, secret, store, payment system, actor tree, HTTP) and
+//! shutdown order (readiness off, in-flight requests finish within the grace, the tree drains,
+//! exit). [`build`] and [`App::run`] take the steps apart so tests can serve on a listener of
+//! their own.
 
 use crate::actors::notifier::WebhookChannel;
 use crate::actors::webhook::Webhook;
 use crate::actors::{Actors, TreeOptions};
-use crate::auth::{Bootstrap, KeyHasher, Keys, Limits};
-use crate::config::{Overrides, ProviderSetting, Settings};
+use crate::auth::{Bootstrap, KeyHasher, Keys};
+use crate::config::{Overrides, ProviderSetting, Secret, Settings};
 use crate::domain::paymethod::Fingerprinter;
 use crate::http::{self, AppState};
 use crate::provider::{HttpPaymentSystem, PaymentSystem, Simulator};
+use crate::serve::Server;
 use crate::store::Store;
 use crate::telemetry;
+use crate::tls::{ClientTls, ServerTls};
 use anyhow::Context;
 use rand::Rng;
 use std::future::Future;
@@ -60,7 +63,8 @@ impl ServeArgs {
 }
 
 /// Binds `settings.listen`, builds paytree and runs it until `shutdown` completes, then
-/// drains and returns. Prints "paytree listening on http://ADDR" once it is ready.
+/// drains and returns. Prints "paytree listening on http://ADDR" (https with TLS) once it is
+/// ready.
 pub async fn serve(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -70,7 +74,8 @@ pub async fn serve(
         .with_context(|| format!("binding {}", settings.listen))?;
     let app = build(settings).await?;
     announce(&format!(
-        "paytree listening on http://{}",
+        "paytree listening on {}://{}",
+        app.scheme(),
         listener.local_addr()?
     ));
     app.run(listener, shutdown).await
@@ -80,6 +85,7 @@ pub async fn serve(
 pub struct App {
     actors: Actors,
     router: axum::Router,
+    server: Server,
     accepting: Arc<AtomicBool>,
     data_dir: PathBuf,
     provider: ProviderSetting,
@@ -90,11 +96,21 @@ pub struct App {
 pub async fn build(settings: Settings) -> anyhow::Result<App> {
     // First, so that nothing recorded during start-up is lost.
     let metrics = telemetry::metrics();
-    std::fs::create_dir_all(&settings.data_dir)
-        .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
+    // Before anything is created: TLS files that cannot work are refused at once.
+    let server = Server {
+        tls: match &settings.tls.serve {
+            Some((cert, key)) => Some(ServerTls::from_pem_files(cert, key)?),
+            None => None,
+        },
+        limits: settings.limits.clone(),
+    };
+    let client_tls = ClientTls::new(settings.tls.ca_file.as_deref())?;
+    create_data_dir(&settings.data_dir)?;
     let secret = load_or_create_secret(&settings.data_dir)?;
     let fingerprinter = Fingerprinter::new(secret);
+    // It holds the payment system's tokens: owner-only, like the secret.
     let db_path = settings.data_dir.join("paytree.redb");
+    create_private_file(&db_path)?;
     let store =
         Store::open(&db_path).with_context(|| format!("opening store {}", db_path.display()))?;
     // The same installation secret, under another label (see `KeyHasher::hash`).
@@ -104,17 +120,20 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         store.reset_views().context("emptying the mypage views")?;
         tracing::info!("mypage views emptied; the projector folds the event log from the start");
     }
-    let webhook = settings
-        .notify
-        .webhook
-        .clone()
-        .map(|config| WebhookChannel {
-            webhook: Webhook::new(config, settings.notify.timeout),
+    let webhook = match settings.notify.webhook.clone() {
+        Some(config) => Some(WebhookChannel {
+            webhook: Webhook::new(config, settings.notify.timeout, &client_tls)?,
             retries: settings.notify.retries.clone().into(),
-        });
+        }),
+        None => None,
+    };
     let system = match &settings.provider {
         ProviderSetting::Embedded => PaymentSystem::Embedded(Arc::new(Simulator::default())),
-        ProviderSetting::Url(url) => PaymentSystem::Http(HttpPaymentSystem::new(url)),
+        ProviderSetting::Url(url) => PaymentSystem::Http(HttpPaymentSystem::new(
+            url,
+            settings.provider_key.as_ref(),
+            &client_tls,
+        )?),
     };
     let store_for_keys = store.clone();
     let actors = Actors::start(TreeOptions {
@@ -132,13 +151,14 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     )
     .context("reading the API keys")?;
     keys.keep_last_use();
-    let limits = Limits::new(settings.access.auth_failures_per_minute);
+    let limits = crate::auth::Limits::new(settings.access.auth_failures_per_minute);
     limits.keep_forgetting();
     let accepting = Arc::new(AtomicBool::new(false));
     let state = AppState::new(actors.clone(), keys, limits, metrics, accepting.clone())
         .with_test_hooks(settings.test_hooks);
     Ok(App {
         router: http::router(state),
+        server,
         actors,
         accepting,
         data_dir: settings.data_dir,
@@ -152,8 +172,13 @@ impl App {
         self.router.clone()
     }
 
+    /// `https` when serving with TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        self.server.scheme()
+    }
+
     /// Serves on `listener` until `shutdown` completes: readiness turns off, in-flight
-    /// requests finish, then the tree drains.
+    /// requests finish (for at most the shutdown grace), then the tree drains.
     pub async fn run(
         self,
         listener: tokio::net::TcpListener,
@@ -162,23 +187,35 @@ impl App {
         let addr = listener.local_addr()?;
         // Before the first await: no request can be accepted while readiness is still off.
         self.accepting.store(true, Ordering::SeqCst);
-        tracing::info!(%addr, data_dir = %self.data_dir.display(), provider = ?self.provider, "paytree started");
+        tracing::info!(%addr, scheme = self.scheme(), data_dir = %self.data_dir.display(), provider = ?self.provider, "paytree started");
         let draining = self.accepting.clone();
-        // Each request carries the client's address (the failed-authentication limit is
-        // per address).
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        axum::serve(listener, service)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                draining.store(false, Ordering::SeqCst);
-                tracing::info!("shutting down: finishing in-flight requests");
-            })
-            .await?;
+        let shutdown = async move {
+            shutdown.await;
+            draining.store(false, Ordering::SeqCst);
+            tracing::info!("shutting down: finishing in-flight requests");
+        };
+        self.server.serve(listener, self.router, shutdown).await;
         self.actors.shutdown().await;
         tracing::info!("paytree stopped");
         Ok(())
+    }
+}
+
+/// How `paytree provider` serves besides its faults: HTTPS, and the key it asks for.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderOptions {
+    /// Calls without `Authorization: Bearer <key>` are refused with 401.
+    pub api_key: Option<Secret>,
+    pub tls: Option<ServerTls>,
+}
+
+impl ProviderOptions {
+    /// The server these options make: HTTPS or HTTP, with the default limits.
+    pub fn server(&self) -> Server {
+        Server {
+            tls: self.tls.clone(),
+            ..Server::default()
+        }
     }
 }
 
@@ -186,28 +223,40 @@ impl App {
 pub async fn provider(
     listen: std::net::SocketAddr,
     sim: Simulator,
+    options: ProviderOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
     announce(&format!(
-        "paytree provider listening on http://{}",
+        "paytree provider listening on {}://{}",
+        options.server().scheme(),
         listener.local_addr()?
     ));
-    run_provider(listener, Arc::new(sim), shutdown).await
+    run_provider_with(listener, Arc::new(sim), options, shutdown).await
 }
 
-/// Serves the simulated payment system on `listener` until `shutdown` completes and every
-/// open connection has closed.
+/// Serves the simulated payment system over plain HTTP, without a key, on `listener` until
+/// `shutdown` completes and every open connection has closed (or the grace is over).
 pub async fn run_provider(
     listener: tokio::net::TcpListener,
     sim: Arc<Simulator>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, crate::provider::server::router(sim))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    run_provider_with(listener, sim, ProviderOptions::default(), shutdown).await
+}
+
+/// [`run_provider`] with HTTPS and a key, as `options` say.
+pub async fn run_provider_with(
+    listener: tokio::net::TcpListener,
+    sim: Arc<Simulator>,
+    options: ProviderOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let server = options.server();
+    let router = crate::provider::server::router(sim, options.api_key);
+    server.serve(listener, router, shutdown).await;
     Ok(())
 }
 
@@ -216,6 +265,45 @@ fn announce(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
+}
+
+/// The data dir, created owner-only (0700) if missing; an existing one is left as it is.
+fn create_data_dir(dir: &Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .with_context(|| format!("creating data dir {}", dir.display()))
+}
+
+/// Opens options that create a new file readable and writable by its owner only (0600).
+fn new_private_file() -> std::fs::OpenOptions {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+}
+
+/// Creates `path` empty and owner-only if it does not exist yet; warns if an existing one is
+/// open to others (it is left as it is: its owner may have meant it).
+fn create_private_file(path: &Path) -> anyhow::Result<()> {
+    match new_private_file().open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            #[cfg(unix)]
+            if let Ok(meta) = std::fs::metadata(path) {
+                let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions());
+                if mode & 0o077 != 0 {
+                    tracing::warn!(path = %path.display(), mode = format!("{:o}", mode & 0o777), "the store is open to other users although it holds the payment system's tokens: chmod 600 it");
+                }
+            }
+            Ok(())
+        }
+        Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
+    }
 }
 
 /// This installation's secret for number fingerprints: 32 random bytes in `secret.key`,
@@ -229,11 +317,7 @@ fn load_or_create_secret(dir: &Path) -> anyhow::Result<[u8; 32]> {
             .map_err(|_| anyhow::anyhow!("secret.key must hold 32 bytes"));
     }
     let key: [u8; 32] = rand::rng().random();
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
+    let mut file = new_private_file()
         .open(&path)
         .with_context(|| format!("creating {}", path.display()))?;
     file.write_all(hex::encode(key).as_bytes())?;

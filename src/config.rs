@@ -3,6 +3,7 @@
 //! reads the file, and [`Settings::resolve`] applies the defaults.
 
 use crate::actors::BreakerConfig;
+use crate::serve::Limits;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -60,10 +61,11 @@ overrides! {
     reconcile_after_ms: u64 = "PAYTREE_RECONCILE_AFTER_MS";
     /// How long Idempotency-Keys are kept, in milliseconds; docs/api.md promises at least 24 h [default: 86400000].
     idempotency_retention_ms: u64 = "PAYTREE_IDEMPOTENCY_RETENTION_MS";
-    /// URL that receives every message as a signed JSON POST (besides the inbox) [default: none].
+    /// URL (http:// or https://) that receives every message as a signed JSON POST (besides the inbox) [default: none].
     notify_webhook: String = "PAYTREE_NOTIFY_WEBHOOK";
     /// Secret for the webhook's `Paytree-Signature` HMAC; required with --notify-webhook.
-    notify_webhook_secret: String = "PAYTREE_NOTIFY_WEBHOOK_SECRET";
+    #[arg(hide_env_values = true)]
+    notify_webhook_secret: Secret = "PAYTREE_NOTIFY_WEBHOOK_SECRET";
     /// Webhook call timeout in milliseconds [default: 5000].
     notify_timeout_ms: u64 = "PAYTREE_NOTIFY_TIMEOUT_MS";
     /// Requests a second each API key may make, sustained; bursts may reach twice it; 0 turns the per-key limit off [default: 100].
@@ -72,6 +74,23 @@ overrides! {
     auth_failures_per_minute: u32 = "PAYTREE_AUTH_FAILURES_PER_MINUTE";
     /// Waits before each webhook retry, e.g. `500ms,1s,1m`; each is jittered down to half [default: 1s,2s,4s,8s,16s,30s,1m,2m,5m,10m,30m,1h].
     notify_retries: String = "PAYTREE_NOTIFY_RETRIES";
+    /// Serve HTTPS with this PEM certificate chain, leaf first; needs --tls-key [default: plain HTTP].
+    tls_cert: PathBuf = "PAYTREE_TLS_CERT";
+    /// The PEM private key of --tls-cert.
+    tls_key: PathBuf = "PAYTREE_TLS_KEY";
+    /// A PEM file of CA certificates that the payment system's and the webhook's HTTPS clients trust besides Mozilla's and the system's roots [default: none].
+    ca_file: PathBuf = "PAYTREE_CA_FILE";
+    /// Sent to the payment system as `Authorization: Bearer <key>` on every call [default: none].
+    #[arg(hide_env_values = true)]
+    provider_key: Secret = "PAYTREE_PROVIDER_KEY";
+    /// Milliseconds a client may take to send a request head (and, over HTTPS, the TLS handshake); also how long an idle connection is kept [default: 10000].
+    header_timeout_ms: u64 = "PAYTREE_HEADER_TIMEOUT_MS";
+    /// Milliseconds a client may take to send a request body, from the end of its head; later it is answered 408 and the connection closed [default: 15000].
+    body_timeout_ms: u64 = "PAYTREE_BODY_TIMEOUT_MS";
+    /// Most client connections open at once; further ones wait in the listen backlog, unaccepted, until one closes [default: 1024].
+    max_connections: usize = "PAYTREE_MAX_CONNECTIONS";
+    /// Milliseconds that in-flight requests get to finish after SIGTERM; then the remaining connections are closed and the tree drains [default: 10000].
+    shutdown_grace_ms: u64 = "PAYTREE_SHUTDOWN_GRACE_MS";
 }
 
 const DEFAULT_RETRIES: &str = "1s,2s,4s,8s,16s,30s,1m,2m,5m,10m,30m,1h";
@@ -83,12 +102,40 @@ pub enum ProviderSetting {
     Url(String),
 }
 
+/// A secret setting (a key, a signing secret): never shown by `Debug`, so neither logs nor
+/// `--help` (which hides its environment value) print it.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(text: String) -> Self {
+        Self(text)
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 /// Resolved settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub provider: ProviderSetting,
+    /// Sent to the payment system as a bearer token.
+    pub provider_key: Option<Secret>,
+    pub tls: TlsFiles,
+    pub limits: Limits,
     pub breaker: BreakerConfig,
     pub max_payment_calls: usize,
     pub passivate_after: Duration,
@@ -154,19 +201,19 @@ pub struct NotifyConfig {
     pub retries: Vec<Duration>,
 }
 
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookConfig {
     pub url: String,
-    pub secret: String,
+    pub secret: Secret,
 }
 
-impl std::fmt::Debug for WebhookConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebhookConfig")
-            .field("url", &self.url)
-            .field("secret", &"<redacted>")
-            .finish()
-    }
+/// The TLS files, as given; [`crate::tls`] reads and checks them at start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// `--tls-cert` and `--tls-key`: serve HTTPS.
+    pub serve: Option<(PathBuf, PathBuf)>,
+    /// `--ca-file`: more roots for the HTTPS clients.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Parses `500ms,1s,2m,1h` into durations.
@@ -216,7 +263,9 @@ impl Settings {
             url if url.starts_with("http://") || url.starts_with("https://") => {
                 ProviderSetting::Url(url.to_owned())
             }
-            other => bail!("--provider must be `embedded` or an http:// URL, not {other:?}"),
+            other => {
+                bail!("--provider must be `embedded` or an http:// or https:// URL, not {other:?}")
+            }
         };
         let defaults = BreakerConfig::default();
         let breaker = BreakerConfig {
@@ -237,10 +286,9 @@ impl Settings {
         };
         let webhook = match (o.notify_webhook, o.notify_webhook_secret) {
             (None, _) => None,
-            (Some(url), Some(secret)) if !secret.is_empty() => {
-                if !url.starts_with("http://") {
-                    // reqwest is built without TLS: put a TLS-terminating proxy in front.
-                    bail!("--notify-webhook must be an http:// URL");
+            (Some(url), Some(secret)) if !secret.expose().is_empty() => {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    bail!("--notify-webhook must be an http:// or https:// URL");
                 }
                 Some(WebhookConfig { url, secret })
             }
@@ -275,7 +323,28 @@ impl Settings {
             rate_limit_per_key: o.rate_limit_per_key.unwrap_or(100),
             auth_failures_per_minute: o.auth_failures_per_minute.unwrap_or(20),
         };
+        let tls = TlsFiles {
+            serve: match (o.tls_cert, o.tls_key) {
+                (Some(cert), Some(key)) => Some((cert, key)),
+                (None, None) => None,
+                (Some(_), None) => bail!("--tls-cert needs --tls-key"),
+                (None, Some(_)) => bail!("--tls-key needs --tls-cert"),
+            },
+            ca_file: o.ca_file,
+        };
+        let defaults = Limits::default();
+        let millis =
+            |ms: Option<u64>, default| ms.map_or(default, |ms| Duration::from_millis(ms.max(1)));
+        let limits = Limits {
+            header_timeout: millis(o.header_timeout_ms, defaults.header_timeout),
+            body_timeout: millis(o.body_timeout_ms, defaults.body_timeout),
+            max_connections: o.max_connections.unwrap_or(defaults.max_connections).max(1),
+            shutdown_grace: millis(o.shutdown_grace_ms, defaults.shutdown_grace),
+        };
         Ok(Self {
+            provider_key: o.provider_key,
+            tls,
+            limits,
             notify,
             access,
             aggregates,
@@ -351,13 +420,73 @@ mod tests {
         };
         assert!(Settings::resolve(o.clone()).is_err());
         let with_secret = Overrides {
-            notify_webhook_secret: Some("s3cret".into()),
+            notify_webhook_secret: Some(Secret::from("s3cret".to_owned())),
             ..o
         };
         let s = Settings::resolve(with_secret).unwrap();
         assert_eq!(s.notify.webhook.unwrap().url, "http://127.0.0.1:1/hook");
         assert_eq!(s.notify.retries.len(), 12);
         assert_eq!(s.notify.timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn the_server_limits_have_their_defaults_and_can_be_set() {
+        let s = Settings::resolve(Overrides::default()).unwrap();
+        assert_eq!(s.limits.header_timeout, Duration::from_secs(10));
+        assert_eq!(s.limits.body_timeout, Duration::from_secs(15));
+        assert_eq!(s.limits.max_connections, 1024);
+        assert_eq!(s.limits.shutdown_grace, Duration::from_secs(10));
+        let file: Overrides =
+            toml::from_str("max_connections = 8\nshutdown_grace_ms = 250\nbody_timeout_ms = 0")
+                .unwrap();
+        let s = Settings::resolve(file).unwrap();
+        assert_eq!(s.limits.max_connections, 8);
+        assert_eq!(s.limits.shutdown_grace, Duration::from_millis(250));
+        assert_eq!(s.limits.body_timeout, Duration::from_millis(1));
+    }
+
+    #[test]
+    fn tls_files_come_in_pairs() {
+        let cert = || Some(PathBuf::from("cert.pem"));
+        let key = || Some(PathBuf::from("key.pem"));
+        let only_cert = Overrides {
+            tls_cert: cert(),
+            ..Overrides::default()
+        };
+        let message = Settings::resolve(only_cert).unwrap_err().to_string();
+        assert_eq!(message, "--tls-cert needs --tls-key");
+        let only_key = Overrides {
+            tls_key: key(),
+            ..Overrides::default()
+        };
+        assert!(Settings::resolve(only_key).is_err());
+        let both = Overrides {
+            tls_cert: cert(),
+            tls_key: key(),
+            ..Overrides::default()
+        };
+        let s = Settings::resolve(both).unwrap();
+        assert_eq!(s.tls.serve, Some((cert().unwrap(), key().unwrap())));
+        assert_eq!(s.tls.ca_file, None);
+        let file: Overrides = toml::from_str("ca_file = \"ca.pem\"").unwrap();
+        let s = Settings::resolve(file).unwrap();
+        assert_eq!(s.tls.ca_file, Some(PathBuf::from("ca.pem")));
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let o: Overrides = toml::from_str(
+            "provider = \"https://127.0.0.1:1\"\nprovider_key = \"psk_live_1\"\n\
+             notify_webhook = \"https://127.0.0.1:2/hook\"\nnotify_webhook_secret = \"whsec_1\"",
+        )
+        .unwrap();
+        let s = Settings::resolve(o.clone()).unwrap();
+        assert_eq!(s.provider_key.as_ref().unwrap().expose(), "psk_live_1");
+        for text in [format!("{o:?}"), format!("{s:?}")] {
+            assert!(!text.contains("psk_live_1"), "{text}");
+            assert!(!text.contains("whsec_1"), "{text}");
+            assert!(text.contains("<redacted>"), "{text}");
+        }
     }
 
     #[test]

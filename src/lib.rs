@@ -11,6 +11,8 @@
 //!   the HTTP layer's only way in.
 //! - [`auth`]: API keys and roles (being built; not yet wired into the routes).
 //! - [`http`]: axum routes, problem responses, OpenAPI and `/metrics`.
+//! - [`serve`] and [`tls`]: the HTTP(S) server with its limits on slow clients, and the
+//!   certificates and roots of both sides.
 //! - [`config`] and [`app`]: settings, start and shutdown order; [`app::build`] and
 //!   [`app::App::run`] serve on any listener, which is how tests run paytree in-process.
 
@@ -21,5 +23,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod provider;
+pub mod serve;
 pub mod store;
 pub mod telemetry;
+pub mod tls;

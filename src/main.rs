@@ -1,9 +1,12 @@
 //! The `paytree` command: `serve` runs the service, `provider` the simulated payment system.
 
 use clap::{Parser, Subcommand};
-use paytree::app::ServeArgs;
+use paytree::app::{ProviderOptions, ServeArgs};
+use paytree::config::Secret;
 use paytree::provider::{Faults, Simulator};
+use paytree::tls::ServerTls;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 #[derive(Parser)]
 #[command(
@@ -37,6 +40,15 @@ enum Command {
         /// Delay before every answer, in milliseconds.
         #[arg(long, default_value_t = 0)]
         latency_ms: u64,
+        /// Refuse every /v1/ call (401) without `Authorization: Bearer <KEY>` [default: no key].
+        #[arg(long, env = "PAYTREE_PROVIDER_API_KEY", hide_env_values = true)]
+        api_key: Option<Secret>,
+        /// Serve HTTPS with this PEM certificate chain, leaf first [default: plain HTTP].
+        #[arg(long, env = "PAYTREE_PROVIDER_TLS_CERT", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, env = "PAYTREE_PROVIDER_TLS_KEY", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
 }
 
@@ -52,6 +64,9 @@ async fn main() -> anyhow::Result<()> {
             fail_rate,
             drop_rate,
             latency_ms,
+            api_key,
+            tls_cert,
+            tls_key,
         } => {
             let faults = Faults {
                 fail_rate,
@@ -63,8 +78,13 @@ async fn main() -> anyhow::Result<()> {
                 faults.is_valid(),
                 "--fail-rate and --drop-rate must be between 0 and 1"
             );
+            let tls = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => Some(ServerTls::from_pem_files(&cert, &key)?),
+                _ => None,
+            };
+            let options = ProviderOptions { api_key, tls };
             let sim = Simulator::new(faults);
-            paytree::app::provider(listen, sim, paytree::app::shutdown_signal()).await
+            paytree::app::provider(listen, sim, options, paytree::app::shutdown_signal()).await
         }
     }
 }

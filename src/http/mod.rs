@@ -163,6 +163,7 @@ pub fn router(state: AppState) -> axum::Router {
         .fallback(|| async { Problem::not_found() })
         .layer(DefaultBodyLimit::max(middleware::BODY_LIMIT))
         .layer(axum::middleware::from_fn(middleware::limit_body))
+        .layer(axum::middleware::from_fn(crate::serve::body_deadline))
         .layer(axum::middleware::from_fn(middleware::problem_errors))
         .layer(axum::middleware::from_fn(middleware::record_metrics))
         .with_state(state)

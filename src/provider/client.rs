@@ -1,10 +1,18 @@
-//! The HTTP client for a payment system at a base URL. Timeouts are not set here: the payment
-//! actor puts its timeout inside the circuit breaker's guarded call, where it is counted.
+//! The HTTP client for a payment system at a base URL (http:// or https://, verified against
+//! [`ClientTls`]'s roots), which it authenticates to with its key as a bearer token. Timeouts
+//! are not set here: the payment actor puts its timeout inside the circuit breaker's guarded
+//! call, where it is counted.
 
 use super::wire::{AuthorizationBody, AuthorizationReply, RefundBody, RefundReply};
 use super::{Authorization, AuthorizeRequest, ProviderError};
+use crate::config::Secret;
+use crate::tls::ClientTls;
+use anyhow::Context;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde::de::DeserializeOwned;
+use std::time::Duration;
 
+/// `Debug` shows the key's header as `Sensitive`, never its value.
 #[derive(Clone, Debug)]
 pub struct HttpPaymentSystem {
     base: String,
@@ -12,14 +20,28 @@ pub struct HttpPaymentSystem {
 }
 
 impl HttpPaymentSystem {
-    pub fn new(base: &str) -> Self {
-        Self {
-            base: base.trim_end_matches('/').to_owned(),
-            http: reqwest::Client::builder()
-                .pool_max_idle_per_host(64)
-                .build()
-                .expect("a client without TLS always builds"),
+    pub fn new(base: &str, key: Option<&Secret>, tls: &ClientTls) -> anyhow::Result<Self> {
+        let mut headers = HeaderMap::new();
+        if let Some(key) = key {
+            let mut bearer = HeaderValue::try_from(format!("Bearer {}", key.expose()))
+                .ok()
+                .context("--provider-key must be visible ASCII")?;
+            bearer.set_sensitive(true);
+            headers.insert(AUTHORIZATION, bearer);
         }
+        let http = tls
+            .http_client()
+            .default_headers(headers)
+            .pool_max_idle_per_host(64)
+            // Shorter than a server's idle timeout (paytree's own is 10 s), so that a pooled
+            // connection is not reused just as the server closes it.
+            .pool_idle_timeout(Duration::from_secs(5))
+            .build()
+            .context("building the payment system's HTTP client")?;
+        Ok(Self {
+            base: base.trim_end_matches('/').to_owned(),
+            http,
+        })
     }
 
     pub async fn authorize(
@@ -73,8 +95,8 @@ fn not_found() -> ProviderError {
 async fn answer<T: DeserializeOwned>(
     response: reqwest::Result<reqwest::Response>,
 ) -> Result<Option<T>, ProviderError> {
-    // The error's text may name the URL but never the body, so it is safe to keep.
-    let response = response.map_err(|e| ProviderError::Connect(e.without_url().to_string()))?;
+    // The error's text names neither the URL nor the body, so it is safe to keep.
+    let response = response.map_err(|e| ProviderError::Connect(crate::tls::request_error(e)))?;
     let status = response.status();
     if status == reqwest::StatusCode::NOT_FOUND {
         return Ok(None);
@@ -90,4 +112,23 @@ async fn answer<T: DeserializeOwned>(
         .await
         .map_err(|_| ProviderError::Protocol("unreadable answer".into()))?;
     Ok(Some(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_never_shows_in_debug_output() {
+        let key = Secret::from("psk_live_0123456789".to_owned());
+        let tls = ClientTls::new(None).unwrap();
+        let client = HttpPaymentSystem::new("https://127.0.0.1:1/", Some(&key), &tls).unwrap();
+        let text = format!("{client:?}");
+        assert!(!text.contains("psk_live_0123456789"), "{text}");
+        assert!(text.contains("Sensitive"), "{text}");
+        assert!(
+            HttpPaymentSystem::new("http://x", Some(&Secret::from("a\nb".to_owned())), &tls)
+                .is_err()
+        );
+    }
 }

@@ -3,18 +3,23 @@
 
 use super::simulated::{Faults, SimError, Simulator};
 use super::wire::{AuthorizationBody, RefundBody};
-use axum::extract::{Query, State, rejection::JsonRejection};
-use axum::http::{HeaderMap, StatusCode};
+use crate::config::Secret;
+use axum::extract::{Query, Request, State, rejection::JsonRejection};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use std::sync::Arc;
+use subtle::ConstantTimeEq;
 
-/// The simulated payment system's routes.
-pub fn router(sim: Arc<Simulator>) -> Router {
-    Router::new()
+/// The simulated payment system's routes. With `api_key`, every `/v1/` call must carry
+/// `Authorization: Bearer <api_key>`, else it is refused with 401; `/healthz` stays open.
+pub fn router(sim: Arc<Simulator>, api_key: Option<Secret>) -> Router {
+    let v1 = Router::new()
         .route(
             "/v1/authorizations",
             post(authorize).get(find_authorization),
@@ -22,9 +27,47 @@ pub fn router(sim: Arc<Simulator>) -> Router {
         .route("/v1/refunds", post(refund))
         .route("/v1/ledger", get(ledger))
         .route("/v1/faults", put(set_faults).get(get_faults))
-        .route("/v1/stats", get(stats))
-        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/v1/stats", get(stats));
+    let v1 = match api_key {
+        Some(key) => v1.route_layer(middleware::from_fn_with_state(
+            Arc::new(KeyDigest::of(key.expose().as_bytes())),
+            require_key,
+        )),
+        None => v1,
+    };
+    v1.route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .with_state(sim)
+}
+
+/// A key as its SHA-256, so that comparing two takes the same time whatever they hold,
+/// their lengths included.
+struct KeyDigest([u8; 32]);
+
+impl KeyDigest {
+    fn of(key: &[u8]) -> Self {
+        Self(Sha256::digest(key).into())
+    }
+
+    fn matches(&self, other: &Self) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+async fn require_key(State(key): State<Arc<KeyDigest>>, request: Request, next: Next) -> Response {
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+        .map(KeyDigest::of);
+    if given.is_some_and(|given| key.matches(&given)) {
+        return next.run(request).await;
+    }
+    let mut refused = error(StatusCode::UNAUTHORIZED, "missing or wrong API key");
+    refused.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Bearer"),
+    );
+    refused
 }
 
 fn error(status: StatusCode, message: &str) -> Response {

@@ -25,5 +25,7 @@ mod register;
 mod remove;
 mod restart;
 mod secrecy;
+mod serving;
 mod supervision;
+mod tls;
 mod webhook;

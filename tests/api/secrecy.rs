@@ -124,3 +124,23 @@ async fn the_full_number_never_appears_in_responses_logs_or_the_store_file() {
         );
     }
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_dir_the_store_and_the_secret_are_for_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    // In this process, on a data dir that paytree creates itself.
+    let app = spawn_app().await;
+    app.register_ok("olga", VISA).await;
+    let mode = |name: &str| {
+        let path = app.dir.join(name);
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777
+    };
+    assert_eq!(mode(""), 0o700, "the data dir");
+    assert_eq!(
+        mode("paytree.redb"),
+        0o600,
+        "the store, which holds the tokens"
+    );
+    assert_eq!(mode("secret.key"), 0o600, "the fingerprint secret");
+}

@@ -5,6 +5,8 @@
 use crate::config::WebhookConfig;
 use crate::domain::Timestamp;
 use crate::domain::message::{Channel, DeliveryAttempt, Message};
+use crate::tls::ClientTls;
+use anyhow::Context;
 use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
@@ -49,15 +51,15 @@ pub struct Webhook {
 }
 
 impl Webhook {
-    pub fn new(config: WebhookConfig, timeout: Duration) -> Self {
-        Self {
-            config,
-            http: reqwest::Client::builder()
-                .timeout(timeout)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .expect("a client without TLS always builds"),
-        }
+    /// A client for `config.url`; an https:// one is verified against `tls`'s roots.
+    pub fn new(config: WebhookConfig, timeout: Duration, tls: &ClientTls) -> anyhow::Result<Self> {
+        let http = tls
+            .http_client()
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .context("building the webhook's HTTP client")?;
+        Ok(Self { config, http })
     }
 
     /// Sends `message` once as attempt number `number` and says how it went.
@@ -74,7 +76,7 @@ impl Webhook {
         };
         let body = serde_json::to_vec(&body).expect("the body always serializes");
         let at = Timestamp::now();
-        let signed = signature(self.config.secret.as_bytes(), at.0 / 1_000, &body);
+        let signed = signature(self.config.secret.expose().as_bytes(), at.0 / 1_000, &body);
         let started = Instant::now();
         let result = self
             .http
@@ -92,7 +94,10 @@ impl Webhook {
                 Some(format!("the receiver answered {}", r.status().as_u16())),
             ),
             Err(e) if e.is_timeout() => (None, Some(TIMED_OUT.to_owned())),
-            Err(e) if e.is_connect() => (None, Some("could not connect".to_owned())),
+            Err(e) if e.is_connect() => {
+                let why = crate::tls::request_error(e);
+                (None, Some(format!("could not connect ({why})")))
+            }
             Err(_) => (None, Some("the request failed".to_owned())),
         };
         DeliveryAttempt {

@@ -47,7 +47,7 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(flags: &[&str]) -> TestApp {
     let (app, temp) = build_app(flags).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
+    let address = format!("{}://{}", app.scheme(), listener.local_addr().unwrap());
     let (shutdown, stop) = oneshot::channel::<()>();
     tokio::spawn(async move {
         let stopped = async {

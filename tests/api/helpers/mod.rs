@@ -3,13 +3,15 @@
 //! tests that need a process of their own (kill -9, SIGTERM, restarts, its log, metrics read as
 //! absolute values: the metrics recorder is global to a process, so apps in this one share
 //! it). `spawn_provider()` runs the simulated payment system in this process. [`TestApp`] has
-//! one method per route.
+//! one method per route. `test_certs()` makes a CA and a certificate for HTTPS.
 
 mod app;
+mod certs;
 mod process;
 mod provider;
 
 pub use app::*;
+pub use certs::*;
 pub use process::*;
 pub use provider::*;
 

@@ -122,7 +122,10 @@ async fn start(args: &[&str], env: &[(&str, &str)], log: &Path) -> (Child, Strin
         .unwrap()
         .expect("paytree printed a line");
     let address = line.rsplit(' ').next().unwrap().to_owned();
-    assert!(address.starts_with("http://127.0.0.1:"), "{line}");
+    assert!(
+        address.starts_with("http://127.0.0.1:") || address.starts_with("https://127.0.0.1:"),
+        "{line}"
+    );
     (child, address)
 }
 

@@ -1,0 +1,251 @@
+//! The server's bounds on slow and numerous clients, driven with raw TCP connections (no
+//! HTTP client would misbehave on purpose): a stalled request head or body, connections past
+//! the most, a stalled client at SIGTERM; and the client's address on every request.
+
+use crate::helpers::*;
+use axum::extract::{ConnectInfo, Request};
+use paytree::serve::Server;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Far more than any bound under test takes, so that only a missing bound fails a test.
+const GENEROUS: Duration = Duration::from_secs(10);
+
+async fn connect(app: &TestApp) -> TcpStream {
+    let addr = app.address.split("://").nth(1).unwrap();
+    TcpStream::connect(addr).await.unwrap()
+}
+
+/// Everything the server sends until it closes the connection, and how long that took;
+/// panics if it keeps it open past `GENEROUS`.
+async fn read_until_closed(stream: &mut (impl AsyncRead + Unpin)) -> (String, Duration) {
+    let started = Instant::now();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(GENEROUS, stream.read(&mut buf)).await {
+            Err(_) => panic!(
+                "still open after {GENEROUS:?}; got {:?}",
+                String::from_utf8_lossy(&seen)
+            ),
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+    (
+        String::from_utf8_lossy(&seen).into_owned(),
+        started.elapsed(),
+    )
+}
+
+/// One response on a kept-alive connection: reads until the body's `Content-Length` is in.
+async fn read_response(stream: &mut TcpStream) -> String {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&seen).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length: ")
+                        .map(str::to_owned)
+                })
+                .map_or(0, |v| v.trim().parse::<usize>().unwrap());
+            if body.len() >= length {
+                return text;
+            }
+        }
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed before a whole response: {text:?}");
+        seen.extend_from_slice(&buf[..n]);
+    }
+}
+
+const HEALTHZ: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: paytree\r\n\r\n";
+
+/// The head of a registration that promises 100 bytes of body, and the first few of them.
+/// A request head with the admin key and a body that stops after its first bytes.
+fn stalled_body(app: &TestApp) -> Vec<u8> {
+    let key = app.key.as_deref().unwrap();
+    format!(
+        "POST /paymethods HTTP/1.1\r\nHost: paytree\r\nAuthorization: Bearer {key}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"customerId\":"
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn a_client_that_stalls_in_its_request_head_is_disconnected_after_the_header_timeout() {
+    let app = spawn_app_with(&["--header-timeout-ms", "300"]).await;
+    let mut stream = connect(&app).await;
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: pay")
+        .await
+        .unwrap();
+    let (answer, took) = read_until_closed(&mut stream).await;
+    assert!(took >= Duration::from_millis(250), "{took:?}");
+    assert!(!answer.contains("200 OK"), "{answer}");
+    // One that sends nothing at all is no different.
+    let mut silent = connect(&app).await;
+    let (_, took) = read_until_closed(&mut silent).await;
+    assert!(took >= Duration::from_millis(250), "{took:?}");
+    // A client that sends its head in time is served.
+    assert_eq!(app.health().await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_client_that_stalls_in_the_tls_handshake_is_disconnected_after_the_header_timeout() {
+    let certs = test_certs();
+    let flags = [&certs.serve_flags()[..], &["--header-timeout-ms", "300"]].concat();
+    let app = spawn_app_with(&flags).await;
+    // The first bytes of a ClientHello (a TLS 1.x handshake record), then nothing.
+    let mut stream = connect(&app).await;
+    stream
+        .write_all(&[0x16, 0x03, 0x01, 0x00, 0xc8, 0x01])
+        .await
+        .unwrap();
+    let (answer, took) = read_until_closed(&mut stream).await;
+    assert!(took >= Duration::from_millis(250), "{took:?}");
+    assert!(answer.is_empty(), "{answer:?}");
+    let mut silent = connect(&app).await;
+    let (_, took) = read_until_closed(&mut silent).await;
+    assert!(took >= Duration::from_millis(250), "{took:?}");
+}
+
+#[tokio::test]
+async fn a_client_that_stalls_in_its_body_is_answered_408_as_a_problem_and_disconnected() {
+    let app = spawn_app_with(&["--body-timeout-ms", "300"]).await;
+    let mut stream = connect(&app).await;
+    stream.write_all(&stalled_body(&app)).await.unwrap();
+    let (answer, took) = read_until_closed(&mut stream).await;
+    assert!(took >= Duration::from_millis(250), "{took:?}");
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
+    let lower = answer.to_ascii_lowercase();
+    assert!(
+        lower.contains("content-type: application/problem+json"),
+        "{answer}"
+    );
+    assert!(lower.contains("connection: close"), "{answer}");
+    assert!(answer.contains(r#""status":408"#), "{answer}");
+    // Nothing was registered, and a whole body in time is served as usual.
+    assert_eq!(app.list("stalled").await["items"], serde_json::json!([]));
+    app.register_ok("prompt", VISA).await;
+}
+
+#[tokio::test]
+async fn connections_past_the_most_wait_unaccepted_until_one_closes() {
+    let app = spawn_app_with(&["--max-connections", "2", "--header-timeout-ms", "30000"]).await;
+    // Two kept-alive connections, each served once: both are accepted and stay open.
+    let mut first = connect(&app).await;
+    let mut second = connect(&app).await;
+    for stream in [&mut first, &mut second] {
+        stream.write_all(HEALTHZ).await.unwrap();
+        let answer = read_response(stream).await;
+        assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    }
+    // A third connects (the kernel's backlog takes it) but is not served...
+    let mut third = connect(&app).await;
+    third.write_all(HEALTHZ).await.unwrap();
+    let mut byte = [0u8; 1];
+    let early = tokio::time::timeout(Duration::from_secs(1), third.read(&mut byte)).await;
+    assert!(early.is_err(), "the third connection was served: {early:?}");
+    // ...until one of the two closes.
+    drop(first);
+    let answer = tokio::time::timeout(GENEROUS, read_response(&mut third))
+        .await
+        .expect("served once a connection closed");
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    second.write_all(HEALTHZ).await.unwrap();
+    assert!(
+        read_response(&mut second)
+            .await
+            .starts_with("HTTP/1.1 200 ")
+    );
+}
+
+#[tokio::test]
+async fn a_sigtermed_server_with_stalled_clients_exits_within_the_shutdown_grace() {
+    // Without the grace, the stalled body would hold the server for its minute-long timeout,
+    // past the 30 s `stop` waits.
+    let mut app = spawn_process_with(&[
+        "--shutdown-grace-ms",
+        "500",
+        "--header-timeout-ms",
+        "60000",
+        "--body-timeout-ms",
+        "60000",
+    ])
+    .await;
+    let mut in_body = connect(&app).await;
+    in_body.write_all(&stalled_body(&app)).await.unwrap();
+    let mut in_head = connect(&app).await;
+    in_head
+        .write_all(b"GET /healthz HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    // The server has read what they sent (and is waiting for the rest) once this is served.
+    assert_eq!(app.health().await.status(), 200);
+    let started = Instant::now();
+    let status = app.stop().await;
+    let took = started.elapsed();
+    assert!(status.success(), "{status:?}");
+    assert!(took < GENEROUS, "took {took:?}");
+    assert!(app.log().contains("shutdown grace over"), "{}", app.log());
+    // Both were dropped, not served.
+    for stream in [&mut in_body, &mut in_head] {
+        let (answer, _) = read_until_closed(stream).await;
+        assert!(!answer.contains("HTTP/1.1 2"), "{answer}");
+    }
+}
+
+/// What the per-client limits of the API read: the address of the client on every request.
+async fn echo_peer(request: Request) -> String {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.to_string())
+        .unwrap_or_else(|| "none".to_owned())
+}
+
+/// Serves `router` on 127.0.0.1:0 for the rest of the test; the address.
+async fn spawn_server(server: Server, router: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { server.serve(listener, router, std::future::pending()).await });
+    addr
+}
+
+/// `GET /peer` on a connection of its own: the whole answer.
+async fn ask_peer(stream: &mut (impl AsyncRead + AsyncWrite + Unpin)) -> String {
+    let request = b"GET /peer HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    stream.write_all(request).await.unwrap();
+    read_until_closed(stream).await.0
+}
+
+#[tokio::test]
+async fn every_request_carries_the_clients_address_over_http_and_https() {
+    let certs = test_certs();
+    let router = axum::Router::new().route("/peer", axum::routing::get(echo_peer));
+
+    let addr = spawn_server(Server::default(), router.clone()).await;
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let me = tcp.local_addr().unwrap();
+    let answer = ask_peer(&mut tcp).await;
+    assert!(answer.ends_with(&format!("\r\n\r\n{me}")), "{me}: {answer}");
+
+    let https = Server {
+        tls: Some(certs.server_tls()),
+        ..Server::default()
+    };
+    let addr = spawn_server(https, router).await;
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let me = tcp.local_addr().unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = certs.connector().connect(name, tcp).await.unwrap();
+    let answer = ask_peer(&mut tls).await;
+    assert!(answer.ends_with(&format!("\r\n\r\n{me}")), "{me}: {answer}");
+}
