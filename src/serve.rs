@@ -242,7 +242,7 @@ pub async fn body_deadline(request: Request, next: Next) -> Response {
     let title = "Request body timeout";
     let mut response = Problem::new(
         StatusCode::REQUEST_TIMEOUT,
-        "invalid-request",
+        "request-timeout",
         title,
         detail,
     )

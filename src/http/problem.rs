@@ -33,6 +33,7 @@ pub const TYPES: &[&str] = &[
     "forbidden",
     "rate-limited",
     "own-key",
+    "request-timeout",
     "method-not-allowed",
     "payload-too-large",
     "unsupported-media-type",

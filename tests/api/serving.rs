@@ -131,6 +131,10 @@ async fn a_client_that_stalls_in_its_body_is_answered_408_as_a_problem_and_disco
     );
     assert!(lower.contains("connection: close"), "{answer}");
     assert!(answer.contains(r#""status":408"#), "{answer}");
+    assert!(
+        answer.contains(r#""type":"/problems/request-timeout""#),
+        "{answer}"
+    );
     // Nothing was registered, and a whole body in time is served as usual.
     assert_eq!(app.list("stalled").await["items"], serde_json::json!([]));
     app.register_ok("prompt", VISA).await;
