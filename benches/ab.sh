@@ -8,6 +8,10 @@
 # (wrk + benches/wrk/register.lua), then mypage reads of the customers just registered
 # (benches/wrk/mypage.lua). Prints one line per run, then each side's median and its ratio
 # to bare. Build first: cargo build --release --bin paytree --example bare.
+# Keys: wrk sends the admin key paytree wrote to its data dir (KEY, see benches/wrk/*.lua);
+# a build from before keys writes none and is sent none, so A/B across the change to keys
+# measures what authentication costs. paytree runs with PAYTREE_RATE_LIMIT_PER_KEY=1000000:
+# the per-key limiter checks every request and throttles none.
 # Everything binds to 127.0.0.1 and every run is bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,13 +32,15 @@ cleanup() {
 }
 trap cleanup EXIT
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 1; }
+# paytree would store this key instead of writing admin.key, which is where the key is read.
+unset PAYTREE_ADMIN_KEY
 
 source benches/common.sh
 
-# load SCRIPT -> "requests_per_second p99_ms non_2xx"
+# load SCRIPT KEY -> "requests_per_second p99_ms non_2xx"
 load() {
     local out
-    out=$(timeout $((SECONDS_PER_RUN + 30)) wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" \
+    out=$(KEY=$2 timeout $((SECONDS_PER_RUN + 30)) wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" \
         --latency -s "benches/wrk/$1" "http://$PORT")
     local rps p99 bad
     rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
@@ -51,19 +57,23 @@ run() {
     if [ "$name" = bare ]; then
         "$binary" "$PORT" >"$work/$name.log" 2>&1 &
     else
-        "$binary" serve --listen "$PORT" --data-dir "$dir" >"$work/$name.log" 2>&1 &
+        # The per-key limit in the environment, not as a flag: a build from before keys
+        # refuses unknown flags but ignores the variable.
+        PAYTREE_RATE_LIMIT_PER_KEY=1000000 "$binary" serve --listen "$PORT" --data-dir "$dir" \
+            >"$work/$name.log" 2>&1 &
     fi
     pid=$!
     wait_up "$PORT"
-    local reg myp
-    reg=$(load register.lua)
-    myp=$(load mypage.lua)
+    local key reg myp
+    key=$(admin_key "$dir")
+    reg=$(load register.lua "$key")
+    myp=$(load mypage.lua "$key")
     kill "$pid"
     wait "$pid" 2>/dev/null || true
     pid=
     rm -rf "$dir"
-    printf '%-5s round %s  register %8.0f/s p99 %6s ms (%s non-2xx)  mypage %8.0f/s p99 %6s ms (%s non-2xx)\n' \
-        "$name" "$3" $reg $myp
+    printf '%-5s round %s  register %8.0f/s p99 %6s ms (%s non-2xx)  mypage %8.0f/s p99 %6s ms (%s non-2xx)  %s\n' \
+        "$name" "$3" $reg $myp "$([ -n "$key" ] && echo 'with a key' || echo 'no key')"
     echo "$name $reg $myp" >>"$work/results"
 }
 

@@ -9,3 +9,9 @@ wait_up() {
     echo "$1 did not come up" >&2
     return 1
 }
+
+# admin_key DATA_DIR: the admin key paytree wrote to DATA_DIR/admin.key at its first start
+# (before it answers /healthz); nothing for a build from before keys, which writes none.
+admin_key() {
+    if [ -f "$1/admin.key" ]; then cat "$1/admin.key"; fi
+}

@@ -4,6 +4,9 @@
 #   - a bare axum server answering the same JSON shapes with no work (examples/bare.rs);
 #   - paytree itself, under the same goose load test (examples/loadtest), audited.
 # Prints a table of ratios (the result; absolute figures depend on the machine).
+# The load test makes its users' keys with the admin key each paytree wrote to its data dir
+# (the bare server is sent none); paytree runs with PAYTREE_RATE_LIMIT_PER_KEY=1000000, so
+# the per-key limiter checks every request and throttles none.
 #
 #   benches/compare.sh            # USERS=32 RUN_SECONDS=20 by default
 #   USERS=32 RUN_SECONDS=30 benches/compare.sh
@@ -25,6 +28,8 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+# paytree would store this key instead of writing admin.key, which is where the key is read.
+unset PAYTREE_ADMIN_KEY
 
 echo "== building (release)" >&2
 cargo build --release --quiet --bin paytree --example loadtest --example bare --example fsync \
@@ -60,16 +65,17 @@ echo "== bare axum server" >&2
 ./target/release/examples/bare "$BARE" >"$work/bare.log" 2>&1 &
 pids+=($!)
 wait_up "$BARE"
-loadtest register "$BARE" --no-audit
-loadtest mypage "$BARE" --no-audit
+loadtest register "$BARE" --no-audit --no-keys
+loadtest mypage "$BARE" --no-audit --no-keys
 kill "${pids[-1]}"
 
 echo "== paytree (embedded payment system)" >&2
-./target/release/paytree serve --listen "$PAYTREE" --data-dir "$work/data" >"$work/paytree.log" 2>&1 &
+PAYTREE_RATE_LIMIT_PER_KEY=1000000 ./target/release/paytree serve --listen "$PAYTREE" \
+    --data-dir "$work/data" >"$work/paytree.log" 2>&1 &
 pids+=($!)
 wait_up "$PAYTREE"
-loadtest register "$PAYTREE"
-loadtest mypage "$PAYTREE"
+loadtest register "$PAYTREE" --admin-key-file "$work/data/admin.key"
+loadtest mypage "$PAYTREE" --admin-key-file "$work/data/admin.key"
 rss_kb=$(awk '/VmRSS/ { print $2 }' "/proc/${pids[-1]}/status")
 kill "${pids[-1]}"
 
@@ -77,14 +83,17 @@ echo "== paytree against a payment system that goes down" >&2
 ./target/release/paytree provider --listen "$PROVIDER" >"$work/provider.log" 2>&1 &
 pids+=($!)
 wait_up "$PROVIDER"
-./target/release/paytree serve --listen "$PAYTREE" --data-dir "$work/data-outage" \
-    --provider "http://$PROVIDER" --breaker-open-ms 5000 >"$work/paytree-outage.log" 2>&1 &
+PAYTREE_RATE_LIMIT_PER_KEY=1000000 ./target/release/paytree serve --listen "$PAYTREE" \
+    --data-dir "$work/data-outage" --provider "http://$PROVIDER" --breaker-open-ms 5000 \
+    >"$work/paytree-outage.log" 2>&1 &
 pids+=($!)
 wait_up "$PAYTREE"
 outage_secs=$((SECONDS_PER_RUN < 25 ? 25 : SECONDS_PER_RUN))
 SECONDS_PER_RUN=$outage_secs loadtest outage "$PAYTREE" --provider "http://$PROVIDER" \
-    --outage-at 5 --outage-for 10
-metrics=$(curl -fs "http://$PAYTREE/metrics")
+    --outage-at 5 --outage-for 10 --admin-key-file "$work/data-outage/admin.key"
+# The header from stdin, so that the key is not on a command line.
+metrics=$(curl -fs -H @- "http://$PAYTREE/metrics" \
+    <<<"Authorization: Bearer $(admin_key "$work/data-outage")")
 under_1ms=$(echo "$metrics" | awk '
     /^paytree_http_request_duration_seconds_bucket\{method="POST",route="\/paymethods",status="503",le="0.001"\}/ { a = $2 }
     /^paytree_http_request_duration_seconds_count\{method="POST",route="\/paymethods",status="503"\}/ { n = $2 }

@@ -1,6 +1,11 @@
 -- wrk script: durable registrations spread over CUSTOMERS customers (default 1,000), all approved.
--- wrk -t2 -c32 -d20s --latency -s benches/wrk/register.lua http://127.0.0.1:8080
+-- KEY=$(cat data/admin.key) wrk -t2 -c32 -d20s --latency -s benches/wrk/register.lua http://127.0.0.1:8080
 -- CUSTOMERS=100000 wrk ... spreads them wider (smaller mypages).
+-- With KEY set, every request sends Authorization: Bearer $KEY (paytree's API keys); without
+-- it, none (the bare server, a paytree from before keys).
+local key = os.getenv("KEY")
+if key and key ~= "" then wrk.headers["Authorization"] = "Bearer " .. key end
+wrk.headers["Content-Type"] = "application/json"
 local counter = 0
 local customers = tonumber(os.getenv("CUSTOMERS") or "1000")
 local cards = { "4242424242424242", "5555555555554444", "378282246310005" }
@@ -10,5 +15,5 @@ request = function()
   local body = string.format(
     '{"customerId":"load-%d","kind":"card","number":"%s"}',
     counter % customers, cards[counter % #cards + 1])
-  return wrk.format("POST", "/paymethods", { ["Content-Type"] = "application/json" }, body)
+  return wrk.format("POST", "/paymethods", nil, body)
 end

@@ -7,6 +7,9 @@
 //! - the mypage equals the aggregates (methods) and the newest 20 messages;
 //! - with `--provider`: every approved, unrefunded authorization in the payment system's
 //!   ledger is held by exactly one approved payment here, and vice versa.
+//!
+//! paytree is read with the admin key (`admin`, a client that sends it), the payment system
+//! with `client`, which sends no key.
 
 use crate::book::Book;
 use serde_json::Value;
@@ -46,14 +49,15 @@ struct Customer {
 }
 
 pub async fn run(
-    client: &reqwest::Client,
+    admin: &reqwest::Client,
     host: &str,
+    client: &reqwest::Client,
     provider: Option<&str>,
     book: Arc<Book>,
 ) -> Vec<String> {
     println!("\n=== Audit");
     let started = Instant::now();
-    if let Err(e) = settle(client, host).await {
+    if let Err(e) = settle(admin, host).await {
         return vec![format!("audit: {e}")];
     }
     let (registered, changed, head) = book.acknowledged();
@@ -62,14 +66,14 @@ pub async fn run(
     let tally = Arc::new(Mutex::new(Tally::default()));
     let mut workers = Vec::new();
     for _ in 0..WORKERS {
-        let (client, host) = (client.clone(), host.to_owned());
+        let (admin, host) = (admin.clone(), host.to_owned());
         let (queue, tally) = (queue.clone(), tally.clone());
         workers.push(tokio::spawn(async move {
             loop {
                 let Some(customer) = queue.lock().unwrap().pop() else {
                     return;
                 };
-                match fetch(&client, &host, &customer, head).await {
+                match fetch(&admin, &host, &customer, head).await {
                     Ok(c) => check_customer(&customer, &c, &mut tally.lock().unwrap()),
                     Err(e) => tally
                         .lock()
@@ -83,7 +87,7 @@ pub async fn run(
         let _ = w.await;
     }
     let mut tally = std::mem::take(&mut *tally.lock().unwrap());
-    check_acknowledged(client, host, &registered, &changed, &mut tally).await;
+    check_acknowledged(admin, host, &registered, &changed, &mut tally).await;
     if let Some(provider) = provider {
         check_ledger(client, provider, &mut tally).await;
     }
@@ -136,6 +140,7 @@ async fn settle(client: &reqwest::Client, host: &str) -> Result<(), String> {
             .get(format!("{host}/metrics"))
             .send()
             .await
+            .and_then(reqwest::Response::error_for_status)
             .map_err(|e| e.to_string())?
             .text()
             .await
@@ -163,6 +168,12 @@ async fn settle(client: &reqwest::Client, host: &str) -> Result<(), String> {
 
 async fn get(client: &reqwest::Client, url: &str) -> Result<Value, String> {
     let r = client.get(url).send().await.map_err(|e| e.to_string())?;
+    if r.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        return Err(format!(
+            "GET {url}: 429: paytree throttled the admin key; start it with \
+             --rate-limit-per-key 1000000 for a load test"
+        ));
+    }
     if !r.status().is_success() {
         return Err(format!("GET {url}: {}", r.status()));
     }

@@ -2,8 +2,14 @@
 //!
 //! ```text
 //! cargo run --release --example loadtest -- --host http://127.0.0.1:8080 \
-//!     --scenario mixed -u 32 -r 32 -t 30s
+//!     --admin-key-file data/admin.key --scenario mixed -u 32 -r 32 -t 30s
 //! ```
+//! Keys (see `keys.rs`): with the admin key, the load test makes one `service` key per goose
+//! user before the run and revokes them after it. Goose users send requests as fast as they
+//! are answered, far more than paytree's default 100 a second per key: start the paytree
+//! under test with `--rate-limit-per-key 1000000` (or `PAYTREE_RATE_LIMIT_PER_KEY`); a run
+//! that got any 429 fails.
+//!
 //! Scenarios (`--scenario`):
 //! - `register`: every registration a new customer, each with an `Idempotency-Key` that is
 //!   resent (at most 3 times) when the answer is a 503 or lost;
@@ -22,6 +28,7 @@
 
 mod audit;
 mod book;
+mod keys;
 mod outage;
 mod report;
 mod users;
@@ -30,6 +37,8 @@ use book::Book;
 use clap::{Parser, ValueEnum};
 use goose::config::GooseConfiguration;
 use goose::prelude::*;
+use keys::Keyring;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -63,6 +72,13 @@ struct Cli {
     /// Run the load only, without the audit.
     #[arg(long)]
     no_audit: bool,
+    /// paytree's admin key, to make the users' keys and to audit with; without it
+    /// `PAYTREE_ADMIN_KEY`, else ./data/admin.key (where `paytree serve` writes it).
+    #[arg(long, value_name = "PATH")]
+    admin_key_file: Option<PathBuf>,
+    /// Send no keys (a server without them: the bare server, a paytree before keys).
+    #[arg(long, conflicts_with = "admin_key_file")]
+    no_keys: bool,
     #[command(flatten)]
     goose: GooseConfiguration,
 }
@@ -82,13 +98,37 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     let book = Book::install();
+    let admin_key = if cli.no_keys {
+        None
+    } else {
+        Some(keys::admin_key(cli.admin_key_file.as_deref())?)
+    };
+    // paytree's client sends the admin key; the payment system's sends none.
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()?;
+    let admin = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .default_headers(keys::headers(admin_key.as_ref()))
+        .build()?;
+    let keyring = Keyring::install(
+        admin_key.is_some().then(|| (admin.clone(), host.clone())),
+        &book.run,
+    );
+    // Users past these (a test plan that adds some) get theirs when they start.
+    let users = cli
+        .goose
+        .users
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
+    keyring
+        .prepare(users)
+        .await
+        .map_err(|e| anyhow::anyhow!("making the users' keys: {e}"))?;
 
     let monitor = match (cli.scenario, &cli.provider) {
         (Workload::Outage, Some(provider)) => Some(outage::start(
             client.clone(),
+            admin.clone(),
             host.clone(),
             provider.clone(),
             Duration::from_secs(cli.outage_at),
@@ -107,14 +147,31 @@ async fn main() -> anyhow::Result<()> {
 
     report::latencies(&metrics);
     let mut failed = Vec::new();
+    let throttled = report::rate_limited(&metrics);
+    if throttled > 0 {
+        failed.push(format!(
+            "{throttled} requests were answered 429: paytree throttled the users' keys; \
+             start it with --rate-limit-per-key 1000000 for a load test"
+        ));
+    }
     if let Some(monitor) = monitor {
         let outcome = monitor.finish().await;
         report::outage(&outcome, &book);
         failed.extend(outcome.failures);
     }
     if !cli.no_audit {
-        let found = audit::run(&client, &host, cli.provider.as_deref(), Arc::clone(&book)).await;
+        let found = audit::run(
+            &admin,
+            &host,
+            &client,
+            cli.provider.as_deref(),
+            Arc::clone(&book),
+        )
+        .await;
         failed.extend(found);
+    }
+    for warning in keyring.revoke_all().await {
+        println!("warning: a key of this run was not revoked (it expires in a day): {warning}");
     }
     if failed.is_empty() {
         println!("\nRESULT: passed");

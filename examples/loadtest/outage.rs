@@ -44,15 +44,23 @@ pub struct OutageOutcome {
     pub failures: Vec<String>,
 }
 
+/// `client` calls the payment system, `admin` paytree (with the admin key).
 pub fn start(
     client: reqwest::Client,
+    admin: reqwest::Client,
     host: String,
     provider: String,
     at: Duration,
     lasting: Duration,
 ) -> Monitor {
     let stop = Arc::new(AtomicBool::new(false));
-    let looks = tokio::spawn(watch(client.clone(), host, provider.clone(), stop.clone()));
+    let looks = tokio::spawn(watch(
+        client.clone(),
+        admin,
+        host,
+        provider.clone(),
+        stop.clone(),
+    ));
     let driver = tokio::spawn(async move {
         tokio::time::sleep(at).await;
         faults(&client, &provider, json!({"down": true})).await?;
@@ -79,13 +87,14 @@ async fn faults(client: &reqwest::Client, provider: &str, body: Value) -> Result
 
 async fn watch(
     client: reqwest::Client,
+    admin: reqwest::Client,
     host: String,
     provider: String,
     stop: Arc<AtomicBool>,
 ) -> Vec<Look> {
     let mut looks = Vec::new();
     while !stop.load(Ordering::SeqCst) {
-        if let Some(look) = look(&client, &host, &provider).await {
+        if let Some(look) = look(&client, &admin, &host, &provider).await {
             looks.push(look);
         }
         tokio::time::sleep(EVERY).await;
@@ -93,11 +102,16 @@ async fn watch(
     looks
 }
 
-async fn look(client: &reqwest::Client, host: &str, provider: &str) -> Option<Look> {
+async fn look(
+    client: &reqwest::Client,
+    admin: &reqwest::Client,
+    host: &str,
+    provider: &str,
+) -> Option<Look> {
     let at = Instant::now();
-    let before = breaker(client, host).await?;
+    let before = breaker(admin, host).await?;
     let stats = get_json(client, &format!("{provider}/v1/stats")).await?;
-    let after = breaker(client, host).await?;
+    let after = breaker(admin, host).await?;
     Some(Look {
         at,
         before,
@@ -110,8 +124,8 @@ async fn get_json(client: &reqwest::Client, url: &str) -> Option<Value> {
     client.get(url).send().await.ok()?.json().await.ok()
 }
 
-async fn breaker(client: &reqwest::Client, host: &str) -> Option<Breaker> {
-    let v = get_json(client, &format!("{host}/admin/breaker")).await?;
+async fn breaker(admin: &reqwest::Client, host: &str) -> Option<Breaker> {
+    let v = get_json(admin, &format!("{host}/admin/breaker")).await?;
     Some(Breaker {
         state: v["state"].as_str()?.to_owned(),
         openings: v["openings"].as_u64()?,

@@ -76,6 +76,15 @@ fn summary(name: &str, request: &GooseRequestMetricAggregate, duration: usize) -
     )
 }
 
+/// Requests of the run answered 429 (a key over paytree's per-key rate limit).
+pub fn rate_limited(metrics: &GooseMetrics) -> usize {
+    metrics
+        .requests
+        .values()
+        .filter_map(|r| r.status_code_counts.get(&429))
+        .sum()
+}
+
 /// The `q` quantile of `times` (nearest rank).
 pub fn quantile(times: &mut [Duration], q: f64) -> Duration {
     if times.is_empty() {

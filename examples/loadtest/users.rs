@@ -1,8 +1,9 @@
 //! What a goose user does in each scenario. Every acknowledged command goes into the
-//! [`Book`] for the audit.
+//! [`Book`] for the audit. Each user first takes a client of its own that sends its key.
 
 use crate::Workload;
 use crate::book::Book;
+use crate::keys::{self, Keyring};
 use goose::prelude::*;
 use paytree::domain::number::with_check_digit;
 use rand::Rng;
@@ -18,6 +19,7 @@ const ATTEMPTS: usize = 3;
 pub fn scenario(workload: Workload) -> Result<Scenario, GooseError> {
     Ok(match workload {
         Workload::Register | Workload::Outage => scenario!("register")
+            .register_transaction(transaction!(use_key).set_on_start())
             .register_transaction(transaction!(register_new_customer).set_name("register")),
         Workload::Mixed => scenario!("mixed")
             .register_transaction(transaction!(start_customers).set_on_start())
@@ -66,7 +68,31 @@ async fn register_new_customer(user: &mut GooseUser) -> TransactionResult {
     register(user, &customer).await
 }
 
+/// Gives this user a client of its own that sends its key (see `keys.rs`) with every
+/// request, configured as goose configures its own: `--timeout` (60 s without it) and gzip
+/// unless `--no-gzip`.
+async fn use_key(user: &mut GooseUser) -> TransactionResult {
+    let key = Keyring::get()
+        .for_user(user.weighted_users_index)
+        .await
+        .map_err(|e| Box::new(TransactionError::Custom(format!("the user's key: {e}"))))?;
+    let timeout = user
+        .config
+        .timeout
+        .as_deref()
+        .and_then(|t| Duration::try_from_secs_f64(t.parse().ok()?).ok())
+        .unwrap_or(Duration::from_secs(60));
+    let builder = reqwest::Client::builder()
+        .user_agent("paytree-loadtest")
+        .default_headers(keys::headers(key.as_ref()))
+        .timeout(timeout)
+        .gzip(!user.config.no_gzip);
+    user.set_client_builder(builder).await?;
+    Ok(())
+}
+
 async fn start_customers(user: &mut GooseUser) -> TransactionResult {
+    use_key(user).await?;
     for _ in 0..CUSTOMERS_PER_USER {
         let customer = new_customer(user);
         own(user).customers.push(customer.clone());
