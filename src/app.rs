@@ -154,8 +154,14 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     let limits = crate::auth::Limits::new(settings.access.auth_failures_per_minute);
     limits.keep_forgetting();
     let accepting = Arc::new(AtomicBool::new(false));
-    let state = AppState::new(actors.clone(), keys, limits, metrics, accepting.clone())
-        .with_test_hooks(settings.test_hooks);
+    let state = AppState::new(
+        actors.clone(),
+        keys,
+        limits,
+        metrics,
+        accepting.clone(),
+        settings.test_hooks,
+    );
     Ok(App {
         router: http::router(state),
         server,

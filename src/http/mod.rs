@@ -28,43 +28,52 @@ use utoipa_axum::routes;
 /// The header carrying the event position a command's response reflects.
 pub const POSITION: &str = "paytree-position";
 
-/// What every handler can reach.
+/// What every handler can reach. One `Arc`, so that the clone each request makes (one for
+/// the access check, one for its handler) is one reference count, not one per field: with
+/// a count per field, cloning and dropping the state took a fifth of the CPU of small reads.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
     pub actors: Actors,
     pub keys: Keys,
     pub limits: Limits,
     pub metrics: PrometheusHandle,
     /// False until started and again while draining.
     pub accepting: Arc<AtomicBool>,
-    openapi: Arc<OnceLock<String>>,
+    openapi: OnceLock<String>,
     /// Serve the `/admin/test/*` fault injection (tests only).
     test_hooks: bool,
 }
 
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
 impl AppState {
+    /// With `test_hooks`, the router also serves `/admin/test/*`, which makes actors fail on
+    /// purpose.
     pub fn new(
         actors: Actors,
         keys: Keys,
         limits: Limits,
         metrics: PrometheusHandle,
         accepting: Arc<AtomicBool>,
+        test_hooks: bool,
     ) -> Self {
-        Self {
+        Self(Arc::new(Shared {
             actors,
             keys,
             limits,
             metrics,
             accepting,
-            openapi: Arc::default(),
-            test_hooks: false,
-        }
-    }
-
-    /// With `on`, the router also serves `/admin/test/*`, which makes actors fail on purpose.
-    pub fn with_test_hooks(mut self, on: bool) -> Self {
-        self.test_hooks = on;
-        self
+            openapi: OnceLock::new(),
+            test_hooks,
+        }))
     }
 
     fn is_ready(&self) -> bool {
