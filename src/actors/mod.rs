@@ -10,6 +10,7 @@
 //!   [`Actors`]; [`reconciler`] and [`store_writer`];
 //! - `tree.rs`: which children the root supervisor starts, in which order.
 
+mod catalogue;
 mod command;
 pub(crate) mod idempotency;
 pub mod kernel;

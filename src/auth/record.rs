@@ -61,6 +61,7 @@ pub mod action {
     pub const KEY_REVOKED: &str = "key.revoked";
     pub const PAYMETHOD_RELEASED: &str = "paymethod.released";
     pub const MESSAGE_REDELIVERED: &str = "message.redelivered";
+    pub const PRODUCT_CHANGED: &str = "product.changed";
 }
 
 #[cfg(test)]

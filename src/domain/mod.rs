@@ -2,6 +2,7 @@
 //! (`paymethod/`: its state, rules and events), payments and the event log's envelope.
 //! Nothing here does I/O; everything past the HTTP edge is already valid.
 
+pub mod catalogue;
 pub mod events;
 pub mod idempotency;
 pub mod ids;

@@ -27,12 +27,15 @@ pub enum Access {
     Roles(&'static [Role]),
 }
 
-use Role::{Admin, Customer, Metrics, Service};
+use Role::{Admin, Customer, Metrics, Seller, Service};
 
 /// A customer's own data: payment methods, payments, messages, mypage.
 const CUSTOMER_DATA: Access = Access::Roles(&[Admin, Service, Customer]);
 const ADMIN: Access = Access::Roles(&[Admin]);
 const METRICS: Access = Access::Roles(&[Admin, Metrics]);
+/// Every key, whatever its role.
+const ANY_KEY: Access = Access::Roles(&[Admin, Service, Seller, Customer, Metrics]);
+const CATALOGUE: Access = Access::Roles(&[Admin, Seller]);
 
 /// Every route: method, path template (as axum matches it), who may call it.
 pub const TABLE: &[(&str, &str, Access)] = &[
@@ -53,6 +56,9 @@ pub const TABLE: &[(&str, &str, Access)] = &[
     ("GET", "/admin/keys", ADMIN),
     ("DELETE", "/admin/keys/{id}", ADMIN),
     ("GET", "/admin/audit", ADMIN),
+    ("GET", "/products", ANY_KEY),
+    ("GET", "/products/{sku}", ANY_KEY),
+    ("PUT", "/admin/products/{sku}", CATALOGUE),
     ("GET", "/metrics", METRICS),
     ("GET", "/healthz", Access::Public),
     ("GET", "/readyz", Access::Public),

@@ -3,6 +3,7 @@
 
 pub mod access;
 mod admin;
+mod catalogue;
 mod dto;
 mod extract;
 mod messages;
@@ -91,6 +92,7 @@ impl AppState {
         (name = "mypage", description = "The customer's read view (CQRS projection)"),
         (name = "operations", description = "Health, readiness, metrics and the circuit breaker"),
         (name = "keys", description = "API keys and the audit log of admin actions (admin only)"),
+        (name = "catalogue", description = "Products and their prices (KRW)"),
     ),
     modifiers(&BearerAuth),
     security(("bearer" = []))
@@ -140,6 +142,9 @@ pub fn router(state: AppState) -> axum::Router {
         .routes(routes!(admin::create_key, admin::list_keys))
         .routes(routes!(admin::revoke_key))
         .routes(routes!(admin::list_audit))
+        .routes(routes!(catalogue::list_products))
+        .routes(routes!(catalogue::get_product))
+        .routes(routes!(catalogue::put_product))
         .split_for_parts();
     let mut api = api;
     access::document(&mut api);

@@ -3,6 +3,7 @@
 //! store assigned ([`Outcome`]) or why it refused ([`Rejected`]).
 
 use crate::auth::{AuditEntry, KeyId, KeyRecord};
+use crate::domain::catalogue::Product;
 use crate::domain::idempotency::IdempotencyClaim;
 use crate::domain::intent::{IntentRef, RefundOwed, Verdict};
 use crate::domain::message::{DeliveryAttempt, Message};
@@ -175,6 +176,13 @@ pub struct RecordAudit {
     pub audit: AuditEntry,
 }
 
+/// A product made or changed, and the admin action that did it.
+#[derive(Debug, Clone)]
+pub struct PutProduct {
+    pub product: Product,
+    pub audit: AuditEntry,
+}
+
 /// Every change, as the store applies it.
 #[derive(Debug, Clone)]
 pub enum Command {
@@ -196,6 +204,7 @@ pub enum Command {
     RevokeKey(RevokeKey),
     TouchKeys(TouchKeys),
     RecordAudit(RecordAudit),
+    PutProduct(PutProduct),
 }
 
 macro_rules! writes {
@@ -234,6 +243,7 @@ writes! {
     RevokeKey -> () = |_| Some(());
     TouchKeys -> () = |_| Some(());
     RecordAudit -> () = |_| Some(());
+    PutProduct -> bool = |o| Some(o.created);
 }
 
 /// What the store assigned to a committed command.
@@ -247,6 +257,8 @@ pub struct Outcome {
     pub nonce: Option<String>,
     /// For `Prune`: how many records went.
     pub pruned: usize,
+    /// For `PutProduct`: whether the product is new.
+    pub created: bool,
 }
 
 impl Outcome {

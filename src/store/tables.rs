@@ -61,6 +61,9 @@ pub const KEY_IDS: TableDefinition<&str, &str> = TableDefinition::new("key_ids")
 /// Audit id → encoded `AuditEntry`: admin actions, in the order they were committed.
 pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 
+/// Sku → encoded `Product`: the catalogue.
+pub const PRODUCTS: TableDefinition<&str, &[u8]> = TableDefinition::new("products");
+
 /// What a [`BY_CUSTOMER`] row lists.
 pub const OF_PAYMETHODS: u8 = 0;
 pub const OF_PAYMENTS: u8 = 1;
@@ -143,6 +146,7 @@ pub fn create_all(db: &Database) -> Result<(), super::StoreError> {
         txn.open_table(API_KEYS)?;
         txn.open_table(KEY_IDS)?;
         txn.open_table(AUDIT)?;
+        txn.open_table(PRODUCTS)?;
         let mut meta = txn.open_table(META)?;
         if meta.get(LAYOUT)?.is_none() {
             meta.insert(LAYOUT, [LAYOUT_VERSION].as_slice())?;

@@ -213,6 +213,14 @@ impl<'t> Tables<'t> {
                 self.record_audit(audit)?;
                 Ok(Ok(Outcome::default()))
             }
+            Command::PutProduct(PutProduct { product, audit }) => {
+                let created = self.put_product(product)?;
+                self.record_audit(audit)?;
+                Ok(Ok(Outcome {
+                    created,
+                    ..Outcome::default()
+                }))
+            }
         }
     }
 

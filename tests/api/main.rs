@@ -9,6 +9,7 @@ mod helpers;
 mod access;
 mod aggregates;
 mod breaker;
+mod catalogue;
 mod change;
 mod crash;
 mod dashboard;

@@ -7,8 +7,10 @@ use serde::{Deserialize, Serialize};
 use std::time::{SystemTime, UNIX_EPOCH};
 use utoipa::{IntoParams, ToSchema};
 
+mod catalogue;
 mod keys;
 mod notify;
+pub use catalogue::*;
 pub use keys::*;
 pub use notify::*;
 
@@ -56,19 +58,24 @@ pub struct ChangeBody {
 
 /// An integer as JSON Schema sees one: `17` and `17.0` alike. Anything else is a type error.
 fn integral<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    use serde::de::Error;
-    match Option::<serde_json::Number>::deserialize(d)? {
-        None => Ok(None),
-        Some(n) => n
-            .as_i64()
-            .or_else(|| {
-                n.as_f64()
-                    .filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18)
-                    .map(|f| f as i64)
-            })
-            .map(Some)
-            .ok_or_else(|| D::Error::custom("requestId must be an integer within int64")),
-    }
+    Option::<serde_json::Number>::deserialize(d)?
+        .map(as_whole::<D::Error>)
+        .transpose()
+}
+
+/// A required integer, as [`integral`] reads an optional one.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    as_whole(serde_json::Number::deserialize(d)?)
+}
+
+fn as_whole<E: serde::de::Error>(n: serde_json::Number) -> Result<i64, E> {
+    n.as_i64()
+        .or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18)
+                .map(|f| f as i64)
+        })
+        .ok_or_else(|| E::custom("must be an integer within int64"))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

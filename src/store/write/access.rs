@@ -1,11 +1,12 @@
-//! Keys and the audit log. Their tables are opened only by the commands that use them, so
+//! Keys, the audit log and the catalogue (changed by admins and sellers only). Their tables are opened only by the commands that use them, so
 //! the batches of every other command do not pay for them.
 
 use super::{StoreError, Tables};
 use crate::auth::{AuditEntry, KeyId, KeyRecord};
 use crate::domain::Timestamp;
+use crate::domain::catalogue::Product;
 use crate::store::codec::{decode, encode};
-use crate::store::tables::{API_KEYS, AUDIT, KEY_IDS, SEQ_AUDIT};
+use crate::store::tables::{API_KEYS, AUDIT, KEY_IDS, PRODUCTS, SEQ_AUDIT};
 use redb::ReadableTable;
 
 impl Tables<'_> {
@@ -87,6 +88,13 @@ impl Tables<'_> {
             .open_table(AUDIT)?
             .insert(id, encode(&entry)?.as_slice())?;
         Ok(())
+    }
+
+    /// Stores `product` under its sku; whether it is new.
+    pub(super) fn put_product(&mut self, product: &Product) -> Result<bool, StoreError> {
+        let mut products = self.txn.open_table(PRODUCTS)?;
+        let previous = products.insert(product.sku.as_str(), encode(product)?.as_slice())?;
+        Ok(previous.is_none())
     }
 
     fn key_hash(&self, id: &KeyId) -> Result<Option<String>, StoreError> {

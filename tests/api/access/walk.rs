@@ -15,12 +15,18 @@ enum Who {
     Admin,
     /// `admin` and `metrics`.
     Metrics,
+    /// Every role.
+    AnyKey,
+    /// `admin` and `seller`.
+    Catalogue,
 }
 
 fn who(method: &str, path: &str) -> Who {
     match (method, path) {
         ("GET", "/healthz" | "/readyz" | "/openapi.json") => Who::Anyone,
         ("GET", "/metrics") => Who::Metrics,
+        ("GET", "/products" | "/products/{sku}") => Who::AnyKey,
+        ("PUT", "/admin/products/{sku}") => Who::Catalogue,
         (_, p) if p.starts_with("/admin/") => Who::Admin,
         (
             _,
@@ -41,6 +47,8 @@ fn allowed(who: Who, role: &str) -> bool {
         Who::CustomerData => matches!(role, "admin" | "service" | "customer"),
         Who::Admin => role == "admin",
         Who::Metrics => matches!(role, "admin" | "metrics"),
+        Who::AnyKey => true,
+        Who::Catalogue => matches!(role, "admin" | "seller"),
     }
 }
 
@@ -96,9 +104,33 @@ async fn request_for(admin: &TestApp, method: &str, path: &str) -> (String, Opti
             )
         }
         ("GET", "/admin/audit") => (path.into(), None, 200),
+        ("GET", "/products") => (path.into(), None, 200),
+        ("GET", "/products/{sku}") => {
+            let r = admin
+                .client
+                .put(admin.url("/admin/products/tee-walk"))
+                .json(&json!({"name": "Tee", "unitPrice": 19000}))
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success());
+            ("/products/tee-walk".into(), None, 200)
+        }
+        // A product made anew each time (201), so every allowed role gets the same answer.
+        ("PUT", "/admin/products/{sku}") => (
+            format!("/admin/products/tee-{}", rand_sku()),
+            Some(json!({"name": "Tee", "unitPrice": 19000})),
+            201,
+        ),
         ("GET", "/metrics" | "/healthz" | "/readyz" | "/openapi.json") => (path.into(), None, 200),
         _ => panic!("{method} {path}: no request for it in this test"),
     }
+}
+
+fn rand_sku() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed).to_string()
 }
 
 async fn send(app: &TestApp, method: &str, uri: &str, body: Option<&Value>) -> reqwest::Response {
