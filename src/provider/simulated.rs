@@ -1,5 +1,6 @@
 //! The simulated payment system: approves every valid number except those ending in `0002`,
-//! tokenizes approved numbers (it is the vault), keeps a ledger, and injects faults on demand.
+//! and every charge (a token with an amount) except on numbers ending in `0341`; tokenizes
+//! approved numbers (it is the vault), keeps a ledger, and injects faults on demand.
 //! One instance runs embedded in `paytree serve` or alone behind `paytree provider`.
 
 use super::wire::{
@@ -166,10 +167,15 @@ impl Simulator {
                     (AuthStatus::Approved, Some(token))
                 }
             }
-            (None, Some(token)) if books.vault.contains_key(token) => {
-                (AuthStatus::Approved, Some(token.clone()))
-            }
-            (None, Some(_)) => return Err(SimError::Invalid("unknown token")),
+            // A charge on a number ending in 0341 is declined, though the number was
+            // approved for verification (the test card of a customer who cannot pay).
+            (None, Some(token)) => match books.vault.get(token) {
+                Some(number) if body.amount > 0 && number.ends_with(CHARGES_DECLINED) => {
+                    (AuthStatus::Declined, None)
+                }
+                Some(_) => (AuthStatus::Approved, Some(token.clone())),
+                None => return Err(SimError::Invalid("unknown token")),
+            },
             _ => return Err(SimError::Invalid("give exactly one of number and token")),
         };
         let reply = AuthorizationReply {
@@ -251,6 +257,9 @@ impl Simulator {
     }
 }
 
+/// The last four digits of the test number whose charges are declined.
+const CHARGES_DECLINED: &str = "0341";
+
 fn random_hex() -> String {
     let bytes: [u8; 12] = rand::rng().random();
     hex::encode(bytes)
@@ -282,6 +291,40 @@ mod tests {
         assert_eq!(no.status, AuthStatus::Declined);
         assert_eq!(no.token, None);
         assert_eq!(sim.ledger().authorizations.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_number_ending_in_0341_is_verified_but_every_charge_on_it_is_declined() {
+        let sim = Simulator::default();
+        let verified = sim.authorize(None, body("4000000000000341")).await.unwrap();
+        assert_eq!(verified.status, AuthStatus::Approved);
+        let charge = |token: &str, amount| AuthorizationBody {
+            reference: format!("charge-{amount}"),
+            kind: Kind::Card,
+            number: None,
+            token: Some(token.to_owned()),
+            amount,
+            currency: "KRW".into(),
+        };
+        let token = verified.token.unwrap();
+        let declined = sim.authorize(None, charge(&token, 38_000)).await.unwrap();
+        assert_eq!(declined.status, AuthStatus::Declined);
+        assert_eq!(declined.decline_code.as_deref(), Some("card_declined"));
+        let again = sim.authorize(None, charge(&token, 0)).await.unwrap();
+        assert_eq!(
+            again.status,
+            AuthStatus::Approved,
+            "a verification still passes"
+        );
+        let good = sim.authorize(None, body("4242424242424242")).await.unwrap();
+        let paid = sim
+            .authorize(None, charge(good.token.as_deref().unwrap(), 38_000))
+            .await
+            .unwrap();
+        assert_eq!(paid.status, AuthStatus::Approved);
+        let ledger = sim.ledger().authorizations;
+        assert_eq!(ledger.len(), 5);
+        assert!(sim.authorize(None, charge("tok_unknown", 1)).await.is_err());
     }
 
     #[tokio::test]
