@@ -358,11 +358,7 @@ fn bootstrap_admin_key(
 fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let temp = path.with_extension("tmp");
     let _ = std::fs::remove_file(&temp);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
+    let mut file = new_private_file()
         .open(&temp)
         .with_context(|| format!("creating {}", temp.display()))?;
     file.write_all(bytes)?;

@@ -137,7 +137,11 @@ impl Keys {
         if !entry.record.usable_at(now) {
             return None;
         }
-        entry.last_used.fetch_max(now.0, Ordering::Relaxed);
+        // Written only when the millisecond changed: the entry is shared by every request
+        // with this key, so a write on each would move its cache line between cores.
+        if entry.last_used.load(Ordering::Relaxed) < now.0 {
+            entry.last_used.fetch_max(now.0, Ordering::Relaxed);
+        }
         Some(Caller(entry))
     }
 
