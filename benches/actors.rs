@@ -98,6 +98,8 @@ fn store_writer(c: &mut Criterion) {
                 nonce: format!("{n:016x}"),
                 customer_id: customer.clone(),
                 paymethod_id: None,
+                amount: 0,
+                order_id: None,
             }
             .into();
             let writer = &writer;

@@ -43,6 +43,8 @@ fn open_intent(n: u64) -> Command {
         nonce: intent.nonce,
         customer_id: customer(n),
         paymethod_id: None,
+        amount: 0,
+        order_id: None,
     }
     .into()
 }

@@ -35,6 +35,15 @@ pub mod names {
     pub const RECONCILIATIONS: &str = "paytree_reconciliations_total";
     pub const PRUNED: &str = "paytree_pruned_records_total";
     pub const IDEMPOTENCY: &str = "paytree_idempotency_keys_total";
+    pub const ORDERS: &str = "paytree_orders_total";
+    pub const ORDER_REFUNDS: &str = "paytree_order_refunds_total";
+    pub const SHIPMENTS: &str = "paytree_shipments_total";
+    pub const SHIPPING_LAG: &str = "paytree_shipping_lag_events";
+    pub const SHIPPING_PAUSED: &str = "paytree_shipping_paused";
+    pub const SAGA_LAG: &str = "paytree_saga_lag_events";
+    pub const SAGA_PENDING: &str = "paytree_saga_pending";
+    pub const SAGA_STEPS: &str = "paytree_saga_steps_total";
+    pub const CANCEL_DURATION: &str = "paytree_order_cancel_duration_seconds";
 }
 
 /// Buckets for delays that run from milliseconds (normal) to hours (a dead webhook).
@@ -155,6 +164,41 @@ fn describe() {
         Unit::Seconds,
         "From an event's commit to its mypage view's commit"
     );
+    describe_counter!(
+        ORDERS,
+        "Orders by outcome: placed, declined, invalid, payment_unavailable; later shipped, \
+         cancelled, cancellation_refused"
+    );
+    describe_counter!(
+        ORDER_REFUNDS,
+        "Refund calls for cancelled orders by outcome (refunded, failed)"
+    );
+    describe_counter!(
+        SHIPMENTS,
+        "Shipments by what happened to them (created, shipped, cancelled)"
+    );
+    describe_gauge!(
+        SHIPPING_LAG,
+        "Events committed that the shipping actor has not handled yet"
+    );
+    describe_gauge!(SHIPPING_PAUSED, "1 while shipping is paused, else 0");
+    describe_gauge!(
+        SAGA_LAG,
+        "Events committed that the cancellation saga has not handled yet"
+    );
+    describe_gauge!(
+        SAGA_PENDING,
+        "Saga steps waiting to be carried out, by step (a refund that keeps failing stays here)"
+    );
+    describe_counter!(
+        SAGA_STEPS,
+        "Saga steps carried out, by step and outcome (done, failed)"
+    );
+    describe_histogram!(
+        CANCEL_DURATION,
+        Unit::Seconds,
+        "From an order's cancellation request to its end (refunded or refused)"
+    );
 }
 
 /// Registers counters and gauges whose labels are known in advance, at zero, so that
@@ -191,6 +235,29 @@ fn start_at_zero() {
     counter!(PRUNED).increment(0);
     for outcome in ["new", "replayed", "mismatch", "in_flight"] {
         counter!(IDEMPOTENCY, "outcome" => outcome).increment(0);
+    }
+    for outcome in [
+        "placed",
+        "declined",
+        "invalid",
+        "payment_unavailable",
+        "shipped",
+        "cancelled",
+        "cancellation_refused",
+    ] {
+        counter!(ORDERS, "outcome" => outcome).increment(0);
+    }
+    for outcome in ["refunded", "failed"] {
+        counter!(ORDER_REFUNDS, "outcome" => outcome).increment(0);
+    }
+    for status in ["created", "shipped", "cancelled"] {
+        counter!(SHIPMENTS, "status" => status).increment(0);
+    }
+    for step in ["cancel_shipment", "refund", "mark_shipped"] {
+        gauge!(SAGA_PENDING, "step" => step).set(0.0);
+        for outcome in ["done", "failed"] {
+            counter!(SAGA_STEPS, "step" => step, "outcome" => outcome).increment(0);
+        }
     }
     for outcome in [
         "not_found_yet",
@@ -245,6 +312,12 @@ pub fn metrics() -> PrometheusHandle {
                 .and_then(|b| {
                     b.set_buckets_for_metric(
                         metrics_exporter_prometheus::Matcher::Full(names::PROJECTION_DELAY.into()),
+                        DELAY_BUCKETS,
+                    )
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        metrics_exporter_prometheus::Matcher::Full(names::CANCEL_DURATION.into()),
                         DELAY_BUCKETS,
                     )
                 })

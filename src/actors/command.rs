@@ -3,6 +3,7 @@
 //! are values here, not actor failures.
 
 use super::kernel::{AggregateError, Refusal};
+use super::order::OrderError;
 use super::paymethod::PaymethodError;
 use crate::domain::{AccountNumber, CustomerId, Kind, PaymentMethod, Position};
 
@@ -69,6 +70,12 @@ pub enum CommandError {
     /// The payment-method aggregate's own answer.
     #[error(transparent)]
     Paymethod(#[from] PaymethodError),
+    /// The order aggregate's own answer.
+    #[error(transparent)]
+    Order(#[from] OrderError),
+    /// The shipment aggregate's own answer.
+    #[error(transparent)]
+    Shipment(super::shipment::ShipmentError),
     #[error("a request with this idempotency key is still running")]
     IdempotencyInFlight,
     #[error("this idempotency key was used for a different request")]
@@ -98,8 +105,11 @@ impl From<Refusal> for CommandError {
     }
 }
 
-impl From<AggregateError<PaymethodError>> for CommandError {
-    fn from(e: AggregateError<PaymethodError>) -> Self {
+impl<E> From<AggregateError<E>> for CommandError
+where
+    CommandError: From<E>,
+{
+    fn from(e: AggregateError<E>) -> Self {
         match e {
             AggregateError::Refused(refusal) => refusal.into(),
             AggregateError::Domain(e) => e.into(),

@@ -15,10 +15,14 @@ mod command;
 pub(crate) mod idempotency;
 pub mod kernel;
 pub mod notifier;
+pub mod order;
 pub mod payment;
 pub mod paymethod;
 pub mod projector;
 pub mod reconciler;
+pub mod saga;
+pub mod shipment;
+pub mod shipping;
 pub mod store_writer;
 mod test_hooks;
 mod tree;
@@ -32,9 +36,11 @@ pub use projector::handle::MypageRead;
 pub use test_hooks::PanicTarget;
 
 use crate::domain::Position;
+use crate::domain::idempotency::{IdempotencyClaim, IdempotentOutcome};
 use crate::domain::paymethod::Fingerprinter;
+use crate::domain::{CustomerId, IdempotencyKey};
 use crate::store::{Store, StoreError};
-use kernel::{Refusal, RouterMessage, Slot};
+use kernel::{Aggregates, Refusal, Slot};
 use kernel::{RootActor, RootArgs, RootMessage};
 use notifier::NotifierMessage;
 use payment::PaymentMessage;
@@ -42,6 +48,7 @@ use paymethod::Paymethod;
 use projector::{ProjectorMessage, Views};
 use ractor::rpc::CallResult;
 use ractor::{Actor, ActorRef, RpcReplyPort};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 pub use tree::TreeOptions;
@@ -50,18 +57,15 @@ pub use tree::TreeOptions;
 #[derive(Clone, Debug)]
 pub struct Actors {
     root: ActorRef<RootMessage>,
-    router: Slot<RouterMessage<Paymethod>>,
+    paymethods: Aggregates<Paymethod>,
+    orders: Aggregates<order::OrderAggregate>,
+    shipments: Aggregates<shipment::ShipmentAggregate>,
+    shipping: Slot<shipping::ShippingMessage>,
+    shipping_paused: Arc<tokio::sync::watch::Sender<bool>>,
     payment: Slot<PaymentMessage>,
     /// The breaker the payment actor calls through, read here to fail fast while open.
     breaker: breaker::Breaker,
     store: Store,
-    /// How long a command may wait in queues before it starts; past that it is refused
-    /// without running.
-    queue_wait: Duration,
-    /// How long a caller waits: the queue wait and the longest a command may run once started
-    /// (two payment calls and three durable writes), so a command that started always
-    /// reaches its caller.
-    command_wait: Duration,
     fingerprinter: Fingerprinter,
     in_flight: idempotency::InFlight,
     healthy: Arc<tokio::sync::watch::Sender<bool>>,
@@ -83,9 +87,6 @@ impl Actors {
         let store = options.store.clone();
         let fingerprinter = options.fingerprinter.clone();
         let tree = tree::Tree::new(&options, head);
-        let queue_wait = options.aggregates.queue_wait;
-        // Once started, a command makes at most two payment calls and three durable writes.
-        let run_budget = 2 * tree.paymethods.payment_wait + 3 * tree.writer.wait();
         let healthy = Arc::new(tokio::sync::watch::Sender::new(true));
         let args = RootArgs {
             children: tree.children(options),
@@ -94,12 +95,14 @@ impl Actors {
         let (root, _) = Actor::spawn(None, RootActor, args).await?;
         Ok(Self {
             root,
-            router: tree.router,
+            paymethods: tree.router.clone(),
+            orders: tree.orders.clone(),
+            shipments: tree.shipments.clone(),
+            shipping: tree.shipping.clone(),
+            shipping_paused: tree.shipping_paused.clone(),
             payment: tree.payment,
             breaker: tree.breaker,
             store,
-            queue_wait,
-            command_wait: queue_wait + run_budget,
             fingerprinter,
             in_flight: idempotency::InFlight::default(),
             healthy,
@@ -149,6 +152,56 @@ impl Actors {
             CommandError::Internal
         })
     }
+}
+
+impl Actors {
+    /// Runs a command under an optional `Idempotency-Key` of `customer`: the first request
+    /// with a key runs (`run` gets the key's claim, to store with the final outcome) and its
+    /// outcome is kept with the key; a repeat of the same request (same `fingerprint`) gets
+    /// that outcome again (`replay`), a different request 422, a concurrent one 409.
+    async fn idempotent<T, F>(
+        &self,
+        customer: &CustomerId,
+        key: Option<IdempotencyKey>,
+        fingerprint: String,
+        replay: impl FnOnce(IdempotentOutcome) -> Result<T, CommandError>,
+        run: impl FnOnce(Option<(IdempotencyClaim, idempotency::Claim)>) -> F,
+    ) -> Answer<T>
+    where
+        F: Future<Output = Result<T, CommandError>>,
+    {
+        let Some(key) = key else {
+            return Answer::fresh(run(None).await);
+        };
+        let Some(held) = self.in_flight.claim(customer, &key) else {
+            count_key("in_flight");
+            return Answer::fresh(Err(CommandError::IdempotencyInFlight));
+        };
+        let (lookup, owner) = (key.clone(), customer.clone());
+        match self.query(move |s| s.idempotency(&owner, &lookup)).await {
+            Err(e) => Answer::fresh(Err(e)),
+            Ok(Some(record)) if record.fingerprint != fingerprint => {
+                count_key("mismatch");
+                Answer::fresh(Err(CommandError::IdempotencyMismatch))
+            }
+            Ok(Some(record)) => {
+                count_key("replayed");
+                Answer {
+                    result: replay(record.outcome),
+                    replayed: true,
+                }
+            }
+            Ok(None) => {
+                count_key("new");
+                let claim = IdempotencyClaim { key, fingerprint };
+                Answer::fresh(run(Some((claim, held))).await)
+            }
+        }
+    }
+}
+
+fn count_key(outcome: &'static str) {
+    metrics::counter!(crate::telemetry::names::IDEMPOTENCY, "outcome" => outcome).increment(1);
 }
 
 /// A command's result, and whether it is the stored result of an earlier identical request.

@@ -18,8 +18,7 @@
 use super::breaker::{Breaker, CallError};
 use super::kernel::{WriteError, Writer};
 use crate::domain::intent::{Intent, RefundOwed, Verdict};
-use crate::domain::payment::VERIFICATION_CURRENCY;
-use crate::domain::{Payment, PaymentId, PaymentPurpose, PaymentStatus, Timestamp};
+use crate::domain::{Payment, Timestamp};
 use crate::provider::{PaymentSystem, ProviderError};
 use crate::store::{self, Store, Write};
 use crate::telemetry::names;
@@ -201,8 +200,8 @@ impl ReconcilerState {
                     reference: reference.clone(),
                     customer_id: intent.customer_id.clone(),
                     paymethod_id: intent.paymethod_id,
-                    // Intents are verifications, which authorize nothing.
-                    amount: 0,
+                    // Nothing for a verification; an order's total for a charge.
+                    amount: intent.amount,
                 };
                 (Verdict::Abandon(refund), "abandoned")
             }
@@ -231,7 +230,12 @@ impl ReconcilerState {
 
     /// Refunds an unclaimed approval and records the refund; one that fails stays owed.
     async fn refund(&mut self, owed: RefundOwed) -> Step {
-        let call = self.args.system.refund(&owed.authorization, owed.amount);
+        // One refund per unclaimed approval, whatever is retried.
+        let key = format!("unclaimed-{}", owed.authorization);
+        let call = self
+            .args
+            .system
+            .refund(&owed.authorization, owed.amount, &key);
         let refund_id = match self.call(call).await {
             Ok(id) => id,
             Err(Unanswered::BreakerOpen) => return Step::BreakerOpen,
@@ -241,19 +245,14 @@ impl ReconcilerState {
                 return Step::Failed;
             }
         };
-        let payment = Payment {
-            id: PaymentId(0),
-            paymethod_id: owed.paymethod_id,
-            customer_id: owed.customer_id,
-            request_id: None,
-            purpose: PaymentPurpose::Refund,
-            amount: owed.amount,
-            currency: VERIFICATION_CURRENCY.to_owned(),
-            status: PaymentStatus::Refunded,
-            provider_reference: refund_id,
-            decline_code: None,
-            created_at: Timestamp::now(),
-        };
+        // No order: an approval nobody claimed paid for nothing paytree kept.
+        let payment = Payment::refund(
+            owed.customer_id,
+            owed.paymethod_id,
+            None,
+            owed.amount,
+            refund_id,
+        );
         let command = store::RecordRefund {
             authorization: owed.authorization,
             payment,

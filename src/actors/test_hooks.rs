@@ -21,7 +21,8 @@ impl Actors {
     pub fn inject_panic(&self, target: PanicTarget) -> Result<(), CommandError> {
         let sent = match target {
             PanicTarget::Paymethod(id) => self
-                .router
+                .paymethods
+                .router()
                 .get()?
                 .send_message(RouterMessage::Route(
                     id,

@@ -3,13 +3,20 @@
 //! them in reverse: the aggregates (through their router) first, the store writer last.
 
 use super::breaker::{Breaker, BreakerConfig};
-use super::kernel::{ChildSpec, RouterActor, RouterArgs, RouterMessage, Slot, StopBy, Writer};
+use super::kernel::{
+    Aggregate, Aggregates, ChildSpec, RouterActor, RouterArgs, RouterMessage, Slot, StopBy, Writer,
+};
 use super::notifier::{self, NotifierActor, NotifierArgs, NotifierMessage};
+use super::order::{OrderAggregate, OrderServices};
 use super::payment::breaker_record;
+use super::payment::call::PaymentLine;
 use super::payment::{PaymentActor, PaymentArgs, PaymentMessage};
 use super::paymethod::{Paymethod, PaymethodServices};
 use super::projector::{ProjectorActor, ProjectorArgs, ProjectorMessage, Views};
 use super::reconciler::{ReconcilerActor, ReconcilerArgs, ReconcilerMessage};
+use super::saga::{SagaActor, SagaArgs, SagaMessage};
+use super::shipment::{ShipmentAggregate, ShipmentServices};
+use super::shipping::{ShippingActor, ShippingArgs, ShippingMessage};
 use super::store_writer::{StoreWriterActor, StoreWriterArgs};
 use crate::domain::Position;
 use crate::domain::paymethod::Fingerprinter;
@@ -68,7 +75,14 @@ pub(super) struct Tree {
     pub writer: Writer,
     pub payment: Slot<PaymentMessage>,
     pub paymethods: Arc<PaymethodServices>,
-    pub router: Slot<RouterMessage<Paymethod>>,
+    pub router: Aggregates<Paymethod>,
+    pub order_services: Arc<OrderServices>,
+    pub orders: Aggregates<OrderAggregate>,
+    pub shipment_services: Arc<ShipmentServices>,
+    pub shipments: Aggregates<ShipmentAggregate>,
+    pub shipping: Slot<ShippingMessage>,
+    pub saga: Slot<SagaMessage>,
+    pub shipping_paused: Arc<watch::Sender<bool>>,
     pub notifier: Slot<NotifierMessage>,
     pub projector: Slot<ProjectorMessage>,
     pub reconciler: Slot<ReconcilerMessage>,
@@ -88,17 +102,38 @@ impl Tree {
         let breaker = Breaker::new(options.breaker.clone());
         breaker_record::restore(&options.store, &breaker);
         breaker_record::keep_openings(&breaker, writer.clone());
+        let line = PaymentLine {
+            actor: payment.clone(),
+            wait: payment_wait,
+        };
+        let queue_wait = options.aggregates.queue_wait;
+        // Once started, a command makes at most two payment calls and three durable writes:
+        // a caller that waits this long always hears how a command it started ended.
+        let command_wait = queue_wait + 2 * payment_wait + 3 * writer.wait();
         Self {
+            shipment_services: Arc::new(ShipmentServices {
+                store: options.store.clone(),
+                writer: writer.clone(),
+            }),
+            shipments: Aggregates::new(Slot::default(), queue_wait, command_wait),
+            shipping: Slot::default(),
+            saga: Slot::default(),
+            shipping_paused: Arc::new(watch::channel(false).0),
+            order_services: Arc::new(OrderServices {
+                store: options.store.clone(),
+                writer: writer.clone(),
+                payment: line.clone(),
+            }),
+            orders: Aggregates::new(Slot::default(), queue_wait, command_wait),
             paymethods: Arc::new(PaymethodServices {
                 store: options.store.clone(),
                 writer: writer.clone(),
-                payment: payment.clone(),
+                payment: line,
                 fingerprinter: options.fingerprinter.clone(),
-                payment_wait,
             }),
             writer,
             payment,
-            router: Slot::default(),
+            router: Aggregates::new(Slot::default(), queue_wait, command_wait),
             notifier: Slot::default(),
             projector: Slot::default(),
             reconciler: Slot::default(),
@@ -204,23 +239,49 @@ impl Tree {
             },
         );
 
-        let (services, writer) = (self.paymethods.clone(), self.writer.clone());
-        let (limits, idle_timeout) = (o.aggregates.clone(), o.idle_timeout);
-        let router = ChildSpec::new(
-            "router",
-            self.router.clone(),
-            StopBy::DrainChildrenFirst,
+        let routers = Routers {
+            writer: self.writer.clone(),
+            limits: o.aggregates.clone(),
+            idle_timeout: o.idle_timeout,
+        };
+        let router = routers.child("router", self.router.router(), &self.paymethods);
+        let orders = routers.child("orders", self.orders.router(), &self.order_services);
+        let shipments = routers.child(
+            "shipments",
+            self.shipments.router(),
+            &self.shipment_services,
+        );
+
+        let (store, writer, commits) = (o.store.clone(), self.writer.clone(), self.commits.clone());
+        let paused = self.shipping_paused.clone();
+        let shipping = ChildSpec::new(
+            "shipping",
+            self.shipping.clone(),
+            StopBy::Drain,
             move |sup| {
-                let args = RouterArgs {
-                    services: services.clone(),
+                let args = ShippingArgs {
+                    store: store.clone(),
                     writer: writer.clone(),
-                    limits: limits.clone(),
-                    idle_timeout,
+                    commits: commits.subscribe(),
+                    paused: paused.clone(),
                 };
-                let router = RouterActor::<Paymethod>::default();
-                async move { Ok(Actor::spawn_linked(None, router, args, sup).await?.0) }
+                async move { Ok(Actor::spawn_linked(None, ShippingActor, args, sup).await?.0) }
             },
         );
+
+        let (store, writer, commits) = (o.store.clone(), self.writer.clone(), self.commits.clone());
+        let (orders_handle, shipments_handle) = (self.orders.clone(), self.shipments.clone());
+        // Steps in flight are stored; whatever a stop interrupts runs again at the next start.
+        let saga = ChildSpec::new("saga", self.saga.clone(), StopBy::Stop, move |sup| {
+            let args = SagaArgs {
+                store: store.clone(),
+                writer: writer.clone(),
+                commits: commits.subscribe(),
+                orders: orders_handle.clone(),
+                shipments: shipments_handle.clone(),
+            };
+            async move { Ok(Actor::spawn_linked(None, SagaActor, args, sup).await?.0) }
+        });
 
         vec![
             store_writer,
@@ -229,6 +290,46 @@ impl Tree {
             payment,
             reconciler,
             router,
+            orders,
+            shipments,
+            shipping,
+            saga,
         ]
+    }
+}
+
+/// What every kind's router is started with.
+struct Routers {
+    writer: Writer,
+    limits: crate::config::AggregateLimits,
+    idle_timeout: Duration,
+}
+
+impl Routers {
+    /// The child that runs the router of aggregate kind `A` in `slot`; it drains its
+    /// aggregates before it stops.
+    fn child<A: Aggregate>(
+        &self,
+        name: &'static str,
+        slot: &Slot<RouterMessage<A>>,
+        services: &Arc<A::Services>,
+    ) -> ChildSpec {
+        let (services, writer) = (services.clone(), self.writer.clone());
+        let (limits, idle_timeout) = (self.limits.clone(), self.idle_timeout);
+        ChildSpec::new(name, slot.clone(), StopBy::DrainChildrenFirst, move |sup| {
+            let args = RouterArgs {
+                services: services.clone(),
+                writer: writer.clone(),
+                limits: limits.clone(),
+                idle_timeout,
+            };
+            async move {
+                Ok(
+                    Actor::spawn_linked(None, RouterActor::<A>::default(), args, sup)
+                        .await?
+                        .0,
+                )
+            }
+        })
     }
 }

@@ -62,6 +62,8 @@ pub mod action {
     pub const PAYMETHOD_RELEASED: &str = "paymethod.released";
     pub const MESSAGE_REDELIVERED: &str = "message.redelivered";
     pub const PRODUCT_CHANGED: &str = "product.changed";
+    pub const SHIPPING_PAUSED: &str = "shipping.paused";
+    pub const SHIPPING_RESUMED: &str = "shipping.resumed";
 }
 
 #[cfg(test)]

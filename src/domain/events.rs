@@ -2,7 +2,9 @@
 //! the aggregate's version after it and where the global log recorded it. The payload is
 //! owned by the aggregate's kind; the log, its readers and the store treat every kind alike.
 
+use super::order::OrderEvent;
 use super::paymethod::PaymethodEvent;
+use super::shipment::ShipmentEvent;
 use super::{CustomerId, Position, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +25,8 @@ pub struct Event {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Payload {
     Paymethod(PaymethodEvent),
+    Order(OrderEvent),
+    Shipment(ShipmentEvent),
 }
 
 impl Event {
@@ -30,6 +34,8 @@ impl Event {
     pub fn name(&self) -> &'static str {
         match &self.payload {
             Payload::Paymethod(e) => e.name(),
+            Payload::Order(e) => e.name(),
+            Payload::Shipment(e) => e.name(),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Idempotency records: under a customer's `Idempotency-Key`, the fingerprint of the first
 //! request and its final outcome, so a retry gets the same answer without a second payment.
 
-use super::{PaymentId, PaymentMethod, Position, Timestamp};
+use super::{OrderId, PaymentId, PaymentMethod, Position, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// What a key was used for, and how that ended. Only final outcomes are kept.
@@ -20,8 +20,13 @@ pub enum IdempotentOutcome {
         method: PaymentMethod,
         position: Position,
     },
-    /// 402, with the declined payment's record.
+    /// 402, with the declined payment's record (a registration's or an order's).
     Declined { payment_id: PaymentId },
+    /// 201, the order placed (answered as it is now) and the position of `OrderPlaced`.
+    OrderPlaced {
+        order_id: OrderId,
+        position: Position,
+    },
 }
 
 /// A registration's claim on a key: stored with the outcome in the same transaction.

@@ -10,7 +10,7 @@
 //! deleted when it closes or is given up, so any later attempt under the base draws a new
 //! nonce, a new reference, and can never claim an authorization that was refunded.
 
-use super::{CustomerId, PaymethodId, Timestamp};
+use super::{CustomerId, OrderId, PaymethodId, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// An open intent: a payment call whose outcome is not stored yet.
@@ -19,8 +19,13 @@ pub struct Intent {
     pub base: String,
     pub nonce: String,
     pub customer_id: CustomerId,
-    /// The method a change is for; `None` for a registration.
+    /// The method a change or a charge is for; `None` for a registration.
     pub paymethod_id: Option<PaymethodId>,
+    /// What the call asks for: 0 for a verification, an order's total for a charge (what an
+    /// approval nobody claimed is refunded for).
+    pub amount: u64,
+    /// The order a charge is for.
+    pub order_id: Option<OrderId>,
     /// When it was opened, re-opened by a retry, or last found without an authorization.
     pub opened_at: Timestamp,
     /// How many times the reconciler found no authorization for it.

@@ -1,7 +1,10 @@
-//! Messages to the customer: exactly one per event, with text that shows masked numbers only.
+//! Messages to the customer: exactly one per event of the kinds the customer hears of (a
+//! payment method registered, changed or removed; an order placed, shipped, cancelled or its
+//! cancellation refused), with text that shows masked numbers only.
 
+use super::order::OrderEvent;
 use super::{
-    CustomerId, Event, Kind, MaskedAttrs, MessageId, Payload, PaymethodEvent, PaymethodId,
+    CustomerId, Event, Kind, MaskedAttrs, MessageId, OrderId, Payload, PaymethodEvent, PaymethodId,
     Position, Timestamp,
 };
 use serde::{Deserialize, Serialize};
@@ -30,7 +33,10 @@ pub struct Message {
     pub id: MessageId,
     pub event_id: Position,
     pub customer_id: CustomerId,
-    pub paymethod_id: PaymethodId,
+    /// The payment method a payment-method event is about.
+    pub paymethod_id: Option<PaymethodId>,
+    /// The order an order event is about.
+    pub order_id: Option<OrderId>,
     /// The event's type name, e.g. `PaymentMethodRegistered`.
     pub kind: String,
     pub text: String,
@@ -42,25 +48,57 @@ pub struct Message {
 }
 
 impl Message {
-    /// The message for `event`, not yet delivered.
-    pub fn for_event(event: &Event) -> Self {
-        let (paymethod_id, text) = match &event.payload {
-            Payload::Paymethod(e) => (PaymethodId(event.aggregate_id), text_for(e)),
+    /// The message for `event`, not yet delivered; `None` for an event the customer does not
+    /// hear of (a cancellation asked for, a shipment's own events).
+    pub fn for_event(event: &Event) -> Option<Self> {
+        let (paymethod_id, order_id, text) = match &event.payload {
+            Payload::Paymethod(e) => (Some(PaymethodId(event.aggregate_id)), None, text_for(e)),
+            Payload::Order(e) => (None, Some(OrderId(event.aggregate_id)), order_text(e)?),
+            Payload::Shipment(_) => return None,
         };
-        Self {
+        Some(Self {
             id: MessageId(event.position.0),
             event_id: event.position,
             customer_id: event.customer_id.clone(),
             paymethod_id,
+            order_id,
             kind: event.name().to_owned(),
             text,
             status: MessageStatus::Pending,
             attempts: 0,
             created_at: event.recorded_at,
             delivered_at: None,
+        })
+    }
+
+    /// Whether `event` has a message (see [`Message::for_event`]).
+    pub fn is_for(event: &Event) -> bool {
+        match &event.payload {
+            Payload::Paymethod(_) => true,
+            Payload::Order(e) => !matches!(e, OrderEvent::CancellationRequested { .. }),
+            Payload::Shipment(_) => false,
         }
     }
 
+    /// The aggregate the message is about: its deliveries keep that aggregate's order.
+    pub fn subject(&self) -> Subject {
+        match (self.paymethod_id, self.order_id) {
+            (_, Some(order)) => Subject::Order(order),
+            (Some(method), None) => Subject::Paymethod(method),
+            (None, None) => Subject::Customer(self.customer_id.clone()),
+        }
+    }
+}
+
+/// What a message is about, for keeping one subject's messages in order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Subject {
+    Paymethod(PaymethodId),
+    Order(OrderId),
+    Customer(CustomerId),
+}
+
+impl Message {
     /// Records an attempt's result: delivered, or failed when `last` (no retry follows).
     pub fn attempted(&mut self, ok: bool, last: bool, at: Timestamp) {
         self.attempts += 1;
@@ -109,6 +147,42 @@ fn describe(attrs: &MaskedAttrs) -> String {
         Kind::Bank => "bank account",
     };
     format!("{what} ending {}", attrs.last4)
+}
+
+/// An amount as the customer reads it: `38,000 KRW`.
+pub fn krw(amount: u64) -> String {
+    let digits = amount.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out + " KRW"
+}
+
+/// The text of an order event's message; `None` for the one the customer is not told of.
+pub fn order_text(event: &OrderEvent) -> Option<String> {
+    let order = event.order();
+    Some(match event {
+        OrderEvent::Placed { .. } => format!(
+            "Your order #{} was placed and {} charged.",
+            order.id,
+            krw(order.total)
+        ),
+        OrderEvent::Shipped { .. } => format!("Your order #{} was shipped.", order.id),
+        OrderEvent::Cancelled { refunded, .. } => format!(
+            "Your order #{} was cancelled and {} refunded.",
+            order.id,
+            krw(*refunded)
+        ),
+        OrderEvent::CancellationRefused { .. } => format!(
+            "Your order #{} had already shipped, so it could not be cancelled.",
+            order.id
+        ),
+        OrderEvent::CancellationRequested { .. } => return None,
+    })
 }
 
 /// The text of an event's message: masked attributes only.
@@ -174,12 +248,21 @@ mod tests {
     }
 
     #[test]
+    fn amounts_read_in_krw_with_thousands_separated() {
+        assert_eq!(krw(0), "0 KRW");
+        assert_eq!(krw(999), "999 KRW");
+        assert_eq!(krw(38_000), "38,000 KRW");
+        assert_eq!(krw(100_000_000), "100,000,000 KRW");
+    }
+
+    #[test]
     fn an_attempt_delivers_or_on_the_last_try_fails() {
         let mut m = Message {
             id: MessageId(4),
             event_id: Position(4),
             customer_id: CustomerId::parse("alice").unwrap(),
-            paymethod_id: PaymethodId(1),
+            paymethod_id: Some(PaymethodId(1)),
+            order_id: None,
             kind: "PaymentMethodRegistered".into(),
             text: String::new(),
             status: MessageStatus::Pending,

@@ -29,13 +29,18 @@ pub enum Access {
 
 use Role::{Admin, Customer, Metrics, Seller, Service};
 
-/// A customer's own data: payment methods, payments, messages, mypage.
+/// A customer's own data: payment methods, payments, messages, mypage, placing and
+/// cancelling orders.
 const CUSTOMER_DATA: Access = Access::Roles(&[Admin, Service, Customer]);
 const ADMIN: Access = Access::Roles(&[Admin]);
 const METRICS: Access = Access::Roles(&[Admin, Metrics]);
 /// Every key, whatever its role.
 const ANY_KEY: Access = Access::Roles(&[Admin, Service, Seller, Customer, Metrics]);
 const CATALOGUE: Access = Access::Roles(&[Admin, Seller]);
+/// Orders are read by sellers too.
+const ORDERS_READ: Access = Access::Roles(&[Admin, Service, Seller, Customer]);
+/// The seller's side: shipments.
+const SHIPPING: Access = Access::Roles(&[Admin, Seller]);
 
 /// Every route: method, path template (as axum matches it), who may call it.
 pub const TABLE: &[(&str, &str, Access)] = &[
@@ -59,6 +64,15 @@ pub const TABLE: &[(&str, &str, Access)] = &[
     ("GET", "/products", ANY_KEY),
     ("GET", "/products/{sku}", ANY_KEY),
     ("PUT", "/admin/products/{sku}", CATALOGUE),
+    ("POST", "/orders", CUSTOMER_DATA),
+    ("GET", "/orders", ORDERS_READ),
+    ("GET", "/orders/{id}", ORDERS_READ),
+    ("POST", "/orders/{id}/cancel", CUSTOMER_DATA),
+    ("GET", "/shipments", SHIPPING),
+    ("GET", "/shipments/{id}", SHIPPING),
+    ("POST", "/shipments/{id}/ship", SHIPPING),
+    ("POST", "/admin/shipping/pause", ADMIN),
+    ("POST", "/admin/shipping/resume", ADMIN),
     ("GET", "/metrics", METRICS),
     ("GET", "/healthz", Access::Public),
     ("GET", "/readyz", Access::Public),

@@ -150,6 +150,36 @@ fn mask_digit_runs(s: &str) -> String {
     out
 }
 
+/// Marks a response that repeats the stored outcome of an earlier request.
+pub fn replayed(
+    mut response: axum::response::Response,
+    replayed: bool,
+) -> axum::response::Response {
+    if replayed {
+        let value = axum::http::HeaderValue::from_static("true");
+        response.headers_mut().insert("idempotent-replayed", value);
+    }
+    response
+}
+
+pub fn idempotency_key(
+    headers: &HeaderMap,
+) -> Result<Option<crate::domain::IdempotencyKey>, Problem> {
+    match headers.get("idempotency-key") {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(crate::domain::IdempotencyKey::parse)
+            .map(Some)
+            .ok_or_else(|| {
+                Problem::invalid_request(
+                    "Idempotency-Key must be 1 to 255 visible ASCII characters.",
+                )
+            }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

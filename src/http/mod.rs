@@ -10,9 +10,11 @@ mod messages;
 mod middleware;
 mod mypages;
 mod ops;
+mod orders;
 mod payments;
 mod paymethods;
 pub mod problem;
+mod shipments;
 
 use crate::actors::{Actors, Done};
 use crate::auth::{Keys, Limits};
@@ -84,7 +86,7 @@ impl AppState {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "paytree", description = "Payment methods registered, changed and shown reliably: every registration is verified by the payment system synchronously."),
+    info(title = "paytree", description = "Payment methods registered, changed and shown reliably (every registration is verified by the payment system synchronously), and orders paid, shipped and cancelled with refunds."),
     tags(
         (name = "paymethods", description = "The payment-method aggregate"),
         (name = "payments", description = "Records kept by the payment side"),
@@ -93,6 +95,8 @@ impl AppState {
         (name = "operations", description = "Health, readiness, metrics and the circuit breaker"),
         (name = "keys", description = "API keys and the audit log of admin actions (admin only)"),
         (name = "catalogue", description = "Products and their prices (KRW)"),
+        (name = "orders", description = "Orders: placed and paid synchronously, cancelled through a saga"),
+        (name = "shipments", description = "The seller's side: one shipment per order, shipped asynchronously"),
     ),
     modifiers(&BearerAuth),
     security(("bearer" = []))
@@ -145,6 +149,14 @@ pub fn router(state: AppState) -> axum::Router {
         .routes(routes!(catalogue::list_products))
         .routes(routes!(catalogue::get_product))
         .routes(routes!(catalogue::put_product))
+        .routes(routes!(orders::place_order, orders::list_orders))
+        .routes(routes!(orders::get_order))
+        .routes(routes!(orders::cancel_order))
+        .routes(routes!(shipments::list_shipments))
+        .routes(routes!(shipments::get_shipment))
+        .routes(routes!(shipments::ship))
+        .routes(routes!(shipments::pause_shipping))
+        .routes(routes!(shipments::resume_shipping))
         .split_for_parts();
     let mut api = api;
     access::document(&mut api);

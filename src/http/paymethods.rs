@@ -4,13 +4,13 @@ use super::access::Scope;
 use super::dto::{
     ChangeBody, ListMethodsQuery, PaymentMethodPage, PaymentMethodView, RegisterBody,
 };
-use super::extract::{Id, JsonBody, Params, if_match};
+use super::extract::{Id, JsonBody, Params, idempotency_key, if_match, replayed};
 use super::problem::{Problem, ProblemBody};
 use super::{AppState, POSITION, done_headers};
 use crate::actors::{ChangeRequest, RawNumber, Registration, RemoveRequest};
 use crate::auth::Caller;
 use crate::domain::number::digits_of;
-use crate::domain::{AccountNumber, CustomerId, FieldError, IdempotencyKey, Kind, PaymethodId};
+use crate::domain::{AccountNumber, CustomerId, FieldError, Kind, PaymethodId};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -89,31 +89,6 @@ fn parse_registration(customer: &str, body: RegisterBody) -> Result<Registration
             idempotency: None,
         }),
         _ => Err(Problem::validation(errors)),
-    }
-}
-
-/// Marks a response that repeats the stored outcome of an earlier request.
-fn replayed(mut response: Response, replayed: bool) -> Response {
-    if replayed {
-        let value = axum::http::HeaderValue::from_static("true");
-        response.headers_mut().insert("idempotent-replayed", value);
-    }
-    response
-}
-
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, Problem> {
-    match headers.get("idempotency-key") {
-        None => Ok(None),
-        Some(v) => v
-            .to_str()
-            .ok()
-            .and_then(IdempotencyKey::parse)
-            .map(Some)
-            .ok_or_else(|| {
-                Problem::invalid_request(
-                    "Idempotency-Key must be 1 to 255 visible ASCII characters.",
-                )
-            }),
     }
 }
 

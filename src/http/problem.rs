@@ -4,7 +4,9 @@
 
 use crate::actors::CommandError;
 use crate::actors::breaker::ceil_secs;
+use crate::actors::order::OrderError;
 use crate::actors::paymethod::PaymethodError;
+use crate::actors::shipment::ShipmentError;
 use crate::domain::FieldError;
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -142,7 +144,7 @@ impl Problem {
         p.0.errors = errors
             .into_iter()
             .map(|e| ProblemField {
-                field: e.field.to_owned(),
+                field: e.field.into_owned(),
                 message: e.message,
             })
             .collect();
@@ -217,6 +219,22 @@ impl From<CommandError> for Problem {
         match e {
             CommandError::NotFound => Self::not_found(),
             CommandError::Paymethod(e) => e.into(),
+            CommandError::Order(e) => e.into(),
+            CommandError::Shipment(e) => match e {
+                ShipmentError::NotFound => Self::not_found(),
+                ShipmentError::Cancelled => Self::new(
+                    StatusCode::CONFLICT,
+                    "shipment-cancelled",
+                    "Shipment cancelled",
+                    "The order was cancelled, so this shipment can no longer ship.",
+                ),
+                ShipmentError::Conflict => Self::new(
+                    StatusCode::CONFLICT,
+                    "conflict",
+                    "Concurrent change",
+                    "The shipment changed while this request ran; read it again and retry.",
+                ),
+            },
             CommandError::IdempotencyInFlight => Self::new(
                 StatusCode::CONFLICT,
                 "idempotency-in-flight",
@@ -291,15 +309,9 @@ impl From<PaymethodError> for Problem {
                 p.0.payment_id = Some(payment_id.0);
                 p
             }
-            PaymethodError::PaymentUnavailable { retry_after } => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "payment-unavailable",
-                "Payment system unavailable",
-                "The payment system cannot take this request now; nothing was stored. Try again shortly.",
-            )
-            // Rounded up here, for every path: a client that waits exactly this long must
-            // not come back before the breaker lets calls through.
-            .retry_after(ceil_secs(retry_after)),
+            PaymethodError::PaymentUnavailable { retry_after } => {
+                Self::payment_unavailable(retry_after)
+            }
             PaymethodError::Conflict => Self::new(
                 StatusCode::CONFLICT,
                 "conflict",
@@ -307,6 +319,57 @@ impl From<PaymethodError> for Problem {
                 "The payment method changed while this request ran; read it again and retry.",
             ),
         }
+    }
+}
+
+impl From<OrderError> for Problem {
+    fn from(e: OrderError) -> Self {
+        match e {
+            OrderError::NotFound => Self::not_found(),
+            OrderError::Invalid(fields) => Self::validation(fields),
+            OrderError::Declined { payment_id, .. } => {
+                let mut p = Self::new(
+                    StatusCode::PAYMENT_REQUIRED,
+                    "payment-declined",
+                    "Payment declined",
+                    "The payment system declined the charge; no order was placed.",
+                );
+                p.0.payment_id = Some(payment_id.0);
+                p
+            }
+            OrderError::PaymentUnavailable { retry_after } => {
+                Self::payment_unavailable(retry_after)
+            }
+            OrderError::Conflict => Self::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                "Concurrent change",
+                "The order changed while this request ran; read it again and retry.",
+            ),
+            OrderError::AlreadyShipped => Self::new(
+                StatusCode::CONFLICT,
+                "order-already-shipped",
+                "Order already shipped",
+                "The order has shipped, so it can no longer be cancelled.",
+            ),
+            // Only the saga sends refunds, and it retries them itself.
+            OrderError::RefundFailed(_) => CommandError::Unavailable.into(),
+        }
+    }
+}
+
+impl Problem {
+    /// 503 `payment-unavailable`, with `Retry-After` rounded up here, for every path: a
+    /// client that waits exactly this long must not come back before the breaker lets calls
+    /// through.
+    fn payment_unavailable(retry_after: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "payment-unavailable",
+            "Payment system unavailable",
+            "The payment system cannot take this request now; nothing was stored. Try again shortly.",
+        )
+        .retry_after(ceil_secs(retry_after))
     }
 }
 

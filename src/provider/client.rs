@@ -70,8 +70,14 @@ impl HttpPaymentSystem {
             .map(Authorization::from))
     }
 
-    /// Refunds an approved authorization; asking again returns the same refund.
-    pub async fn refund(&self, authorization: &str, amount: u64) -> Result<String, ProviderError> {
+    /// Refunds an approved authorization; asking again with the same key returns the same
+    /// refund.
+    pub async fn refund(
+        &self,
+        authorization: &str,
+        amount: u64,
+        idempotency_key: &str,
+    ) -> Result<String, ProviderError> {
         let body = RefundBody {
             authorization: authorization.to_owned(),
             amount,
@@ -79,6 +85,7 @@ impl HttpPaymentSystem {
         let response = self
             .http
             .post(format!("{}/v1/refunds", self.base))
+            .header("Idempotency-Key", idempotency_key)
             .json(&body)
             .send()
             .await;

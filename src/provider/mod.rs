@@ -97,15 +97,21 @@ impl PaymentSystem {
         }
     }
 
-    /// Refunds an approved authorization and returns the refund's id. Idempotent: a repeat
-    /// returns the same refund.
-    pub async fn refund(&self, authorization: &str, amount: u64) -> Result<String, ProviderError> {
+    /// Refunds `amount` of an approved authorization and returns the refund's id.
+    /// Idempotent by `idempotency_key`: a repeat returns the same refund.
+    pub async fn refund(
+        &self,
+        authorization: &str,
+        amount: u64,
+        idempotency_key: &str,
+    ) -> Result<String, ProviderError> {
         match self {
             Self::Embedded(sim) => sim
-                .refund(authorization, amount)
+                .refund(Some(idempotency_key), authorization, amount)
+                .await
                 .map(|r| r.id)
                 .map_err(ProviderError::from),
-            Self::Http(client) => client.refund(authorization, amount).await,
+            Self::Http(client) => client.refund(authorization, amount, idempotency_key).await,
         }
     }
 }

@@ -80,6 +80,7 @@ impl IntoResponse for SimError {
             SimError::Down | SimError::Fault => StatusCode::SERVICE_UNAVAILABLE,
             SimError::Invalid(_) | SimError::RefundRefused => StatusCode::UNPROCESSABLE_ENTITY,
             SimError::NotFound => StatusCode::NOT_FOUND,
+            SimError::AlreadyRefunded => StatusCode::CONFLICT,
         };
         error(status, &self.to_string())
     }
@@ -117,12 +118,14 @@ async fn find_authorization(
 
 async fn refund(
     State(sim): State<Arc<Simulator>>,
+    headers: HeaderMap,
     body: Result<Json<RefundBody>, JsonRejection>,
 ) -> Response {
     let Ok(Json(body)) = body else {
         return error(StatusCode::BAD_REQUEST, "invalid refund body");
     };
-    match sim.refund(&body.authorization, body.amount) {
+    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
+    match sim.refund(key, &body.authorization, body.amount).await {
         Ok(reply) => (StatusCode::CREATED, Json(reply)).into_response(),
         Err(e) => e.into_response(),
     }

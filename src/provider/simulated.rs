@@ -52,6 +52,8 @@ pub enum SimError {
     NotFound,
     #[error("refund refused")]
     RefundRefused,
+    #[error("the authorization was refunded already")]
+    AlreadyRefunded,
 }
 
 /// How long a dropped answer keeps the caller waiting: longer than any sensible timeout.
@@ -71,6 +73,8 @@ struct Books {
     by_reference: HashMap<String, usize>,
     /// token → digits: the vault.
     vault: HashMap<String, String>,
+    /// Refund idempotency key → the refund made under it.
+    refunds_by_key: HashMap<String, RefundReply>,
 }
 
 /// The simulated payment system.
@@ -135,11 +139,8 @@ impl Simulator {
         Ok(reply)
     }
 
-    async fn authorize_now(
-        &self,
-        idempotency_key: Option<&str>,
-        body: AuthorizationBody,
-    ) -> Result<AuthorizationReply, SimError> {
+    /// The faults of the moment, applied to one call: down, the delay, a random failure.
+    async fn suffer_faults(&self) -> Result<Faults, SimError> {
         let faults = self.faults();
         if faults.down {
             return Err(SimError::Down);
@@ -150,6 +151,15 @@ impl Simulator {
         if faults.fail_rate > 0.0 && rand::rng().random_bool(faults.fail_rate.clamp(0.0, 1.0)) {
             return Err(SimError::Fault);
         }
+        Ok(faults)
+    }
+
+    async fn authorize_now(
+        &self,
+        idempotency_key: Option<&str>,
+        body: AuthorizationBody,
+    ) -> Result<AuthorizationReply, SimError> {
+        self.suffer_faults().await?;
         let mut books = self.books.lock().unwrap();
         if let Some(&i) = idempotency_key.and_then(|k| books.by_key.get(k)) {
             return Ok(books.records[i].reply.clone());
@@ -208,19 +218,26 @@ impl Simulator {
             .map(|&i| books.records[i].reply.clone())
     }
 
-    /// Refunds an approved authorization. Refunding it again returns the same refund, so a
-    /// caller that lost the answer can simply ask again.
-    pub fn refund(&self, authorization: &str, amount: u64) -> Result<RefundReply, SimError> {
+    /// Refunds an approved authorization in full or in part. The same idempotency key
+    /// returns the same refund (so a caller that lost the answer can simply ask again); a
+    /// second refund of an authorization under another key is refused, as is more than it
+    /// charged. Faults apply as to authorizations.
+    pub async fn refund(
+        &self,
+        idempotency_key: Option<&str>,
+        authorization: &str,
+        amount: u64,
+    ) -> Result<RefundReply, SimError> {
         self.refunds.fetch_add(1, Ordering::Relaxed);
-        if self
-            .faults()
-            .refuse_refunds
-            .iter()
-            .any(|a| a == authorization)
-        {
+        let faults = self.suffer_faults().await?;
+        if faults.refuse_refunds.iter().any(|a| a == authorization) {
             return Err(SimError::RefundRefused);
         }
         let mut books = self.books.lock().unwrap();
+        let books = &mut *books;
+        if let Some(refund) = idempotency_key.and_then(|k| books.refunds_by_key.get(k)) {
+            return Ok(refund.clone());
+        }
         let record = books
             .records
             .iter_mut()
@@ -231,12 +248,27 @@ impl Simulator {
                 "only an approved authorization can be refunded",
             ));
         }
-        let refund = record.refund.get_or_insert_with(|| RefundReply {
-            id: format!("ref_{}", random_hex()),
-            authorization: authorization.to_owned(),
-            amount,
-        });
-        Ok(refund.clone())
+        if amount > record.amount {
+            return Err(SimError::Invalid("a refund cannot exceed what was charged"));
+        }
+        let refund = match (&record.refund, idempotency_key) {
+            // Without a key, asking again is the same refund (the reconciler's way before keys).
+            (Some(refund), None) => refund.clone(),
+            (Some(_), Some(_)) => return Err(SimError::AlreadyRefunded),
+            (None, _) => {
+                let refund = RefundReply {
+                    id: format!("ref_{}", random_hex()),
+                    authorization: authorization.to_owned(),
+                    amount,
+                };
+                record.refund = Some(refund.clone());
+                refund
+            }
+        };
+        if let Some(key) = idempotency_key {
+            books.refunds_by_key.insert(key.to_owned(), refund.clone());
+        }
+        Ok(refund)
     }
 
     pub fn ledger(&self) -> Ledger {
@@ -251,7 +283,13 @@ impl Simulator {
                     status: r.reply.status,
                     amount: r.amount,
                     refunded: r.refund.is_some(),
+                    refunded_amount: r.refund.as_ref().map_or(0, |f| f.amount),
                 })
+                .collect(),
+            refunds: books
+                .records
+                .iter()
+                .filter_map(|r| r.refund.clone())
                 .collect(),
         }
     }
@@ -355,15 +393,59 @@ mod tests {
         );
         sim.set_faults(Faults::default());
         let a = sim.authorize(None, body("4242424242424242")).await.unwrap();
-        let first = sim.refund(&a.id, 0).unwrap();
+        let first = sim.refund(None, &a.id, 0).await.unwrap();
         assert_eq!(
-            sim.refund(&a.id, 0).unwrap().id,
+            sim.refund(None, &a.id, 0).await.unwrap().id,
             first.id,
             "a repeat is the same refund"
         );
         assert!(sim.ledger().authorizations[0].refunded);
         let declined = sim.authorize(None, body("4000000000000002")).await.unwrap();
-        assert!(sim.refund(&declined.id, 0).is_err());
+        assert!(sim.refund(None, &declined.id, 0).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_refund_is_one_per_key_never_two_per_charge_and_never_more_than_charged() {
+        let sim = Simulator::default();
+        let card = sim.authorize(None, body("4242424242424242")).await.unwrap();
+        let charge = AuthorizationBody {
+            reference: "order-1".into(),
+            kind: Kind::Card,
+            number: None,
+            token: card.token,
+            amount: 38_000,
+            currency: "KRW".into(),
+        };
+        let paid = sim.authorize(Some("c1"), charge).await.unwrap();
+        assert_eq!(
+            sim.refund(Some("r1"), &paid.id, 38_001).await,
+            Err(SimError::Invalid("a refund cannot exceed what was charged"))
+        );
+        sim.set_faults(Faults {
+            down: true,
+            ..Faults::default()
+        });
+        assert_eq!(
+            sim.refund(Some("r1"), &paid.id, 38_000).await,
+            Err(SimError::Down)
+        );
+        sim.set_faults(Faults::default());
+        let first = sim.refund(Some("r1"), &paid.id, 38_000).await.unwrap();
+        let again = sim.refund(Some("r1"), &paid.id, 38_000).await.unwrap();
+        assert_eq!(first.id, again.id, "the same key is the same refund");
+        assert_eq!(
+            sim.refund(Some("r2"), &paid.id, 38_000).await,
+            Err(SimError::AlreadyRefunded)
+        );
+        let ledger = sim.ledger();
+        let entry = ledger
+            .authorizations
+            .iter()
+            .find(|e| e.id == paid.id)
+            .unwrap();
+        assert_eq!((entry.amount, entry.refunded_amount), (38_000, 38_000));
+        assert_eq!(ledger.refunds.len(), 1);
+        assert_eq!(ledger.refunds[0].amount, 38_000);
     }
 
     #[tokio::test(start_paused = true)]

@@ -74,7 +74,7 @@ pub struct RefundBody {
     pub amount: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RefundReply {
     pub id: String,
@@ -86,6 +86,9 @@ pub struct RefundReply {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Ledger {
     pub authorizations: Vec<LedgerEntry>,
+    /// Every refund made, with its amount.
+    #[serde(default)]
+    pub refunds: Vec<RefundReply>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -96,4 +99,7 @@ pub struct LedgerEntry {
     pub status: AuthStatus,
     pub amount: u64,
     pub refunded: bool,
+    /// How much of it was refunded (0 when `refunded` is false).
+    #[serde(default)]
+    pub refunded_amount: u64,
 }

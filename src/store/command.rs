@@ -8,8 +8,11 @@ use crate::domain::idempotency::IdempotencyClaim;
 use crate::domain::intent::{IntentRef, RefundOwed, Verdict};
 use crate::domain::message::{DeliveryAttempt, Message};
 use crate::domain::mypage::ViewChange;
+use crate::domain::order::{OrderChange, SagaStep, StoredOrder};
+use crate::domain::shipment::ShipmentChange;
 use crate::domain::{
-    CustomerId, MaskedAttrs, Payment, PaymentId, PaymethodId, Position, StoredMethod, Timestamp,
+    CustomerId, MaskedAttrs, Order, OrderId, Payment, PaymentId, PaymethodId, Position, Shipment,
+    StoredMethod, Timestamp,
 };
 
 /// One change the store writer is asked for: a struct per kind of change, each naming what
@@ -38,6 +41,9 @@ pub struct OpenIntent {
     pub nonce: String,
     pub customer_id: CustomerId,
     pub paymethod_id: Option<PaymethodId>,
+    /// What the call asks for (0 for a verification).
+    pub amount: u64,
+    pub order_id: Option<OrderId>,
 }
 
 /// A verified registration: the method, its approved verification payment and the
@@ -183,6 +189,71 @@ pub struct PutProduct {
     pub audit: AuditEntry,
 }
 
+/// A paid order: the order, its approved charge and `OrderPlaced`; closes the intent and
+/// keeps the outcome under the request's key.
+#[derive(Debug, Clone)]
+pub struct PlaceOrder {
+    pub order: StoredOrder,
+    pub payment: Payment,
+    pub intent: IntentRef,
+    pub idempotency: Option<IdempotencyClaim>,
+}
+
+/// The order's next state, decided on `expected_version`: with the event `change` names (the
+/// store makes it from the order as saved), and a refund's payment record (whose id the
+/// order then names). Without a change it records only bookkeeping (refund attempts).
+#[derive(Debug, Clone)]
+pub struct SaveOrder {
+    pub order: StoredOrder,
+    pub expected_version: u64,
+    pub change: Option<OrderChange>,
+    pub refund: Option<Payment>,
+}
+
+/// One pending shipment for each order that has none yet, and the shipping actor's
+/// checkpoint, together.
+#[derive(Debug, Clone)]
+pub struct CreateShipments {
+    pub orders: Vec<Order>,
+    pub checkpoint: Position,
+}
+
+/// The shipment of an order cancelled before shipping made it: it is made cancelled (so no
+/// shipment for the order can ever ship). Refused if the order has a shipment.
+#[derive(Debug, Clone)]
+pub struct CancelMissingShipment {
+    pub order: Order,
+}
+
+/// The shipment's next state, decided on `expected_version`, with its event.
+#[derive(Debug, Clone)]
+pub struct SaveShipment {
+    pub shipment: Shipment,
+    pub expected_version: u64,
+    pub change: ShipmentChange,
+}
+
+/// Saga steps to carry out, and the saga's checkpoint, together.
+#[derive(Debug, Clone)]
+pub struct PlanSagaSteps {
+    pub steps: Vec<(OrderId, SagaStep)>,
+    pub checkpoint: Position,
+}
+
+/// A saga step carried out.
+#[derive(Debug, Clone)]
+pub struct FinishSagaStep {
+    pub order: OrderId,
+    pub step: SagaStep,
+}
+
+/// Shipping paused or resumed (kept across restarts), and the admin action that did it.
+#[derive(Debug, Clone)]
+pub struct SetShippingPaused {
+    pub paused: bool,
+    pub audit: AuditEntry,
+}
+
 /// Every change, as the store applies it.
 #[derive(Debug, Clone)]
 pub enum Command {
@@ -205,6 +276,14 @@ pub enum Command {
     TouchKeys(TouchKeys),
     RecordAudit(RecordAudit),
     PutProduct(PutProduct),
+    PlaceOrder(PlaceOrder),
+    SaveOrder(SaveOrder),
+    CreateShipments(CreateShipments),
+    CancelMissingShipment(CancelMissingShipment),
+    SaveShipment(SaveShipment),
+    PlanSagaSteps(PlanSagaSteps),
+    FinishSagaStep(FinishSagaStep),
+    SetShippingPaused(SetShippingPaused),
 }
 
 macro_rules! writes {
@@ -244,6 +323,22 @@ writes! {
     TouchKeys -> () = |_| Some(());
     RecordAudit -> () = |_| Some(());
     PutProduct -> bool = |o| Some(o.created);
+    PlaceOrder -> Stored = |o| o.stored();
+    SaveOrder -> OrderSaved = |o| Some(OrderSaved { position: o.position, refund_payment_id: o.payment_id });
+    CreateShipments -> () = |_| Some(());
+    CancelMissingShipment -> Position = |o| o.position;
+    SaveShipment -> Position = |o| o.position;
+    PlanSagaSteps -> () = |_| Some(());
+    FinishSagaStep -> () = |_| Some(());
+    SetShippingPaused -> () = |_| Some(());
+}
+
+/// What saving an order assigned: its event's position (when it recorded one) and the
+/// refund's payment id (when it recorded one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderSaved {
+    pub position: Option<Position>,
+    pub refund_payment_id: Option<PaymentId>,
 }
 
 /// What the store assigned to a committed command.

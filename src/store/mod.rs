@@ -3,13 +3,14 @@
 
 mod codec;
 mod command;
+mod migrate;
 mod read;
 mod tables;
 mod write;
 
 pub use command::*;
 pub use read::Page;
-pub use tables::{BREAKER_OPEN_UNTIL, NOTIFIER, PROJECTOR};
+pub use tables::{BREAKER_OPEN_UNTIL, NOTIFIER, PROJECTOR, SAGA, SHIPPING, SHIPPING_PAUSED};
 #[cfg(test)]
 pub(crate) use write::testing;
 

@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 
 mod access;
 mod intents;
+mod orders;
 
 /// One page of a listing ordered by id, and the id to continue after (if there is more).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,10 +148,19 @@ impl Store {
         for row in view.range(rows(VIEW_MESSAGE))?.rev() {
             recent.push(decode(row?.1.value())?);
         }
-        if methods.is_empty() && recent.is_empty() {
+        let mut orders = Vec::new();
+        for row in view.range(rows(VIEW_ORDER))?.rev() {
+            orders.push(decode(row?.1.value())?);
+        }
+        if methods.is_empty() && recent.is_empty() && orders.is_empty() {
             return Ok(None);
         }
-        Ok(Some(Mypage::from_rows(customer.clone(), methods, recent)))
+        Ok(Some(Mypage::from_rows(
+            customer.clone(),
+            methods,
+            recent,
+            orders,
+        )))
     }
 
     /// Where the reader `name` has got to in the event log.

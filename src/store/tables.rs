@@ -31,6 +31,8 @@ pub const DELIVERY_ATTEMPTS: TableDefinition<(u64, u32), &[u8]> =
 pub const MYPAGE: TableDefinition<(&str, u8, u64), &[u8]> = TableDefinition::new("mypage");
 pub const VIEW_METHOD: u8 = 0;
 pub const VIEW_MESSAGE: u8 = 1;
+/// (customer, [`VIEW_ORDER`], order id) → encoded `OrderView`.
+pub const VIEW_ORDER: u8 = 2;
 /// Reader name → the last event position it has fully handled.
 pub const CHECKPOINTS: TableDefinition<&str, u64> = TableDefinition::new("checkpoints");
 
@@ -64,10 +66,23 @@ pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 /// Sku → encoded `Product`: the catalogue.
 pub const PRODUCTS: TableDefinition<&str, &[u8]> = TableDefinition::new("products");
 
+/// Order id → encoded `StoredOrder`.
+pub const ORDERS: TableDefinition<u64, &[u8]> = TableDefinition::new("orders");
+/// Shipment id → encoded `Shipment`.
+pub const SHIPMENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("shipments");
+/// Order id → its shipment's id: at most one shipment per order, whoever makes it.
+pub const SHIPMENT_OF_ORDER: TableDefinition<u64, u64> = TableDefinition::new("shipment_of_order");
+/// (status code, shipment id) → (): shipments by status, for the seller's listing.
+pub const SHIPMENTS_BY_STATUS: TableDefinition<(u8, u64), ()> =
+    TableDefinition::new("shipments_by_status");
+/// (order id, step code) → (): the cancellation saga's steps still to carry out.
+pub const SAGA_STEPS: TableDefinition<(u64, u8), ()> = TableDefinition::new("saga_steps");
+
 /// What a [`BY_CUSTOMER`] row lists.
 pub const OF_PAYMETHODS: u8 = 0;
 pub const OF_PAYMENTS: u8 = 1;
 pub const OF_MESSAGES: u8 = 2;
+pub const OF_ORDERS: u8 = 3;
 
 /// Sequence name → the next value to hand out.
 pub const SEQUENCES: TableDefinition<&str, u64> = TableDefinition::new("sequences");
@@ -79,12 +94,19 @@ pub fn id_sequence(kind: &str) -> String {
 pub const SEQ_PAYMENT: &str = "payment_id";
 pub const SEQ_POSITION: &str = "event_position";
 pub const SEQ_AUDIT: &str = "audit_id";
+pub const SEQ_SHIPMENT: &str = "shipment_id";
 /// The notifier's checkpoint name.
 pub const NOTIFIER: &str = "notifier";
 /// The `META` entry with the end of the breaker's open period (ms since the epoch, big-endian).
 pub const BREAKER_OPEN_UNTIL: &str = "breaker_open_until";
 /// The projector's checkpoint name.
 pub const PROJECTOR: &str = "projector";
+/// The shipping actor's checkpoint name.
+pub const SHIPPING: &str = "shipping";
+/// The cancellation saga's checkpoint name.
+pub const SAGA: &str = "saga";
+/// The `META` entry that says shipping is paused (present) or running (absent).
+pub const SHIPPING_PAUSED: &str = "shipping_paused";
 
 /// Tables of the layout before customer rows shared tables. Their rows are not read any more,
 /// so a data directory that has them would seem to have lost every listing: it is refused.
@@ -99,10 +121,12 @@ const OLD_TABLES: [&str; 5] = [
 
 /// The `META` entry naming the layout of the data (one byte): records of another layout do
 /// not decode as this version's, so a data directory without this one is refused.
-const LAYOUT: &str = "layout";
+pub(super) const LAYOUT: &str = "layout";
 /// 2: events carry an aggregate id and a payload per kind; a method's record holds the shown
 /// method beside its secrets.
-const LAYOUT_VERSION: u8 = 2;
+/// 3: payments, intents and messages may name an order (`super::migrate`
+/// converts a layout-2 directory when it opens).
+pub(super) const LAYOUT_VERSION: u8 = 3;
 
 pub fn refuse_old_layout(db: &Database) -> Result<(), super::StoreError> {
     let txn = db.begin_read()?;
@@ -120,6 +144,10 @@ pub fn refuse_old_layout(db: &Database) -> Result<(), super::StoreError> {
     };
     match found {
         Some(LAYOUT_VERSION) => Ok(()),
+        Some(2) => {
+            drop(txn);
+            super::migrate::from_layout_2(db)
+        }
         found => Err(super::StoreError::OldFormat(found.unwrap_or(1))),
     }
 }
@@ -147,6 +175,11 @@ pub fn create_all(db: &Database) -> Result<(), super::StoreError> {
         txn.open_table(KEY_IDS)?;
         txn.open_table(AUDIT)?;
         txn.open_table(PRODUCTS)?;
+        txn.open_table(ORDERS)?;
+        txn.open_table(SHIPMENTS)?;
+        txn.open_table(SHIPMENT_OF_ORDER)?;
+        txn.open_table(SHIPMENTS_BY_STATUS)?;
+        txn.open_table(SAGA_STEPS)?;
         let mut meta = txn.open_table(META)?;
         if meta.get(LAYOUT)?.is_none() {
             meta.insert(LAYOUT, [LAYOUT_VERSION].as_slice())?;

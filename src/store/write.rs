@@ -6,13 +6,16 @@ use super::StoreError;
 use super::codec::encode;
 use super::command::*;
 use super::tables::*;
+use crate::domain::message::Message;
 use crate::domain::{CustomerId, Event, Payload, Payment, PaymentId, Position, Timestamp};
 use redb::{Database, Durability, ReadableTable, Table, WriteTransaction};
 
 mod access;
 mod intents;
 mod notify;
+mod orders;
 mod paymethods;
+mod shipments;
 #[cfg(test)]
 pub(crate) mod testing;
 
@@ -106,17 +109,7 @@ impl<'t> Tables<'t> {
 
     fn apply(&mut self, command: &Command) -> Result<Result<Outcome, Rejected>, StoreError> {
         match command {
-            Command::OpenIntent(OpenIntent {
-                base,
-                nonce,
-                customer_id,
-                paymethod_id,
-            }) => Ok(Ok(self.open_intent(
-                base,
-                nonce,
-                customer_id,
-                *paymethod_id,
-            )?)),
+            Command::OpenIntent(open) => Ok(Ok(self.open_intent(open)?)),
             Command::Register(Register {
                 method,
                 payment,
@@ -213,6 +206,37 @@ impl<'t> Tables<'t> {
                 self.record_audit(audit)?;
                 Ok(Ok(Outcome::default()))
             }
+            Command::PlaceOrder(place) => self.place_order(place),
+            Command::SaveOrder(save) => self.save_order(save),
+            Command::CreateShipments(CreateShipments { orders, checkpoint }) => {
+                for order in orders {
+                    self.create_shipment(order)?;
+                }
+                self.checkpoints.insert(SHIPPING, checkpoint.0)?;
+                Ok(Ok(Outcome::default()))
+            }
+            Command::CancelMissingShipment(CancelMissingShipment { order }) => {
+                self.cancel_missing_shipment(order)
+            }
+            Command::SaveShipment(save) => self.save_shipment(save),
+            Command::PlanSagaSteps(PlanSagaSteps { steps, checkpoint }) => {
+                self.plan_saga_steps(steps)?;
+                self.checkpoints.insert(SAGA, checkpoint.0)?;
+                Ok(Ok(Outcome::default()))
+            }
+            Command::FinishSagaStep(FinishSagaStep { order, step }) => {
+                self.finish_saga_step(*order, *step)?;
+                Ok(Ok(Outcome::default()))
+            }
+            Command::SetShippingPaused(SetShippingPaused { paused, audit }) => {
+                if *paused {
+                    self.meta.insert(SHIPPING_PAUSED, [1u8].as_slice())?;
+                } else {
+                    self.meta.remove(SHIPPING_PAUSED)?;
+                }
+                self.record_audit(audit)?;
+                Ok(Ok(Outcome::default()))
+            }
             Command::PutProduct(PutProduct { product, audit }) => {
                 let created = self.put_product(product)?;
                 self.record_audit(audit)?;
@@ -257,11 +281,13 @@ impl<'t> Tables<'t> {
             payload,
         };
         self.events.insert(position.0, encode(&event)?.as_slice())?;
-        // The event's message (its id is the position) is listed for the customer from here,
-        // in this command's page of the index; the notifier creates it later, and a listing
-        // shows it from then on.
-        self.by_customer
-            .insert((customer.as_str(), OF_MESSAGES, position.0), ())?;
+        // The event's message (its id is the position), if it has one, is listed for the
+        // customer from here, in this command's page of the index; the notifier creates it
+        // later, and a listing shows it from then on.
+        if Message::is_for(&event) {
+            self.by_customer
+                .insert((customer.as_str(), OF_MESSAGES, position.0), ())?;
+        }
         Ok(position)
     }
 }

@@ -104,6 +104,15 @@ async fn every_series_the_dashboard_queries_exists_and_every_family_is_described
     assert_eq!(r.status(), 200);
     app.mypage("dina", Some(position(&r))).await;
     wait_for_messages(&app, "dina", 3).await;
+    // Orders: one cancelled (the saga refunds it), one shipped.
+    let card = app.shopper("dina").await;
+    let cancelled = app.order_ok("dina", card, 1).await.id();
+    assert_eq!(app.cancel(cancelled).await.status(), 202);
+    app.order_in(cancelled, "cancelled").await;
+    let shipped = app.order_ok("dina", card, 2).await.id();
+    let shipment = app.shipment_of(shipped).await;
+    assert_eq!(app.ship(shipment).await.status(), 200);
+    app.order_in(shipped, "shipped").await;
 
     let wanted = dashboard_series();
     let mut missing = wanted.clone();

@@ -18,6 +18,7 @@ mod list;
 mod messages;
 mod mypage;
 mod ops;
+mod orders;
 mod paths;
 mod problems;
 mod readme;

@@ -76,6 +76,25 @@ pub enum Handled {
     Broken(String),
 }
 
+impl Handled {
+    /// `Unsure` if a write's fate is unknown, else `Done`.
+    pub fn unless_unsure(unsure: bool) -> Self {
+        if unsure { Self::Unsure } else { Self::Done }
+    }
+}
+
+/// Reads an aggregate's stored state off the async threads (the store's reads block).
+pub async fn read_state<T: Send + 'static>(
+    store: &crate::store::Store,
+    read: impl FnOnce(&crate::store::Store) -> Result<T, crate::store::StoreError> + Send + 'static,
+) -> Result<T, LoadError> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || read(&store))
+        .await
+        .map_err(|e| LoadError(e.to_string()))?
+        .map_err(|e| LoadError(e.to_string()))
+}
+
 /// The state could not be read from the store.
 #[derive(Debug, thiserror::Error)]
 #[error("loading the aggregate failed: {0}")]

@@ -4,6 +4,7 @@
 //! a kind; adding one means implementing [`Aggregate`] and starting a [`RouterActor`] for it.
 
 mod aggregate;
+mod handle;
 mod host;
 mod ids;
 mod mailbox;
@@ -15,7 +16,9 @@ mod writer;
 
 pub use aggregate::{
     Aggregate, AggregateError, AggregateId, Command, CommandResult, Handled, LoadError, Refusal,
+    read_state,
 };
+pub use handle::Aggregates;
 pub use router::{RouterActor, RouterArgs, RouterMessage};
 pub use slot::Slot;
 pub use supervisor::{ChildSpec, RootActor, RootArgs, RootMessage, StopBy};

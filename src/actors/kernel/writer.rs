@@ -28,6 +28,23 @@ pub enum WriteError {
     Unconfirmed,
 }
 
+impl WriteError {
+    /// What an aggregate answers for a write that was not stored (a refusal, not a domain
+    /// answer; `Rejected` is the aggregate's own to interpret and is `Internal` here).
+    pub fn refusal(&self) -> super::Refusal {
+        match self {
+            Self::Unavailable => super::Refusal::Unavailable,
+            Self::Rejected(_) | Self::Storage | Self::Unconfirmed => super::Refusal::Internal,
+        }
+    }
+
+    /// Whether the write may still have committed, so that the state in memory cannot be
+    /// trusted (after `Storage` nothing of the batch was stored).
+    pub fn leaves_unsure(&self) -> bool {
+        matches!(self, Self::Unconfirmed)
+    }
+}
+
 /// The handle on the store writer. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Writer {

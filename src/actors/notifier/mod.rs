@@ -2,7 +2,7 @@
 //! checkpoint and creates exactly one message per event, stored with the checkpoint in one
 //! write (a message's id is its event's position, so a redelivery creates nothing twice).
 //! Every message is in the inbox (`GET /messages`) at once. With a webhook configured, each is
-//! also POSTed there, per payment method in event order, retried on the configured schedule
+//! also POSTed there, per subject (a payment method, an order) in event order, retried on the configured schedule
 //! with jitter, every attempt recorded; after the last retry it is `failed`.
 //!
 //! Nothing here is on a command's path: a slow or dead webhook only grows the queue. A failure
@@ -15,8 +15,9 @@ mod again;
 pub mod webhook;
 
 use super::kernel::{LogTail, Writer};
+use crate::domain::message::Subject;
 use crate::domain::message::{Channel, DeliveryAttempt, Message};
-use crate::domain::{MessageId, PaymethodId, Position, Timestamp};
+use crate::domain::{MessageId, Position, Timestamp};
 use crate::store::{self, NOTIFIER, Store};
 use crate::telemetry::names;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -27,7 +28,7 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 use webhook::Webhook;
 
-/// Webhook calls in flight at once, over all payment methods.
+/// Webhook calls in flight at once, over all subjects.
 const MAX_SENDING: usize = 32;
 /// The error recorded for a message that failed because no webhook is configured.
 const NO_WEBHOOK: &str = "not sent: no webhook is configured";
@@ -52,10 +53,10 @@ pub struct NotifierArgs {
 pub struct NotifierState {
     tail: LogTail,
     webhook: Option<WebhookChannel>,
-    /// Messages waiting for the webhook, per payment method, in event order.
-    queues: HashMap<PaymethodId, VecDeque<Queued>>,
+    /// Messages waiting for the webhook, per subject, in event order.
+    queues: HashMap<Subject, VecDeque<Queued>>,
     /// Payment methods whose first message is being sent or waits for its retry.
-    busy: HashSet<PaymethodId>,
+    busy: HashSet<Subject>,
     sending: Arc<Semaphore>,
 }
 
@@ -79,10 +80,10 @@ pub enum RedeliverError {
 pub enum NotifierMessage {
     /// Handle every event recorded after the checkpoint.
     CatchUp,
-    /// A webhook attempt for the first queued message of a payment method finished.
-    Attempted(PaymethodId, MessageId, DeliveryAttempt),
-    /// The wait before a payment method's next retry is over.
-    Retry(PaymethodId),
+    /// A webhook attempt for the first queued message about a subject finished.
+    Attempted(Subject, MessageId, DeliveryAttempt),
+    /// The wait before a subject's next retry is over.
+    Retry(Subject),
     /// Send a delivered or failed message again (a new round of attempts).
     Redeliver(
         MessageId,
@@ -138,12 +139,12 @@ impl Actor for NotifierActor {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             NotifierMessage::CatchUp => state.catch_up(&myself).await?,
-            NotifierMessage::Attempted(paymethod, id, attempt) => {
-                state.attempted(&myself, paymethod, id, attempt)?
+            NotifierMessage::Attempted(subject, id, attempt) => {
+                state.attempted(&myself, subject, id, attempt)?
             }
-            NotifierMessage::Retry(paymethod) => {
-                state.busy.remove(&paymethod);
-                state.start(&myself, paymethod);
+            NotifierMessage::Retry(subject) => {
+                state.busy.remove(&subject);
+                state.start(&myself, subject);
             }
             NotifierMessage::Redeliver(id, audit, reply) => {
                 let result = state.redeliver(&myself, id, audit).await;
@@ -169,8 +170,8 @@ impl NotifierState {
         let inbox_only = self.webhook.is_none();
         let messages: Vec<Message> = events
             .iter()
-            .map(|e| {
-                let mut m = Message::for_event(e);
+            .filter_map(Message::for_event)
+            .map(|mut m| {
                 if inbox_only {
                     m.attempted(true, true, now);
                 }
@@ -199,32 +200,32 @@ impl NotifierState {
         Ok(())
     }
 
-    /// Queues messages for the webhook (in id order) and starts their payment methods.
+    /// Queues messages for the webhook (in id order) and starts their subjects.
     fn enqueue(&mut self, myself: &ActorRef<NotifierMessage>, messages: Vec<Message>) {
         let mut touched = Vec::new();
         for message in messages {
-            let paymethod = message.paymethod_id;
+            let subject = message.subject();
             self.queues
-                .entry(paymethod)
+                .entry(subject.clone())
                 .or_default()
                 .push_back(Queued { message, tries: 0 });
-            touched.push(paymethod);
+            touched.push(subject);
         }
-        for paymethod in touched {
-            self.start(myself, paymethod);
+        for subject in touched {
+            self.start(myself, subject);
         }
         self.count_pending();
     }
 
-    /// Sends the first queued message of `paymethod`, unless one is already on its way.
-    fn start(&mut self, myself: &ActorRef<NotifierMessage>, paymethod: PaymethodId) {
+    /// Sends the first queued message about `subject`, unless one is already on its way.
+    fn start(&mut self, myself: &ActorRef<NotifierMessage>, subject: Subject) {
         let (Some(channel), Some(head)) = (
             &self.webhook,
-            self.queues.get(&paymethod).and_then(|q| q.front()),
+            self.queues.get(&subject).and_then(|q| q.front()),
         ) else {
             return;
         };
-        if !self.busy.insert(paymethod) {
+        if !self.busy.insert(subject.clone()) {
             return;
         }
         let webhook = channel.webhook.clone();
@@ -237,27 +238,27 @@ impl NotifierState {
                 return;
             };
             let attempt = webhook.send(&message, number).await;
-            let _ = reply.send_message(NotifierMessage::Attempted(paymethod, message.id, attempt));
+            let _ = reply.send_message(NotifierMessage::Attempted(subject, message.id, attempt));
         });
     }
 
     fn attempted(
         &mut self,
         myself: &ActorRef<NotifierMessage>,
-        paymethod: PaymethodId,
+        subject: Subject,
         id: MessageId,
         attempt: DeliveryAttempt,
     ) -> Result<(), ActorProcessingErr> {
-        self.busy.remove(&paymethod);
+        self.busy.remove(&subject);
         let retries = match &self.webhook {
             Some(channel) => channel.retries.clone(),
             None => return Ok(()),
         };
-        let Some(queue) = self.queues.get_mut(&paymethod) else {
+        let Some(queue) = self.queues.get_mut(&subject) else {
             return Ok(());
         };
         let Some(head) = queue.front_mut().filter(|q| q.message.id == id) else {
-            self.start(myself, paymethod);
+            self.start(myself, subject);
             return Ok(());
         };
         metrics::counter!(
@@ -292,7 +293,7 @@ impl NotifierState {
         if ok || last {
             queue.pop_front();
             if queue.is_empty() {
-                self.queues.remove(&paymethod);
+                self.queues.remove(&subject);
             }
             if ok {
                 record_delivered(Channel::Webhook, &message, finished);
@@ -305,12 +306,12 @@ impl NotifierState {
                 record_failed(1);
             }
             self.count_pending();
-            self.start(myself, paymethod);
+            self.start(myself, subject);
         } else {
             let base = retries[head.tries as usize];
             head.tries += 1;
-            self.busy.insert(paymethod);
-            myself.send_after(jitter(base), move || NotifierMessage::Retry(paymethod));
+            self.busy.insert(subject.clone());
+            myself.send_after(jitter(base), move || NotifierMessage::Retry(subject));
         }
         Ok(())
     }

@@ -8,11 +8,13 @@ pub mod handle;
 
 pub mod breaker;
 pub(crate) mod breaker_record;
+pub(crate) mod call;
 
 use crate::provider::{Authorization, AuthorizeRequest, PaymentSystem, ProviderError};
 use crate::telemetry::names;
 use breaker::{Breaker, BreakerSnapshot, CallError, Permit};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -75,8 +77,23 @@ pub enum PaymentMessage {
         AuthorizeRequest,
         RpcReplyPort<Result<Authorization, Unavailable>>,
     ),
+    /// Refund at the payment system (idempotent by the request's key); the reply is the
+    /// refund's id or why there is none.
+    Refund(
+        Admission,
+        RefundRequest,
+        RpcReplyPort<Result<String, Unavailable>>,
+    ),
     /// The breaker's state.
     GetBreaker(RpcReplyPort<BreakerSnapshot>),
+}
+
+/// One refund: how much of which authorization, under which idempotency key.
+#[derive(Debug, Clone)]
+pub struct RefundRequest {
+    pub authorization: String,
+    pub amount: u64,
+    pub idempotency_key: String,
 }
 
 impl Actor for PaymentActor {
@@ -109,6 +126,9 @@ impl Actor for PaymentActor {
             PaymentMessage::Authorize(admission, request, reply) => {
                 state.authorize(admission, request, reply)
             }
+            PaymentMessage::Refund(admission, request, reply) => {
+                state.refund(admission, request, reply)
+            }
             PaymentMessage::GetBreaker(reply) => {
                 let _ = reply.send(state.breaker.snapshot());
             }
@@ -140,30 +160,68 @@ impl PaymentState {
         request: AuthorizeRequest,
         reply: RpcReplyPort<Result<Authorization, Unavailable>>,
     ) {
-        let breaker = self.breaker.clone();
         let system = self.system.clone();
+        let reference = request.reference.clone();
+        self.guarded(
+            admission,
+            reference,
+            reply,
+            async move { system.authorize(&request).await },
+            |auth: &Authorization| {
+                if auth.approved {
+                    "approved"
+                } else {
+                    "declined"
+                }
+            },
+        );
+    }
+
+    fn refund(
+        &self,
+        admission: Admission,
+        request: RefundRequest,
+        reply: RpcReplyPort<Result<String, Unavailable>>,
+    ) {
+        let system = self.system.clone();
+        let reference = request.idempotency_key.clone();
+        self.guarded(
+            admission,
+            reference,
+            reply,
+            async move {
+                system
+                    .refund(
+                        &request.authorization,
+                        request.amount,
+                        &request.idempotency_key,
+                    )
+                    .await
+            },
+            |_: &String| "refunded",
+        );
+    }
+
+    /// Runs an admitted call through the breaker (its timeout inside), in a task of its own,
+    /// counts it by `outcome` of its answer, and replies.
+    fn guarded<T: Send + 'static>(
+        &self,
+        admission: Admission,
+        reference: String,
+        reply: RpcReplyPort<Result<T, Unavailable>>,
+        call: impl Future<Output = Result<T, ProviderError>> + Send + 'static,
+        outcome: fn(&T) -> &'static str,
+    ) {
+        let breaker = self.breaker.clone();
         tokio::spawn(async move {
             let started = Instant::now();
             let Admission { slot, permit } = admission;
-            let result = breaker
-                .call(
-                    permit,
-                    ProviderError::is_failure,
-                    system.authorize(&request),
-                )
-                .await;
+            let result = breaker.call(permit, ProviderError::is_failure, call).await;
             drop(slot);
             let answer = match result {
-                Ok(auth) => {
-                    record(
-                        if auth.approved {
-                            "approved"
-                        } else {
-                            "declined"
-                        },
-                        Some(started),
-                    );
-                    Ok(auth)
+                Ok(answer) => {
+                    record(outcome(&answer), Some(started));
+                    Ok(answer)
                 }
                 Err(CallError::Rejected(r)) => {
                     record("rejected", None);
@@ -177,7 +235,7 @@ impl PaymentState {
                 }
                 Err(CallError::Inner(e)) => {
                     record("failed", Some(started));
-                    tracing::warn!(error = %e, reference = %request.reference, "payment call failed");
+                    tracing::warn!(error = %e, %reference, "payment call failed");
                     Err(Unavailable::Failed(e))
                 }
             };

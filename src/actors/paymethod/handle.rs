@@ -6,54 +6,31 @@ use super::{PaymethodCommand, PaymethodError, PaymethodResult};
 use crate::actors::command::{ChangeRequest, CommandError, Done, Registration, RemoveRequest};
 use crate::actors::kernel::RouterMessage;
 use crate::actors::{Actors, Answer, ask, payment};
-use crate::domain::idempotency::{IdempotencyClaim, IdempotentOutcome};
+use crate::domain::idempotency::IdempotentOutcome;
 use crate::domain::{CustomerId, IdempotencyKey, PaymentMethod, PaymethodId, Position};
 use crate::store::Page;
 use ractor::RpcReplyPort;
 use std::time::Duration;
 
 impl Actors {
-    /// Registers, honouring an `Idempotency-Key`: the first request with a key runs and its
-    /// final outcome (201 or 402) is kept with it; a repeat with the same request gets that
-    /// outcome again (replayed), a different request 422, a concurrent one 409.
+    /// Registers, honouring an `Idempotency-Key` (see [`Actors::idempotent`]): the final
+    /// outcome (201 or 402) is kept with the key.
     pub async fn register(
         &self,
         mut registration: Registration,
         key: Option<IdempotencyKey>,
     ) -> Answer<Done> {
-        let Some(key) = key else {
-            return Answer::fresh(self.register_once(registration).await);
-        };
         let customer = registration.customer_id.clone();
-        let Some(held) = self.in_flight.claim(&customer, &key) else {
-            count_key("in_flight");
-            return Answer::fresh(Err(CommandError::IdempotencyInFlight));
-        };
         let fingerprint = self.fingerprinter.of_registration(
             &customer,
             &registration.number,
             registration.request_id,
         );
-        let lookup = key.clone();
-        match self.query(move |s| s.idempotency(&customer, &lookup)).await {
-            Err(e) => Answer::fresh(Err(e)),
-            Ok(Some(record)) if record.fingerprint != fingerprint => {
-                count_key("mismatch");
-                Answer::fresh(Err(CommandError::IdempotencyMismatch))
-            }
-            Ok(Some(record)) => {
-                count_key("replayed");
-                Answer {
-                    result: replay(record.outcome),
-                    replayed: true,
-                }
-            }
-            Ok(None) => {
-                count_key("new");
-                registration.idempotency = Some((IdempotencyClaim { key, fingerprint }, held));
-                Answer::fresh(self.register_once(registration).await)
-            }
-        }
+        self.idempotent(&customer, key, fingerprint, replay, |claim| async move {
+            registration.idempotency = claim;
+            self.register_once(registration).await
+        })
+        .await
     }
 
     async fn register_once(&self, registration: Registration) -> Result<Done, CommandError> {
@@ -86,22 +63,12 @@ impl Actors {
             .await
     }
 
-    /// Sends a command to aggregate `id` (a new one for `None`) and waits for its answer. A
-    /// command still queued when its start-by time passes is refused without running, and
-    /// one that started is waited for until it ends: a caller told "unavailable" was never
-    /// charged or changed by the command it sent.
     async fn command<T: Send + 'static>(
         &self,
         id: Option<PaymethodId>,
         build: impl FnOnce(RpcReplyPort<PaymethodResult<T>>) -> PaymethodCommand,
     ) -> Result<T, CommandError> {
-        let router = self.router.get()?;
-        let start_by = tokio::time::Instant::now() + self.queue_wait;
-        let message = |r| match id {
-            Some(id) => RouterMessage::Route(id, build(r), start_by),
-            None => RouterMessage::Create(build(r), start_by),
-        };
-        Ok(ask(&router, message, self.command_wait).await??)
+        Ok(self.paymethods.command(id, build).await?)
     }
 
     pub async fn paymethod(&self, id: PaymethodId) -> Result<PaymentMethod, CommandError> {
@@ -121,14 +88,10 @@ impl Actors {
 
     /// Lets a quarantined aggregate try again; false if it was not quarantined.
     pub async fn release(&self, id: PaymethodId) -> Result<bool, CommandError> {
-        let router = self.router.get()?;
+        let router = self.paymethods.router().get()?;
         let release = |r| RouterMessage::Release(id, r);
         Ok(ask(&router, release, Duration::from_secs(5)).await?)
     }
-}
-
-fn count_key(outcome: &'static str) {
-    metrics::counter!(crate::telemetry::names::IDEMPOTENCY, "outcome" => outcome).increment(1);
 }
 
 fn replay(outcome: IdempotentOutcome) -> Result<Done, CommandError> {
@@ -139,5 +102,7 @@ fn replay(outcome: IdempotentOutcome) -> Result<Done, CommandError> {
             code: None,
         }
         .into()),
+        // The key was used for an order (whose fingerprint a registration never matches).
+        IdempotentOutcome::OrderPlaced { .. } => Err(CommandError::IdempotencyMismatch),
     }
 }

@@ -10,20 +10,20 @@ use super::command::{ChangeRequest, Done, Registration, RemoveRequest};
 use super::idempotency::Claim;
 use super::kernel::{
     Aggregate, AggregateError, AggregateId, Command as KernelCommand, CommandResult, Handled,
-    LoadError, Refusal, Slot, WriteError, Writer,
+    LoadError, Refusal, WriteError, Writer, read_state,
 };
-use super::payment::PaymentMessage;
 use crate::domain::intent::{IntentRef, RefundOwed};
 use crate::domain::paymethod::{ChangePlan, Fingerprinter, plan_change};
 use crate::domain::{
     CustomerId, FieldError, Payment, PaymentId, PaymethodId, Position, StoredMethod,
 };
-use crate::store::{self, Rejected, Store, Stored, Write};
+use crate::store::{self, Store, Stored, Write};
 use ractor::RpcReplyPort;
 use std::time::Duration;
 
 mod verify;
-use verify::{Verification, keyed_base, random_base};
+use super::payment::call::{PaidWriteError, PaymentLine, keyed_base, paid_write, random_base};
+use verify::Verification;
 
 impl AggregateId for PaymethodId {
     fn from_sequence(value: u64) -> Self {
@@ -36,10 +36,8 @@ impl AggregateId for PaymethodId {
 pub struct PaymethodServices {
     pub store: Store,
     pub writer: Writer,
-    pub payment: Slot<PaymentMessage>,
+    pub payment: PaymentLine,
     pub fingerprinter: Fingerprinter,
-    /// How long to wait for the payment actor's answer (its own timeout plus a margin).
-    pub payment_wait: Duration,
 }
 
 /// A payment method's domain failures: answers, not faults.
@@ -126,11 +124,7 @@ impl Aggregate for Paymethod {
     }
 
     async fn load(id: PaymethodId, services: &PaymethodServices) -> Result<Self, LoadError> {
-        let store = services.store.clone();
-        let current = tokio::task::spawn_blocking(move || store.paymethod(id))
-            .await
-            .map_err(|e| LoadError(e.to_string()))?
-            .map_err(|e| LoadError(e.to_string()))?;
+        let current = read_state(&services.store, move |s| s.paymethod(id)).await?;
         Ok(Self {
             id,
             current,
@@ -146,11 +140,7 @@ impl Aggregate for Paymethod {
             PaymethodCommand::Remove(r, reply) => send(reply, self.remove(r, services).await),
             PaymethodCommand::Panic => panic!("test hook: aggregate {} fails", self.id),
         }
-        if self.unsure {
-            Handled::Unsure
-        } else {
-            Handled::Done
-        }
+        Handled::unless_unsure(self.unsure)
     }
 
     fn is_empty(&self) -> bool {
@@ -175,7 +165,12 @@ impl Paymethod {
             .map(|(c, h)| (Some(c), Some(h)))
             .unwrap_or_default();
         let intent_base = match &claim {
-            Some(claim) => keyed_base(&r.customer_id, claim),
+            Some(claim) => keyed_base(
+                "reg",
+                &r.customer_id,
+                claim.key.as_str(),
+                &claim.fingerprint,
+            ),
             None => random_base("reg"),
         };
         let verified = self
@@ -291,9 +286,8 @@ impl Paymethod {
         done
     }
 
-    /// Sends one write to the store writer and waits until it is durable. `held` (an
-    /// idempotency claim) is kept until the write's fate is known; `owed` is the approval the
-    /// write claims, owed back should the store refuse it.
+    /// Sends one write to the store writer and waits until it is durable (see
+    /// [`paid_write`]).
     async fn write<C: Write>(
         &mut self,
         command: C,
@@ -301,45 +295,28 @@ impl Paymethod {
         owed: Option<RefundOwed>,
         svc: &PaymethodServices,
     ) -> PaymethodResult<C::Output> {
-        let written = match held {
-            Some(held) => svc.writer.write_holding(command, held).await,
-            None => svc.writer.write(command).await,
-        };
-        let refused = match written {
-            Ok(outcome) => return Ok(outcome),
-            Err(WriteError::Rejected(refused)) => refused,
-            Err(WriteError::Unavailable) => return Err(Refusal::Unavailable.into()),
-            // Nothing of the batch was stored: the state in memory is still the stored one.
-            Err(WriteError::Storage) => return Err(Refusal::Internal.into()),
-            Err(WriteError::Unconfirmed) => {
-                self.unsure = true;
-                return Err(Refusal::Internal.into());
-            }
-        };
-        match refused {
-            Rejected::VersionConflict => {
+        match paid_write(&svc.writer, command, held, owed).await {
+            Ok(output) => Ok(output),
+            Err(PaidWriteError::Unwritten(e)) => Err(self.unwritten(e)),
+            Err(PaidWriteError::VersionConflict) => {
                 // Another incarnation wrote first: take the stored state as ours again.
                 self.unsure = true;
                 domain(PaymethodError::Conflict)
             }
-            Rejected::IntentClosed | Rejected::KeyRecorded => {
-                // The reconciler gave up on this payment call before its answer came, or an
-                // earlier attempt of this request was stored: nothing was stored now, and the
-                // approval in hand is owed back.
-                tracing::warn!(id = %self.id, reason = %refused, "a verified command was refused; its approval is owed back");
-                if let Some(refund) = owed
-                    && svc.writer.write(store::OweRefund { refund }).await.is_err()
-                {
-                    tracing::error!(id = %self.id, "an unclaimed approval's refund could not be recorded");
-                }
-                match refused {
-                    Rejected::KeyRecorded => domain(PaymethodError::Conflict),
-                    _ => domain(PaymethodError::PaymentUnavailable {
-                        retry_after: Duration::from_secs(1),
-                    }),
-                }
-            }
+            Err(PaidWriteError::KeyRecorded) => domain(PaymethodError::Conflict),
+            Err(PaidWriteError::IntentClosed) => domain(PaymethodError::PaymentUnavailable {
+                retry_after: Duration::from_secs(1),
+            }),
         }
+    }
+}
+
+impl Paymethod {
+    /// The refusal for a write that was not stored (or may have been: then the state is
+    /// reloaded before the next command).
+    fn unwritten(&mut self, e: WriteError) -> AggregateError<PaymethodError> {
+        self.unsure |= e.leaves_unsure();
+        e.refusal().into()
     }
 }
 

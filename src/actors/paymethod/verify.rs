@@ -1,17 +1,15 @@
-//! Verification: leave to call, the durable payment intent, the call itself, and the
-//! intent's name (a stable base under an `Idempotency-Key`, a random one otherwise).
+//! Verification: a zero-amount authorization of a new number, through the payment line under
+//! a durable intent (named by a stable base under an `Idempotency-Key`, a random one
+//! otherwise).
 
 use super::{Paymethod, PaymethodError, PaymethodResult, PaymethodServices};
-use crate::actors::ask;
 use crate::actors::idempotency::Claim;
-use crate::actors::payment::{PaymentMessage, Unavailable};
+use crate::actors::payment::call::{CallFailed, IntentCall};
 use crate::domain::idempotency::IdempotencyClaim;
 use crate::domain::intent::IntentRef;
-use crate::domain::payment::VERIFICATION_CURRENCY;
 use crate::domain::{AccountNumber, CustomerId, Payment, PaymentStatus, PaymethodId};
-use crate::provider::{AuthorizeRequest, Source};
+use crate::provider::Source;
 use crate::store;
-use rand::Rng;
 use std::time::Duration;
 
 /// An approved verification, ready to be stored with the command it verified.
@@ -33,80 +31,31 @@ pub(super) struct Verification<'a> {
     pub(super) idempotency: Option<IdempotencyClaim>,
 }
 
-/// A fresh, random intent base, for a request that cannot be retried as the same request.
-pub(super) fn random_base(prefix: &str) -> String {
-    format!("{prefix}_{}", hex::encode(rand::rng().random::<[u8; 12]>()))
-}
-
-/// A random nonce for a new attempt under an intent base.
-fn fresh_nonce() -> String {
-    hex::encode(rand::rng().random::<[u8; 8]>())
-}
-
-/// The intent base of a registration under an `Idempotency-Key`: the same for every retry of
-/// the same request, so a retry reuses the intent and its authorization.
-pub(super) fn keyed_base(customer: &CustomerId, claim: &IdempotencyClaim) -> String {
-    use sha2::{Digest, Sha256};
-    let mut hash = Sha256::new();
-    for part in [customer.as_str(), claim.key.as_str(), &claim.fingerprint] {
-        hash.update((part.len() as u64).to_be_bytes());
-        hash.update(part.as_bytes());
-    }
-    format!("reg_{}", hex::encode(&hash.finalize()[..16]))
-}
-
 impl Paymethod {
-    /// Asks the payment system to verify a number. Leave to call is asked first (an open
-    /// breaker answers at once, with nothing recorded), then the intent is made durable, then
-    /// the payment system is called under the intent's reference. Without an answer the
-    /// intent stays open for the reconciler. A decline is stored (the payment record is kept)
-    /// and reported as `Declined` (its write holds `held`, the request's idempotency claim,
-    /// until its fate is known); no answer is `PaymentUnavailable`.
+    /// Asks the payment system to verify a number (see [`crate::actors::payment::call`]). A
+    /// decline is stored (the payment record is kept) and reported as `Declined` (its write
+    /// holds `held`, the request's idempotency claim, until its fate is known); no answer is
+    /// `PaymentUnavailable`.
     pub(super) async fn verify(
         &mut self,
         v: Verification<'_>,
         held: &mut Option<Claim>,
         svc: &PaymethodServices,
     ) -> PaymethodResult<Verified> {
-        let unavailable = |u: Unavailable| {
-            PaymethodError::PaymentUnavailable {
-                retry_after: u.retry_after(),
-            }
-            .into()
-        };
-        // The payment actor did not answer in time (it is restarting, or its mailbox is
-        // behind): try again shortly, as for any other missing answer.
-        let no_answer = || unavailable(Unavailable::NoAnswer);
-        let payment = svc.payment.get()?;
-        let admission = match ask(&payment, PaymentMessage::Admit, svc.payment_wait).await {
-            Ok(Ok(admission)) => admission,
-            Ok(Err(u)) => return Err(unavailable(u)),
-            Err(_) => return Err(no_answer()),
-        };
-        let open = store::OpenIntent {
-            base: v.intent_base.clone(),
-            nonce: fresh_nonce(),
-            customer_id: v.customer.clone(),
-            paymethod_id: v.paymethod,
-        };
-        let nonce = self.write(open, None, None, svc).await?;
-        let intent = IntentRef {
-            base: v.intent_base,
-            nonce,
-        };
-        let reference = intent.reference();
-        let request = AuthorizeRequest {
-            idempotency_key: reference.clone(),
-            reference,
+        let call = IntentCall {
+            customer: v.customer.clone(),
+            paymethod: v.paymethod,
+            order: None,
+            intent_base: v.intent_base,
             source: Source::Number(v.number.clone()),
             amount: 0,
-            currency: VERIFICATION_CURRENCY.to_owned(),
         };
-        let build = |reply| PaymentMessage::Authorize(admission, request, reply);
-        let auth = match ask(&payment, build, svc.payment_wait).await {
-            Ok(Ok(auth)) => auth,
-            Ok(Err(u)) => return Err(unavailable(u)),
-            Err(_) => return Err(no_answer()),
+        let (auth, intent) = match svc.payment.authorize(&svc.writer, call).await {
+            Ok(answered) => answered,
+            Err(CallFailed::Unavailable(retry_after)) => {
+                return Err(PaymethodError::PaymentUnavailable { retry_after }.into());
+            }
+            Err(CallFailed::Write(e)) => return Err(self.unwritten(e)),
         };
         let mut payment =
             Payment::verification(v.customer.clone(), v.paymethod, v.request_id, auth.id);

@@ -10,9 +10,11 @@ use utoipa::{IntoParams, ToSchema};
 mod catalogue;
 mod keys;
 mod notify;
+mod orders;
 pub use catalogue::*;
 pub use keys::*;
 pub use notify::*;
+pub use orders::*;
 
 /// `POST /paymethods`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -179,6 +181,9 @@ pub struct PaymentView {
     pub id: u64,
     /// `null` for a declined registration.
     pub paymethod_id: Option<u64>,
+    /// The order a charge paid for or a refund repaid; `null` for a declined charge and
+    /// for verifications.
+    pub order_id: Option<u64>,
     pub customer_id: String,
     pub request_id: Option<u64>,
     pub purpose: PurposeView,
@@ -195,6 +200,7 @@ impl From<&Payment> for PaymentView {
         Self {
             id: p.id.0,
             paymethod_id: p.paymethod_id.map(|id| id.0),
+            order_id: p.order_id.map(|id| id.0),
             customer_id: p.customer_id.to_string(),
             request_id: p.request_id,
             purpose: match p.purpose {

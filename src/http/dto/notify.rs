@@ -22,8 +22,12 @@ pub struct MessageView {
     /// The event's position in the log; receivers deduplicate by it.
     pub event_id: u64,
     pub customer_id: String,
-    pub paymethod_id: u64,
-    /// `PaymentMethodRegistered`, `PaymentMethodChanged` or `PaymentMethodRemoved`.
+    /// The payment method a payment-method event is about (`null` for an order's).
+    pub paymethod_id: Option<u64>,
+    /// The order an order event is about (`null` for a payment method's).
+    pub order_id: Option<u64>,
+    /// `PaymentMethodRegistered`, `PaymentMethodChanged`, `PaymentMethodRemoved`,
+    /// `OrderPlaced`, `OrderShipped`, `OrderCancelled` or `OrderCancellationRefused`.
     #[serde(rename = "type")]
     pub kind: String,
     #[schema(example = "Your card ending 4242 was registered.")]
@@ -40,7 +44,8 @@ impl From<&Message> for MessageView {
             id: m.id.0,
             event_id: m.event_id.0,
             customer_id: m.customer_id.to_string(),
-            paymethod_id: m.paymethod_id.0,
+            paymethod_id: m.paymethod_id.map(|id| id.0),
+            order_id: m.order_id.map(|id| id.0),
             kind: m.kind.clone(),
             text: m.text.clone(),
             status: match m.status {
@@ -99,6 +104,8 @@ pub struct MypageView {
     pub customer_id: String,
     /// The customer's payment methods, by id.
     pub payment_methods: Vec<PaymentMethodView>,
+    /// Up to 20 orders, newest first (a cancelled order shows `cancelled`).
+    pub orders: Vec<super::OrderView>,
     /// Up to 20 messages, newest first, with their delivery state.
     pub recent_messages: Vec<MessageView>,
     /// The last event position the projection had applied when this was read.
@@ -110,6 +117,12 @@ impl From<&MypageRead> for MypageView {
         Self {
             customer_id: read.view.customer_id.to_string(),
             payment_methods: read.view.methods.iter().map(Into::into).collect(),
+            orders: read
+                .view
+                .orders
+                .iter()
+                .map(|o| super::OrderView::new(&o.order, o.shipment_id.map(|id| id.0)))
+                .collect(),
             recent_messages: read.messages.iter().map(Into::into).collect(),
             position: read.position.0,
         }

@@ -19,6 +19,8 @@ pub const TYPES: &[&str] = &[
     "idempotency-mismatch",
     "version-mismatch",
     "conflict",
+    "order-already-shipped",
+    "shipment-cancelled",
     "not-found",
     "unauthorized",
     "forbidden",

@@ -4,9 +4,9 @@
 
 use super::{StoreError, Tables};
 use crate::domain::intent::{Intent, IntentRef, RefundOwed, Verdict};
-use crate::domain::{CustomerId, Payment, PaymethodId, Timestamp};
+use crate::domain::{Payment, Timestamp};
 use crate::store::codec::{decode, encode};
-use crate::store::command::{Outcome, Rejected};
+use crate::store::command::{OpenIntent, Outcome, Rejected};
 use crate::store::tables::index_ms;
 use redb::ReadableTable;
 
@@ -37,13 +37,15 @@ impl Tables<'_> {
 
     /// Opens the intent `base`: an open one (a retry of the same request) is re-opened with
     /// its nonce, keeping its reference; otherwise it opens with `nonce`.
-    pub(super) fn open_intent(
-        &mut self,
-        base: &str,
-        nonce: &str,
-        customer_id: &CustomerId,
-        paymethod_id: Option<PaymethodId>,
-    ) -> Result<Outcome, StoreError> {
+    pub(super) fn open_intent(&mut self, open: &OpenIntent) -> Result<Outcome, StoreError> {
+        let OpenIntent {
+            base,
+            nonce,
+            customer_id,
+            paymethod_id,
+            amount,
+            order_id,
+        } = open;
         let nonce = match self.intent(base)? {
             Some(open) => {
                 self.drop_intent(&open)?;
@@ -55,7 +57,9 @@ impl Tables<'_> {
             base: base.to_owned(),
             nonce: nonce.clone(),
             customer_id: customer_id.clone(),
-            paymethod_id,
+            paymethod_id: *paymethod_id,
+            amount: *amount,
+            order_id: *order_id,
             opened_at: Timestamp::now(),
             checks: 0,
         };
@@ -186,6 +190,8 @@ mod tests {
                 nonce: nonce.into(),
                 customer_id: CustomerId::parse("c").unwrap(),
                 paymethod_id: None,
+                amount: 0,
+                order_id: None,
             },
         )
         .unwrap();

@@ -5,7 +5,7 @@ use crate::domain::message::{DeliveryAttempt, Message, MessageStatus};
 use crate::domain::mypage::ViewChange;
 use crate::store::codec::encode;
 use crate::store::command::{Outcome, Rejected};
-use crate::store::tables::{VIEW_MESSAGE, VIEW_METHOD};
+use crate::store::tables::{VIEW_MESSAGE, VIEW_METHOD, VIEW_ORDER};
 use redb::ReadableTable;
 
 impl Tables<'_> {
@@ -81,6 +81,15 @@ impl Tables<'_> {
                 self.mypage
                     .remove((customer.as_str(), VIEW_MESSAGE, id.0))?;
             }
+            ViewChange::PutOrder(customer, view) => {
+                self.mypage.insert(
+                    (customer.as_str(), VIEW_ORDER, view.order.id.0),
+                    encode(view)?.as_slice(),
+                )?;
+            }
+            ViewChange::DropOrder(customer, id) => {
+                self.mypage.remove((customer.as_str(), VIEW_ORDER, id.0))?;
+            }
         }
         Ok(())
     }
@@ -108,7 +117,7 @@ mod tests {
         let events = store.events_after(Position(0), 10).unwrap();
         assert_eq!(events.len(), 1);
         let record = || RecordMessages {
-            messages: vec![Message::for_event(&events[0])],
+            messages: vec![Message::for_event(&events[0]).unwrap()],
             checkpoint: events[0].position,
         };
         store.commit(&[record().into()]).unwrap().remove(0).unwrap();
@@ -137,7 +146,7 @@ mod tests {
         let store = Store::open(&dir.path().join("t.redb")).unwrap();
         let position = register(&store, 1, &alice());
         let event = store.events_after(Position(0), 1).unwrap().remove(0);
-        let created = Message::for_event(&event);
+        let created = Message::for_event(&event).unwrap();
         let record = RecordMessages {
             messages: vec![created.clone()],
             checkpoint: position,

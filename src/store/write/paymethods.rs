@@ -156,7 +156,7 @@ impl Tables<'_> {
 
     /// Whether `claim`'s key already has an outcome: a second outcome under one key would
     /// be a second registration for one request, so the command that brings it is refused.
-    fn key_recorded(
+    pub(super) fn key_recorded(
         &self,
         customer: &CustomerId,
         claim: Option<&IdempotencyClaim>,
@@ -170,7 +170,7 @@ impl Tables<'_> {
         }
     }
 
-    fn remember(
+    pub(super) fn remember(
         &mut self,
         customer: &CustomerId,
         claim: &IdempotencyClaim,
@@ -221,6 +221,8 @@ mod tests {
             nonce: format!("n{id}"),
             customer_id: customer.clone(),
             paymethod_id: None,
+            amount: 0,
+            order_id: None,
         };
         let nonce = one(store, open).unwrap().nonce.unwrap();
         let number = AccountNumber::parse(Kind::Card, "4242424242424242").unwrap();

@@ -15,6 +15,8 @@ pub fn register(store: &Store, id: u64, customer: &CustomerId) -> Position {
         nonce: format!("n{id}"),
         customer_id: customer.clone(),
         paymethod_id: None,
+        amount: 0,
+        order_id: None,
     };
     let nonce = store
         .commit(&[open.into()])

@@ -17,8 +17,10 @@ enum Who {
     Metrics,
     /// Every role.
     AnyKey,
-    /// `admin` and `seller`.
+    /// `admin` and `seller`: the catalogue and shipments.
     Catalogue,
+    /// `admin`, `service`, `seller`, and a `customer` key for its own customer.
+    OrdersRead,
 }
 
 fn who(method: &str, path: &str) -> Who {
@@ -28,6 +30,9 @@ fn who(method: &str, path: &str) -> Who {
         ("GET", "/products" | "/products/{sku}") => Who::AnyKey,
         ("PUT", "/admin/products/{sku}") => Who::Catalogue,
         (_, p) if p.starts_with("/admin/") => Who::Admin,
+        ("GET", "/orders" | "/orders/{id}") => Who::OrdersRead,
+        ("POST", "/orders" | "/orders/{id}/cancel") => Who::CustomerData,
+        (_, "/shipments" | "/shipments/{id}" | "/shipments/{id}/ship") => Who::Catalogue,
         (
             _,
             "/paymethods"
@@ -49,6 +54,7 @@ fn allowed(who: Who, role: &str) -> bool {
         Who::Metrics => matches!(role, "admin" | "metrics"),
         Who::AnyKey => true,
         Who::Catalogue => matches!(role, "admin" | "seller"),
+        Who::OrdersRead => matches!(role, "admin" | "service" | "seller" | "customer"),
     }
 }
 
@@ -122,9 +128,39 @@ async fn request_for(admin: &TestApp, method: &str, path: &str) -> (String, Opti
             Some(json!({"name": "Tee", "unitPrice": 19000})),
             201,
         ),
+        ("POST", "/orders") => {
+            let card = admin.shopper(ALICE).await;
+            (path.into(), Some(order_body(ALICE, card, &[(TEE, 1)])), 201)
+        }
+        ("GET", "/orders") => (format!("{path}?customerId={ALICE}"), None, 200),
+        ("GET", "/orders/{id}") => (format!("/orders/{}", placed(admin).await), None, 200),
+        ("POST", "/orders/{id}/cancel") => {
+            (format!("/orders/{}/cancel", placed(admin).await), None, 202)
+        }
+        ("GET", "/shipments") => (path.into(), None, 200),
+        ("GET", "/shipments/{id}") => (format!("/shipments/{}", shipment(admin).await), None, 200),
+        ("POST", "/shipments/{id}/ship") => (
+            format!("/shipments/{}/ship", shipment(admin).await),
+            Some(json!({"carrier": "CJ", "trackingNumber": "1"})),
+            200,
+        ),
+        ("POST", "/admin/shipping/pause" | "/admin/shipping/resume") => (path.into(), None, 200),
         ("GET", "/metrics" | "/healthz" | "/readyz" | "/openapi.json") => (path.into(), None, 200),
         _ => panic!("{method} {path}: no request for it in this test"),
     }
+}
+
+/// A new order of alice's.
+async fn placed(admin: &TestApp) -> u64 {
+    let card = admin.shopper(ALICE).await;
+    admin.order_ok(ALICE, card, 1).await.id()
+}
+
+/// A new pending shipment (shipping resumed first: the walk may have paused it).
+async fn shipment(admin: &TestApp) -> u64 {
+    admin.set_shipping(false).await;
+    let order = placed(admin).await;
+    admin.shipment_of(order).await
 }
 
 fn rand_sku() -> String {

@@ -9,11 +9,13 @@ mod app;
 mod certs;
 mod process;
 mod provider;
+mod shop;
 
 pub use app::*;
 pub use certs::*;
 pub use process::*;
 pub use provider::*;
+pub use shop::*;
 
 use reqwest::Response;
 use serde_json::Value;
