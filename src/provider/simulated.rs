@@ -1,6 +1,9 @@
 //! The simulated payment system: approves every valid number except those ending in `0002`,
 //! and every charge (a token with an amount) except on numbers ending in `0341`; tokenizes
-//! approved numbers (it is the vault), keeps a ledger, and injects faults on demand.
+//! approved numbers, keeps a ledger, and injects faults on demand. Its books live in memory,
+//! but a token carries all the simulator needs to know about its number (whether its charges
+//! are declined), so tokens stay valid when it restarts — as a real payment system's do,
+//! which paytree's stored methods rely on (the embedded one restarts with paytree).
 //! One instance runs embedded in `paytree serve` or alone behind `paytree provider`.
 
 use super::wire::{
@@ -71,8 +74,6 @@ struct Books {
     records: Vec<Record>,
     by_key: HashMap<String, usize>,
     by_reference: HashMap<String, usize>,
-    /// token → digits: the vault.
-    vault: HashMap<String, String>,
     /// Refund idempotency key → the refund made under it.
     refunds_by_key: HashMap<String, RefundReply>,
 }
@@ -172,15 +173,13 @@ impl Simulator {
                 if number.ends_with("0002") {
                     (AuthStatus::Declined, None)
                 } else {
-                    let token = format!("tok_{}", random_hex());
-                    books.vault.insert(token.clone(), number.clone());
-                    (AuthStatus::Approved, Some(token))
+                    (AuthStatus::Approved, Some(token_for(number)))
                 }
             }
             // A charge on a number ending in 0341 is declined, though the number was
             // approved for verification (the test card of a customer who cannot pay).
-            (None, Some(token)) => match books.vault.get(token) {
-                Some(number) if body.amount > 0 && number.ends_with(CHARGES_DECLINED) => {
+            (None, Some(token)) => match Token::read(token) {
+                Some(Token { charges_declined }) if body.amount > 0 && charges_declined => {
                     (AuthStatus::Declined, None)
                 }
                 Some(_) => (AuthStatus::Approved, Some(token.clone())),
@@ -297,6 +296,37 @@ impl Simulator {
 
 /// The last four digits of the test number whose charges are declined.
 const CHARGES_DECLINED: &str = "0341";
+/// The end of the token of such a number.
+const CHARGES_DECLINED_MARK: &str = "_nocharge";
+
+/// A new token for an approved number: `tok_` and 24 random hex digits, marked when the
+/// number's charges are to be declined.
+fn token_for(number: &str) -> String {
+    let mark = if number.ends_with(CHARGES_DECLINED) {
+        CHARGES_DECLINED_MARK
+    } else {
+        ""
+    };
+    format!("tok_{}{mark}", random_hex())
+}
+
+/// What a token says about its number.
+struct Token {
+    charges_declined: bool,
+}
+
+impl Token {
+    /// `None` for anything this simulator never made.
+    fn read(token: &str) -> Option<Self> {
+        let rest = token.strip_prefix("tok_")?;
+        let (hex, charges_declined) = match rest.strip_suffix(CHARGES_DECLINED_MARK) {
+            Some(hex) => (hex, true),
+            None => (rest, false),
+        };
+        (hex.len() == 24 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then_some(Self { charges_declined })
+    }
+}
 
 fn random_hex() -> String {
     let bytes: [u8; 12] = rand::rng().random();
@@ -363,6 +393,18 @@ mod tests {
         let ledger = sim.ledger().authorizations;
         assert_eq!(ledger.len(), 5);
         assert!(sim.authorize(None, charge("tok_unknown", 1)).await.is_err());
+        // Another instance (a restart) still knows what the tokens stand for.
+        let restarted = Simulator::default();
+        let declined = restarted
+            .authorize(None, charge(&token, 1_000))
+            .await
+            .unwrap();
+        assert_eq!(declined.status, AuthStatus::Declined);
+        let paid = restarted
+            .authorize(None, charge(good.token.as_deref().unwrap(), 1_000))
+            .await
+            .unwrap();
+        assert_eq!(paid.status, AuthStatus::Approved);
     }
 
     #[tokio::test]

@@ -26,6 +26,7 @@ mod reconcile;
 mod register;
 mod remove;
 mod restart;
+mod saga;
 mod secrecy;
 mod serving;
 mod supervision;

@@ -76,7 +76,23 @@ impl TestApp {
 
     /// The order once `done` holds for it (at most 20 s).
     pub async fn order_when(&self, order: u64, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-        for _ in 0..400 {
+        self.order_when_within(order, what, 20, done).await
+    }
+
+    /// The order once its status is `status`, waiting at most `seconds`.
+    pub async fn order_in_within(&self, order: u64, status: &str, seconds: u64) -> Value {
+        self.order_when_within(order, status, seconds, |o| o["status"] == status)
+            .await
+    }
+
+    async fn order_when_within(
+        &self,
+        order: u64,
+        what: &str,
+        seconds: u64,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        for _ in 0..seconds * 20 {
             let o = self.get_order(order).await;
             if done(&o) {
                 return o;
