@@ -40,7 +40,8 @@ async fn the_readme_tour_works_when_followed_literally() {
     assert_eq!(
         statuses,
         [
-            201, 201, 402, 200, 200, 200, 200, 200, 403, 200, 204, 200, 200, 200, 200
+            201, 201, 402, 200, 200, 200, 200, 200, 403, 200, 201, 201, 202, 201, 200, 200, 200,
+            204, 200, 200, 200, 200
         ],
         "{}",
         String::from_utf8_lossy(&output.stdout)
