@@ -66,12 +66,13 @@ fn describe() {
     );
     describe_counter!(
         PAYMENT_CALLS,
-        "Calls to the payment system by outcome (approved, declined, failed, rejected)"
+        "Calls to the payment system by call (verification, charge, refund) and outcome \
+         (approved, declined, refunded, failed, timeout, rejected: refused before leaving)"
     );
     describe_histogram!(
         PAYMENT_DURATION,
         Unit::Seconds,
-        "Payment system call latency by outcome"
+        "Payment system call latency by call and outcome"
     );
     describe_gauge!(
         BREAKER_STATE,
@@ -207,8 +208,13 @@ fn describe() {
 fn start_at_zero() {
     use metrics::{counter, gauge};
     use names::*;
-    for outcome in ["approved", "declined", "rejected", "timeout", "failed"] {
-        counter!(PAYMENT_CALLS, "outcome" => outcome).increment(0);
+    for call in ["verification", "charge"] {
+        for outcome in ["approved", "declined", "rejected", "timeout", "failed"] {
+            counter!(PAYMENT_CALLS, "call" => call, "outcome" => outcome).increment(0);
+        }
+    }
+    for outcome in ["refunded", "rejected", "timeout", "failed"] {
+        counter!(PAYMENT_CALLS, "call" => "refund", "outcome" => outcome).increment(0);
     }
     for to in ["open", "half-open", "closed"] {
         counter!(BREAKER_TRANSITIONS, "to" => to).increment(0);

@@ -81,13 +81,18 @@ impl Mypage {
                 self.apply_paymethod(PaymethodId(event.aggregate_id), e, changes)
             }
             Payload::Order(e) => self.put_order(e.order(), None, event.position, changes),
-            Payload::Shipment(ShipmentEvent::Created { shipment }) => {
-                if let Some(view) = self.orders.iter().find(|o| o.order.id == shipment.order_id) {
+            // An order's shipment, made pending by shipping or cancelled by the saga.
+            Payload::Shipment(
+                e @ (ShipmentEvent::Created { .. } | ShipmentEvent::Cancelled { .. }),
+            ) => {
+                let shipment = e.shipment();
+                let order = self.orders.iter().find(|o| o.order.id == shipment.order_id);
+                if let Some(view) = order.filter(|o| o.shipment_id.is_none()) {
                     let order = view.order.clone();
                     self.put_order(&order, Some(shipment.id), event.position, changes);
                 }
             }
-            Payload::Shipment(_) => {}
+            Payload::Shipment(ShipmentEvent::Shipped { .. }) => {}
         }
         if let Some(message) = Message::for_event(event) {
             changes.push(ViewChange::PutMessage(message.clone()));
@@ -316,5 +321,117 @@ mod tests {
         assert_eq!(dropped, 5, "the five oldest messages leave the stored view");
         assert_eq!(view.recent[0].id.0, RECENT_MESSAGES as u64 + 5);
         assert_eq!(view.methods.len(), 1);
+    }
+
+    fn an_order(id: u64, status: crate::domain::order::OrderStatus) -> Order {
+        use crate::domain::order::Address;
+        Order {
+            id: OrderId(id),
+            customer_id: alice(),
+            paymethod_id: PaymethodId(1),
+            status,
+            items: Vec::new(),
+            total: 19_000,
+            shipping_address: Address {
+                name: "A".into(),
+                line1: "1".into(),
+                line2: None,
+                city: "Seoul".into(),
+                postal_code: "03154".into(),
+                country: "KR".into(),
+            },
+            payment_id: PaymentId(1),
+            refund_payment_id: None,
+            cancellation: None,
+            version: 1,
+            created_at: Timestamp(0),
+            updated_at: Timestamp(0),
+        }
+    }
+
+    fn at(position: u64, aggregate: u64, payload: Payload) -> Event {
+        Event {
+            position: Position(position),
+            aggregate_id: aggregate,
+            customer_id: alice(),
+            version: 1,
+            recorded_at: Timestamp(position as i64),
+            payload,
+        }
+    }
+
+    #[test]
+    fn orders_show_their_last_state_and_shipment_newest_first_and_only_the_newest_are_kept() {
+        use crate::domain::OrderEvent;
+        use crate::domain::order::OrderStatus;
+        use crate::domain::shipment::{Shipment, ShipmentStatus};
+        let mut view = Mypage::empty(alice());
+        let mut changes = Vec::new();
+        let mut position = 0;
+        for id in 1..=RECENT_ORDERS as u64 + 1 {
+            position += 1;
+            let placed = OrderEvent::Placed {
+                order: an_order(id, OrderStatus::Placed),
+            };
+            view.apply(&at(position, id, Payload::Order(placed)), &mut changes);
+        }
+        assert_eq!(view.orders.len(), RECENT_ORDERS);
+        assert_eq!(
+            view.orders[0].order.id,
+            OrderId(RECENT_ORDERS as u64 + 1),
+            "newest first"
+        );
+        assert!(changes.contains(&ViewChange::DropOrder(alice(), OrderId(1))));
+        assert_eq!(
+            view.recent.len(),
+            RECENT_MESSAGES,
+            "each placement has its message"
+        );
+
+        // Order 5's shipment, made cancelled by the saga, then the order cancelled.
+        let shipment = Shipment {
+            id: crate::domain::ShipmentId(9),
+            order_id: OrderId(5),
+            customer_id: alice(),
+            status: ShipmentStatus::Cancelled,
+            items: Vec::new(),
+            shipping_address: an_order(5, OrderStatus::Placed).shipping_address,
+            carrier: None,
+            tracking_number: None,
+            version: 1,
+            created_at: Timestamp(0),
+            shipped_at: None,
+            cancelled_at: Some(Timestamp(0)),
+        };
+        let messages_before = view.recent.clone();
+        position += 1;
+        let cancelled_shipment = Payload::Shipment(ShipmentEvent::Cancelled { shipment });
+        view.apply(&at(position, 9, cancelled_shipment), &mut changes);
+        assert_eq!(
+            view.recent, messages_before,
+            "a shipment's event has no message"
+        );
+        position += 1;
+        let cancelled = OrderEvent::Cancelled {
+            order: an_order(5, OrderStatus::Cancelled),
+            refunded: 19_000,
+        };
+        view.apply(&at(position, 5, Payload::Order(cancelled)), &mut changes);
+        let row = view
+            .orders
+            .iter()
+            .find(|o| o.order.id == OrderId(5))
+            .unwrap();
+        assert_eq!(row.order.status, OrderStatus::Cancelled);
+        assert_eq!(row.shipment_id, Some(crate::domain::ShipmentId(9)));
+        assert_eq!(view.recent[0].kind, "OrderCancelled");
+
+        let rebuilt = Mypage::from_rows(
+            alice(),
+            view.methods.clone(),
+            view.recent.clone(),
+            view.orders.clone(),
+        );
+        assert_eq!(rebuilt, view);
     }
 }

@@ -55,11 +55,12 @@ async fn a_slow_payment_system_opens_the_breaker_which_fails_fast_and_closes_aft
     );
     let metrics = app.metrics().await;
     assert!(
-        metrics.contains(r#"paytree_payment_calls_total{outcome="timeout"} 5"#),
+        metrics.contains(r#"paytree_payment_calls_total{call="verification",outcome="timeout"} 5"#),
         "{metrics}"
     );
     assert!(
-        metrics.contains(r#"paytree_payment_calls_total{outcome="rejected"} 1"#),
+        metrics
+            .contains(r#"paytree_payment_calls_total{call="verification",outcome="rejected"} 1"#),
         "{metrics}"
     );
 }

@@ -37,7 +37,7 @@ async fn metrics_count_requests_by_matched_route_as_real_histograms_with_the_bre
         "{text}"
     );
     assert!(
-        text.contains(r#"paytree_payment_calls_total{outcome="approved"} 1"#),
+        text.contains(r#"paytree_payment_calls_total{call="verification",outcome="approved"} 1"#),
         "{text}"
     );
 }

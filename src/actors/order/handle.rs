@@ -39,7 +39,7 @@ impl Actors {
     async fn place_once(&self, placement: Placement) -> Result<OrderDone, CommandError> {
         // Every order needs a charge: while the breaker is open, answer at once.
         if let Some(retry_after) = self.breaker.open_remaining() {
-            payment::record("rejected", None);
+            payment::record(payment::CallKind::Charge, "rejected", None);
             super::count_order("payment_unavailable");
             return Err(OrderError::PaymentUnavailable { retry_after }.into());
         }

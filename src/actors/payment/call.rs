@@ -4,7 +4,7 @@
 //! called. Without an answer the intent stays open for the reconciler, which refunds an
 //! approval that nobody claimed. Refunds need no intent: they are idempotent by their key.
 
-use super::{PaymentMessage, RefundRequest, Unavailable};
+use super::{CallKind, PaymentMessage, RefundRequest, Unavailable};
 use crate::actors::ask;
 use crate::actors::idempotency::Claim;
 use crate::actors::kernel::{Slot, WriteError, Writer};
@@ -65,7 +65,9 @@ impl PaymentLine {
     ) -> Result<(Authorization, IntentRef), CallFailed> {
         let no_answer = || CallFailed::from(Unavailable::NoAnswer);
         let payment = self.actor.get().map_err(|_| no_answer())?;
-        let admission = match ask(&payment, PaymentMessage::Admit, self.wait).await {
+        let kind = CallKind::of_amount(call.amount);
+        let admit = |reply| PaymentMessage::Admit(kind, reply);
+        let admission = match ask(&payment, admit, self.wait).await {
             Ok(admitted) => admitted?,
             Err(_) => return Err(no_answer()),
         };
@@ -100,7 +102,8 @@ impl PaymentLine {
     /// Refunds under `request`'s key; the refund's id.
     pub async fn refund(&self, request: RefundRequest) -> Result<String, Unavailable> {
         let payment = self.actor.get().map_err(|_| Unavailable::NoAnswer)?;
-        let admission = match ask(&payment, PaymentMessage::Admit, self.wait).await {
+        let admit = |reply| PaymentMessage::Admit(CallKind::Refund, reply);
+        let admission = match ask(&payment, admit, self.wait).await {
             Ok(admitted) => admitted?,
             Err(_) => return Err(Unavailable::NoAnswer),
         };

@@ -67,9 +67,9 @@ pub struct Admission {
 }
 
 pub enum PaymentMessage {
-    /// Ask leave to call the payment system; refused at once while the breaker is open or
+    /// Ask leave to make a call of this kind; refused at once while the breaker is open or
     /// the bulkhead is full.
-    Admit(RpcReplyPort<Result<Admission, Unavailable>>),
+    Admit(CallKind, RpcReplyPort<Result<Admission, Unavailable>>),
     /// Authorize with the payment system; the reply is its answer (approved or declined)
     /// or why there is none.
     Authorize(
@@ -86,6 +86,35 @@ pub enum PaymentMessage {
     ),
     /// The breaker's state.
     GetBreaker(RpcReplyPort<BreakerSnapshot>),
+}
+
+/// What a payment call is for, as the metrics say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallKind {
+    /// A zero-amount authorization of a new number.
+    Verification,
+    /// An authorization of an amount on a stored token (an order).
+    Charge,
+    Refund,
+}
+
+impl CallKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Verification => "verification",
+            Self::Charge => "charge",
+            Self::Refund => "refund",
+        }
+    }
+
+    /// The kind of an authorization of `amount`.
+    pub fn of_amount(amount: u64) -> Self {
+        if amount == 0 {
+            Self::Verification
+        } else {
+            Self::Charge
+        }
+    }
 }
 
 /// One refund: how much of which authorization, under which idempotency key.
@@ -120,8 +149,8 @@ impl Actor for PaymentActor {
         state: &mut PaymentState,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            PaymentMessage::Admit(reply) => {
-                let _ = reply.send(state.admit());
+            PaymentMessage::Admit(kind, reply) => {
+                let _ = reply.send(state.admit(kind));
             }
             PaymentMessage::Authorize(admission, request, reply) => {
                 state.authorize(admission, request, reply)
@@ -138,15 +167,15 @@ impl Actor for PaymentActor {
 }
 
 impl PaymentState {
-    fn admit(&self) -> Result<Admission, Unavailable> {
+    fn admit(&self, kind: CallKind) -> Result<Admission, Unavailable> {
         let Ok(slot) = self.bulkhead.clone().try_acquire_owned() else {
-            record("rejected", None);
+            record(kind, "rejected", None);
             return Err(Unavailable::Bulkhead);
         };
         match self.breaker.try_acquire() {
             Ok(permit) => Ok(Admission { slot, permit }),
             Err(rejected) => {
-                record("rejected", None);
+                record(kind, "rejected", None);
                 Err(Unavailable::BreakerOpen {
                     retry_after: rejected.retry_after,
                 })
@@ -162,19 +191,16 @@ impl PaymentState {
     ) {
         let system = self.system.clone();
         let reference = request.reference.clone();
-        self.guarded(
-            admission,
-            reference,
-            reply,
-            async move { system.authorize(&request).await },
-            |auth: &Authorization| {
-                if auth.approved {
-                    "approved"
-                } else {
-                    "declined"
-                }
-            },
-        );
+        let kind = CallKind::of_amount(request.amount);
+        let call = async move { system.authorize(&request).await };
+        let outcome = |auth: &Authorization| {
+            if auth.approved {
+                "approved"
+            } else {
+                "declined"
+            }
+        };
+        self.guarded(kind, admission, reference, reply, call, outcome);
     }
 
     fn refund(
@@ -185,20 +211,23 @@ impl PaymentState {
     ) {
         let system = self.system.clone();
         let reference = request.idempotency_key.clone();
+        let call = async move {
+            let RefundRequest {
+                authorization,
+                amount,
+                idempotency_key,
+            } = request;
+            system
+                .refund(&authorization, amount, &idempotency_key)
+                .await
+        };
         self.guarded(
+            CallKind::Refund,
             admission,
             reference,
             reply,
-            async move {
-                system
-                    .refund(
-                        &request.authorization,
-                        request.amount,
-                        &request.idempotency_key,
-                    )
-                    .await
-            },
-            |_: &String| "refunded",
+            call,
+            |_| "refunded",
         );
     }
 
@@ -206,6 +235,7 @@ impl PaymentState {
     /// counts it by `outcome` of its answer, and replies.
     fn guarded<T: Send + 'static>(
         &self,
+        kind: CallKind,
         admission: Admission,
         reference: String,
         reply: RpcReplyPort<Result<T, Unavailable>>,
@@ -220,21 +250,21 @@ impl PaymentState {
             drop(slot);
             let answer = match result {
                 Ok(answer) => {
-                    record(outcome(&answer), Some(started));
+                    record(kind, outcome(&answer), Some(started));
                     Ok(answer)
                 }
                 Err(CallError::Rejected(r)) => {
-                    record("rejected", None);
+                    record(kind, "rejected", None);
                     Err(Unavailable::BreakerOpen {
                         retry_after: r.retry_after,
                     })
                 }
                 Err(CallError::Timeout) => {
-                    record("timeout", Some(started));
+                    record(kind, "timeout", Some(started));
                     Err(Unavailable::Failed(ProviderError::Timeout))
                 }
                 Err(CallError::Inner(e)) => {
-                    record("failed", Some(started));
+                    record(kind, "failed", Some(started));
                     tracing::warn!(error = %e, %reference, "payment call failed");
                     Err(Unavailable::Failed(e))
                 }
@@ -245,10 +275,11 @@ impl PaymentState {
 }
 
 /// Counts a payment call (and times it if it went out); `rejected` ones never left.
-pub(super) fn record(outcome: &'static str, started: Option<Instant>) {
-    metrics::counter!(names::PAYMENT_CALLS, "outcome" => outcome).increment(1);
+pub(super) fn record(kind: CallKind, outcome: &'static str, started: Option<Instant>) {
+    let kind = kind.as_str();
+    metrics::counter!(names::PAYMENT_CALLS, "call" => kind, "outcome" => outcome).increment(1);
     if let Some(started) = started {
-        metrics::histogram!(names::PAYMENT_DURATION, "outcome" => outcome)
+        metrics::histogram!(names::PAYMENT_DURATION, "call" => kind, "outcome" => outcome)
             .record(started.elapsed().as_secs_f64());
     }
 }

@@ -37,7 +37,7 @@ impl Actors {
         // Every registration needs a payment call: while the breaker is open, answer at once
         // rather than start an aggregate only to be refused by the payment actor.
         if let Some(retry_after) = self.breaker.open_remaining() {
-            payment::record("rejected", None);
+            payment::record(payment::CallKind::Verification, "rejected", None);
             return Err(PaymethodError::PaymentUnavailable { retry_after }.into());
         }
         let registration = Box::new(registration);
