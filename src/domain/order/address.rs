@@ -61,3 +61,18 @@ impl Address {
         }
     }
 }
+
+#[cfg(test)]
+impl Address {
+    /// A valid address in Seoul, for tests.
+    pub fn seoul() -> Self {
+        Self {
+            name: "Alice Kim".into(),
+            line1: "1 Jongno".into(),
+            line2: None,
+            city: "Seoul".into(),
+            postal_code: "03154".into(),
+            country: "KR".into(),
+        }
+    }
+}

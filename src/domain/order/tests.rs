@@ -2,14 +2,7 @@ use super::*;
 use crate::domain::catalogue::Product;
 
 fn seoul() -> Address {
-    Address {
-        name: "Alice Kim".into(),
-        line1: "1 Jongno".into(),
-        line2: None,
-        city: "Seoul".into(),
-        postal_code: "03154".into(),
-        country: "KR".into(),
-    }
+    Address::seoul()
 }
 
 fn product(sku: &str, price: u64, active: bool) -> Product {
