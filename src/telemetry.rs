@@ -88,23 +88,20 @@ fn describe() {
         "Durable group-commit latency"
     );
     describe_histogram!(STORE_BATCH_SIZE, Unit::Count, "Commands per group commit");
-    describe_gauge!(AGGREGATES_LIVE, "Live payment-method aggregate actors");
-    describe_counter!(
-        AGGREGATE_ACTIVATIONS,
-        "Payment-method aggregate actors started"
-    );
+    describe_gauge!(AGGREGATES_LIVE, "Live aggregate actors, by kind");
+    describe_counter!(AGGREGATE_ACTIVATIONS, "Aggregate actors started, by kind");
     describe_counter!(
         AGGREGATE_PASSIVATIONS,
-        "Payment-method aggregate actors stopped to free memory, by reason (idle, lru)"
+        "Aggregate actors stopped to free memory, by kind and reason (idle, lru)"
     );
     describe_histogram!(
         AGGREGATE_REHYDRATION,
         Unit::Seconds,
-        "Time to load a passivated payment-method aggregate from the store"
+        "Time to load a passivated aggregate from the store, by kind"
     );
     describe_gauge!(
         AGGREGATES_QUARANTINED,
-        "Payment-method aggregates quarantined after repeated failures"
+        "Aggregates quarantined after repeated failures, by kind"
     );
     describe_counter!(
         QUARANTINES,
@@ -112,7 +109,7 @@ fn describe() {
     );
     describe_counter!(
         MAILBOX_REJECTIONS,
-        "Commands refused with 503 because their aggregate's mailbox was full"
+        "Commands refused with 503 because their aggregate's mailbox was full, by kind"
     );
     describe_counter!(
         COMMANDS_ABANDONED,
@@ -158,7 +155,7 @@ fn describe() {
     describe_counter!(PRUNED, "Idempotency records deleted after their retention");
     describe_counter!(
         IDEMPOTENCY,
-        "Registrations with an Idempotency-Key by outcome (new, replayed, mismatch, in_flight)"
+        "Registrations and orders with an Idempotency-Key by outcome (new, replayed, mismatch, in_flight)"
     );
     describe_histogram!(
         PROJECTION_DELAY,
@@ -205,6 +202,9 @@ fn describe() {
 /// Registers counters and gauges whose labels are known in advance, at zero, so that
 /// dashboards and `rate()` see a series from the first scrape rather than from the first
 /// event (a quarantine may never happen, and its panel must still say 0).
+/// The aggregate kinds, as their metrics label them.
+const KINDS: [&str; 3] = ["paymethod", "order", "shipment"];
+
 fn start_at_zero() {
     use metrics::{counter, gauge};
     use names::*;
@@ -225,18 +225,27 @@ fn start_at_zero() {
         "projector",
         "payment",
         "reconciler",
+        "router",
+        "orders",
+        "shipments",
+        "shipping",
+        "saga",
     ];
-    for actor in children.into_iter().chain(["router", "paymethod"]) {
+    for actor in children.into_iter().chain(KINDS) {
         counter!(ACTOR_RESTARTS, "actor" => actor).increment(0);
     }
-    counter!(QUARANTINES, "actor" => "paymethod").increment(0);
-    for reason in ["idle", "lru"] {
-        counter!(AGGREGATE_PASSIVATIONS, "reason" => reason).increment(0);
-    }
-    counter!(AGGREGATE_ACTIVATIONS).increment(0);
-    counter!(MAILBOX_REJECTIONS).increment(0);
-    for reason in ["caller_gone", "too_late"] {
-        counter!(COMMANDS_ABANDONED, "kind" => "paymethod", "reason" => reason).increment(0);
+    for kind in KINDS {
+        counter!(QUARANTINES, "actor" => kind).increment(0);
+        for reason in ["idle", "lru"] {
+            counter!(AGGREGATE_PASSIVATIONS, "kind" => kind, "reason" => reason).increment(0);
+        }
+        counter!(AGGREGATE_ACTIVATIONS, "kind" => kind).increment(0);
+        counter!(MAILBOX_REJECTIONS, "kind" => kind).increment(0);
+        for reason in ["caller_gone", "too_late"] {
+            counter!(COMMANDS_ABANDONED, "kind" => kind, "reason" => reason).increment(0);
+        }
+        gauge!(AGGREGATES_LIVE, "kind" => kind).set(0.0);
+        gauge!(AGGREGATES_QUARANTINED, "kind" => kind).set(0.0);
     }
     counter!(PRUNED).increment(0);
     for outcome in ["new", "replayed", "mismatch", "in_flight"] {
@@ -283,14 +292,7 @@ fn start_at_zero() {
     for outcome in ["delivered", "failed"] {
         counter!(DELIVERIES, "channel" => "webhook", "outcome" => outcome).increment(0);
     }
-    for gauge in [
-        AGGREGATES_LIVE,
-        AGGREGATES_QUARANTINED,
-        NOTIFIER_LAG,
-        PROJECTOR_LAG,
-        MESSAGES_PENDING,
-        INTENTS_OPEN,
-    ] {
+    for gauge in [NOTIFIER_LAG, PROJECTOR_LAG, MESSAGES_PENDING, INTENTS_OPEN] {
         gauge!(gauge).set(0.0);
     }
 }

@@ -51,7 +51,10 @@ async fn an_aggregate_that_keeps_failing_is_quarantined_alone_until_released() {
         metric(&app, r#"paytree_quarantines_total{actor="paymethod"}"#).await,
         1.0
     );
-    assert_eq!(metric(&app, "paytree_aggregates_quarantined").await, 1.0);
+    assert_eq!(
+        metric(&app, "paytree_aggregates_quarantined{kind=\"paymethod\"}").await,
+        1.0
+    );
 
     let r: Value = release(&app, bad).await;
     assert_eq!(r, json!({"id": bad, "wasQuarantined": true}));
@@ -60,7 +63,10 @@ async fn an_aggregate_that_keeps_failing_is_quarantined_alone_until_released() {
     let r: Value = release(&app, bad).await;
     assert_eq!(r["wasQuarantined"], false);
     assert_problem(app.release(999_999).await, 404, "not-found").await;
-    assert_eq!(metric(&app, "paytree_aggregates_quarantined").await, 0.0);
+    assert_eq!(
+        metric(&app, "paytree_aggregates_quarantined{kind=\"paymethod\"}").await,
+        0.0
+    );
 }
 
 #[tokio::test]
@@ -73,7 +79,11 @@ async fn passivation_with_a_tiny_idle_time_loses_none_of_ten_thousand_commands()
     for m in 0..METHODS {
         ids.push(app.register_ok(&format!("pv{m}"), VISA).await.id());
     }
-    let activations_before = metric(&app, "paytree_aggregate_activations_total").await;
+    let activations_before = metric(
+        &app,
+        "paytree_aggregate_activations_total{kind=\"paymethod\"}",
+    )
+    .await;
     let workers = (0..CLIENTS)
         .map(|c| {
             let app = TestApp::handle(&app);
@@ -118,11 +128,15 @@ async fn passivation_with_a_tiny_idle_time_loses_none_of_ten_thousand_commands()
     assert_eq!(changed as usize, COMMANDS);
     let passivations = metric(
         &app,
-        r#"paytree_aggregate_passivations_total{reason="idle"}"#,
+        r#"paytree_aggregate_passivations_total{kind="paymethod",reason="idle"}"#,
     )
     .await;
-    let activations =
-        metric(&app, "paytree_aggregate_activations_total").await - activations_before;
+    let activations = metric(
+        &app,
+        "paytree_aggregate_activations_total{kind=\"paymethod\"}",
+    )
+    .await
+        - activations_before;
     assert!(
         passivations > 100.0 && activations > 100.0,
         "aggregates really were passivated and reactivated: {passivations} passivations, {activations} activations"
@@ -148,7 +162,7 @@ async fn at_most_the_configured_number_of_aggregates_stay_live() {
     }
     let mut live = f64::MAX;
     for _ in 0..50 {
-        live = metric(&app, "paytree_aggregates_live").await;
+        live = metric(&app, "paytree_aggregates_live{kind=\"paymethod\"}").await;
         if live <= 5.0 {
             break;
         }
@@ -157,11 +171,18 @@ async fn at_most_the_configured_number_of_aggregates_stay_live() {
     assert!(live <= 5.0, "{live} aggregates live");
     let evicted = metric(
         &app,
-        r#"paytree_aggregate_passivations_total{reason="lru"}"#,
+        r#"paytree_aggregate_passivations_total{kind="paymethod",reason="lru"}"#,
     )
     .await;
     assert!(evicted >= 50.0, "{evicted} evictions");
-    assert!(metric(&app, "paytree_aggregate_rehydration_seconds_count").await >= 25.0);
+    assert!(
+        metric(
+            &app,
+            "paytree_aggregate_rehydration_seconds_count{kind=\"paymethod\"}"
+        )
+        .await
+            >= 25.0
+    );
 }
 
 #[tokio::test]
@@ -210,7 +231,7 @@ async fn a_full_mailbox_answers_503_with_retry_after_instead_of_queueing() {
         "nothing refused was stored"
     );
     assert_eq!(
-        metric(&app, "paytree_mailbox_rejections_total").await,
+        metric(&app, "paytree_mailbox_rejections_total{kind=\"paymethod\"}").await,
         busy as f64
     );
 }

@@ -159,7 +159,18 @@ async fn every_series_the_dashboard_queries_exists_and_every_family_is_described
                 .to_owned()
         })
         .collect();
+    let readme = include_str!("../../README.md");
+    let catalogue = &readme[readme
+        .find("### Metrics\n")
+        .expect("the README lists the metrics")..];
+    let catalogue = &catalogue[..catalogue[4..]
+        .find("\n### ")
+        .map_or(catalogue.len(), |i| i + 4)];
     for family in &families {
+        assert!(
+            catalogue.contains(&format!("| `{family}` |")),
+            "{family} is not in the README's metrics catalogue"
+        );
         assert!(types.contains_key(family), "{family} has no # TYPE");
         assert!(
             wanted.iter().any(|w| w == family

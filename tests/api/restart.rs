@@ -44,7 +44,7 @@ async fn a_restart_keeps_every_registered_method_and_never_reuses_an_id() {
 fn live_aggregates(metrics: &str) -> f64 {
     metrics
         .lines()
-        .find_map(|l| l.strip_prefix("paytree_aggregates_live "))
+        .find_map(|l| l.strip_prefix("paytree_aggregates_live{kind=\"paymethod\"} "))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(-1.0)
 }

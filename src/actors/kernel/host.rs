@@ -126,7 +126,8 @@ impl<A: Aggregate> Actor for AggregateHost<A> {
 /// Stops by draining: what is queued is still handled; the router re-routes what comes after.
 fn passivate<A: Aggregate>(myself: &ActorRef<HostMessage<A>>, reason: &'static str) {
     if myself.drain().is_ok() {
-        metrics::counter!(names::AGGREGATE_PASSIVATIONS, "reason" => reason).increment(1);
+        metrics::counter!(names::AGGREGATE_PASSIVATIONS, "kind" => A::KIND, "reason" => reason)
+            .increment(1);
     }
 }
 
@@ -165,7 +166,7 @@ impl<A: Aggregate> HostState<A> {
                 // small while it waits for its next message.
                 match Box::pin(A::load(self.id, &self.services)).await {
                     Ok(loaded) => {
-                        metrics::histogram!(names::AGGREGATE_REHYDRATION)
+                        metrics::histogram!(names::AGGREGATE_REHYDRATION, "kind" => A::KIND)
                             .record(started.elapsed().as_secs_f64());
                         let loaded = empty.insert(loaded);
                         // The load is not in the caller's budget: past the start-by time

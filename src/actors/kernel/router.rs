@@ -144,7 +144,8 @@ impl<A: Aggregate> Actor for RouterActor<A> {
                 if was {
                     tracing::info!(kind = A::KIND, %id, "aggregate released from quarantine");
                 }
-                metrics::gauge!(names::AGGREGATES_QUARANTINED).set(state.quarantined.len() as f64);
+                metrics::gauge!(names::AGGREGATES_QUARANTINED, "kind" => A::KIND)
+                    .set(state.quarantined.len() as f64);
                 let _ = reply.send(was);
             }
         }
@@ -223,7 +224,7 @@ impl<A: Aggregate> RouterState<A> {
         // two actors never work on one aggregate at once.
         if let Some(waiting) = self.waiting.get_mut(&id) {
             if waiting.len() >= self.limits.mailbox {
-                metrics::counter!(names::MAILBOX_REJECTIONS).increment(1);
+                metrics::counter!(names::MAILBOX_REJECTIONS, "kind" => A::KIND).increment(1);
                 return message.refuse(Refusal::Busy);
             }
             waiting.push(message);
@@ -252,7 +253,7 @@ impl<A: Aggregate> RouterState<A> {
         };
         let counted = matches!(message, HostMessage::Run(..));
         if counted && !live.queued.add_below(self.limits.mailbox) {
-            metrics::counter!(names::MAILBOX_REJECTIONS).increment(1);
+            metrics::counter!(names::MAILBOX_REJECTIONS, "kind" => A::KIND).increment(1);
             return message.refuse(Refusal::Busy);
         }
         if let Some(used) = live.used.as_mut() {
@@ -315,7 +316,8 @@ impl<A: Aggregate> RouterState<A> {
         if recent.len() >= self.limits.quarantine_failures && self.quarantined.insert(id) {
             tracing::error!(kind = A::KIND, %id, failures = recent.len(), "aggregate quarantined; an operator's release lets it try again");
             metrics::counter!(names::QUARANTINES, "actor" => A::KIND).increment(1);
-            metrics::gauge!(names::AGGREGATES_QUARANTINED).set(self.quarantined.len() as f64);
+            metrics::gauge!(names::AGGREGATES_QUARANTINED, "kind" => A::KIND)
+                .set(self.quarantined.len() as f64);
         }
         // Forget aggregates whose failures have all aged out, so the map stays small.
         if self.failures.len() > 1024 {
@@ -359,8 +361,8 @@ impl<A: Aggregate> RouterState<A> {
                 used: Some(self.tick),
             },
         );
-        metrics::counter!(names::AGGREGATE_ACTIVATIONS).increment(1);
-        metrics::gauge!(names::AGGREGATES_LIVE).set(self.live.len() as f64);
+        metrics::counter!(names::AGGREGATE_ACTIVATIONS, "kind" => A::KIND).increment(1);
+        metrics::gauge!(names::AGGREGATES_LIVE, "kind" => A::KIND).set(self.live.len() as f64);
         Ok(())
     }
 
@@ -377,7 +379,7 @@ impl<A: Aggregate> RouterState<A> {
         {
             self.lru.remove(&used);
         }
-        metrics::gauge!(names::AGGREGATES_LIVE).set(self.live.len() as f64);
+        metrics::gauge!(names::AGGREGATES_LIVE, "kind" => A::KIND).set(self.live.len() as f64);
         was_live.then_some(id)
     }
 }
