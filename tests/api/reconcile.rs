@@ -404,3 +404,72 @@ where
     }
     out
 }
+
+#[tokio::test]
+async fn an_order_charged_whose_answer_was_lost_is_placed_by_its_retry_or_refunded_in_full() {
+    let provider = spawn_provider().await;
+    let flags = reconciling(&provider, "100", "1000", &[]);
+    let app = spawn_app_with(&flags).await;
+    let card = app.shopper("alice").await;
+    let send = |key: &'static str| {
+        let app = app.clone();
+        async move {
+            app.client
+                .post(app.url("/orders"))
+                .header("idempotency-key", key)
+                .json(&order_body("alice", card, &[(TEE, 2)]))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    provider.set_faults(json!({"dropRate": 1.0})).await;
+    assert_problem(send("kept").await, 503, "payment-unavailable").await;
+    assert_problem(send("given-up").await, 503, "payment-unavailable").await;
+    provider.set_faults(json!({})).await;
+    // The client that retries with its key gets the order its first charge paid for.
+    let r = send("kept").await;
+    assert_eq!(r.status(), 201);
+    let order: Value = r.json().await.unwrap();
+
+    // The other charge is refunded in full once reconciliation is due; no order holds it.
+    let mut refunds = Vec::new();
+    for _ in 0..100 {
+        refunds = app.payments_of("alice").await["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["purpose"] == "refund")
+            .cloned()
+            .collect();
+        if !refunds.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(refunds.len(), 1, "{refunds:?}");
+    assert_eq!(refunds[0]["amount"], 38_000);
+    assert!(
+        refunds[0]["orderId"].is_null(),
+        "no order was placed for it"
+    );
+    let ledger = provider.ledger().await;
+    let charges: Vec<&Value> = ledger["authorizations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["amount"] == 38_000)
+        .collect();
+    assert_eq!(charges.len(), 2, "one charge per key: {charges:?}");
+    let paid: Value = app.payment(&order["paymentId"]).await.json().await.unwrap();
+    for charge in charges {
+        let kept = charge["id"] == paid["providerReference"];
+        assert_eq!(charge["refunded"], !kept, "{charge}");
+        let refunded = if kept { 0 } else { 38_000 };
+        assert_eq!(charge["refundedAmount"], refunded, "{charge}");
+    }
+    assert_eq!(
+        app.ok_json("/orders?customerId=alice").await.items().len(),
+        1
+    );
+}

@@ -380,3 +380,37 @@ async fn a_message_pending_when_paytree_restarts_without_a_webhook_fails_and_can
     assert_eq!(settled[0]["status"], "delivered");
     assert_eq!(receiver.accepted_event_ids(), [event]);
 }
+
+#[tokio::test]
+async fn order_messages_reach_the_webhook_signed_with_their_order_and_no_payment_method() {
+    let receiver = spawn_receiver(UP).await;
+    let flags = webhook_flags(&receiver, 2, "50");
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let app = spawn_app_with(&flags).await;
+    let card = app.shopper("olga").await;
+    let order = app.order_ok("olga", card, 1).await.id();
+    assert_eq!(app.cancel(order).await.status(), 202);
+    app.order_in(order, "cancelled").await;
+    let mut kinds = Vec::new();
+    for _ in 0..100 {
+        kinds = receiver
+            .received()
+            .iter()
+            .filter(|r| r.accepted && r.body["orderId"] == order)
+            .map(|r| {
+                assert!(r.signed, "{:?}", r.body);
+                assert!(r.body["paymethodId"].is_null(), "{:?}", r.body);
+                r.body["type"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        if kinds.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        kinds,
+        ["OrderPlaced", "OrderCancelled"],
+        "in event order, one each"
+    );
+}
