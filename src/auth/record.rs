@@ -60,6 +60,8 @@ pub mod action {
     pub const KEY_CREATED: &str = "key.created";
     pub const KEY_REVOKED: &str = "key.revoked";
     pub const PAYMETHOD_RELEASED: &str = "paymethod.released";
+    pub const ORDER_RELEASED: &str = "order.released";
+    pub const SHIPMENT_RELEASED: &str = "shipment.released";
     pub const MESSAGE_REDELIVERED: &str = "message.redelivered";
     pub const PRODUCT_CHANGED: &str = "product.changed";
     pub const SHIPPING_PAUSED: &str = "shipping.paused";

@@ -57,6 +57,8 @@ pub const TABLE: &[(&str, &str, Access)] = &[
     ("POST", "/admin/messages/{id}/redeliver", ADMIN),
     ("GET", "/admin/breaker", ADMIN),
     ("POST", "/admin/paymethods/{id}/release", ADMIN),
+    ("POST", "/admin/orders/{id}/release", ADMIN),
+    ("POST", "/admin/shipments/{id}/release", ADMIN),
     ("POST", "/admin/keys", ADMIN),
     ("GET", "/admin/keys", ADMIN),
     ("DELETE", "/admin/keys/{id}", ADMIN),

@@ -142,6 +142,8 @@ pub fn router(state: AppState) -> axum::Router {
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::get_breaker))
         .routes(routes!(ops::release_paymethod))
+        .routes(routes!(ops::release_order))
+        .routes(routes!(ops::release_shipment))
         .routes(routes!(ops::openapi))
         .routes(routes!(admin::create_key, admin::list_keys))
         .routes(routes!(admin::revoke_key))

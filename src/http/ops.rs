@@ -6,7 +6,7 @@ use super::extract::Id;
 use super::problem::{Problem, ProblemBody};
 use crate::actors::PanicTarget;
 use crate::auth::{Caller, action};
-use crate::domain::PaymethodId;
+use crate::domain::{OrderId, PaymethodId, ShipmentId};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -90,13 +90,81 @@ pub async fn release_paymethod(
     Id(id): Id,
 ) -> Result<Json<Released>, Problem> {
     let released = app.actors.release(PaymethodId(id)).await?;
+    // Only to tell an unknown id (404) from a method that was not quarantined.
+    let exists = async { app.actors.paymethod(PaymethodId(id)).await.map(drop) };
+    released_answer(
+        &app,
+        &caller,
+        action::PAYMETHOD_RELEASED,
+        id,
+        released,
+        exists,
+    )
+    .await
+}
+
+/// Lifts the quarantine of an order whose actor failed repeatedly (as for payment methods).
+#[utoipa::path(
+    post, path = "/admin/orders/{id}/release", tag = "operations",
+    params(("id" = u64, Path, minimum = 1)),
+    responses(
+        (status = 200, body = Released),
+        (status = 404, description = "No such order", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "The router is restarting", body = ProblemBody, content_type = "application/problem+json"),
+    )
+)]
+pub async fn release_order(
+    State(app): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+) -> Result<Json<Released>, Problem> {
+    let released = app.actors.release_order(OrderId(id)).await?;
+    let exists = async { app.actors.order(OrderId(id), None).await.map(drop) };
+    released_answer(&app, &caller, action::ORDER_RELEASED, id, released, exists).await
+}
+
+/// Lifts the quarantine of a shipment whose actor failed repeatedly (as for payment methods).
+#[utoipa::path(
+    post, path = "/admin/shipments/{id}/release", tag = "operations",
+    params(("id" = u64, Path, minimum = 1)),
+    responses(
+        (status = 200, body = Released),
+        (status = 404, description = "No such shipment", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "The router is restarting", body = ProblemBody, content_type = "application/problem+json"),
+    )
+)]
+pub async fn release_shipment(
+    State(app): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+) -> Result<Json<Released>, Problem> {
+    let released = app.actors.release_shipment(ShipmentId(id)).await?;
+    let exists = async { app.actors.shipment(ShipmentId(id)).await.map(drop) };
+    released_answer(
+        &app,
+        &caller,
+        action::SHIPMENT_RELEASED,
+        id,
+        released,
+        exists,
+    )
+    .await
+}
+
+/// A release's answer: audited when it released something (a quarantine lives in memory:
+/// the audit entry is the only thing stored); otherwise 404 unless `exists`.
+async fn released_answer(
+    app: &AppState,
+    caller: &Caller,
+    action: &str,
+    id: u64,
+    released: bool,
+    exists: impl std::future::Future<Output = Result<(), crate::actors::CommandError>>,
+) -> Result<Json<Released>, Problem> {
     if released {
-        // A quarantine lives in memory: the audit entry is the only thing stored.
-        let target = id.to_string();
-        super::admin::audit(&app, &caller, action::PAYMETHOD_RELEASED, &target).await;
+        super::admin::audit(app, caller, action, &id.to_string()).await;
     } else {
-        // Only to tell an unknown id (404) from a method that was not quarantined.
-        app.actors.paymethod(PaymethodId(id)).await?;
+        exists.await?;
     }
     Ok(Json(Released {
         id,

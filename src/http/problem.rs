@@ -261,15 +261,15 @@ impl From<CommandError> for Problem {
             CommandError::Quarantined => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "aggregate-quarantined",
-                "Payment method quarantined",
-                "This payment method's actor failed repeatedly and is quarantined; nothing was stored. Operators can release it with POST /admin/paymethods/{id}/release.",
+                "Quarantined",
+                "The actor of this payment method, order or shipment failed repeatedly and is quarantined; nothing was stored. Operators can release it with POST /admin/{paymethods|orders|shipments}/{id}/release.",
             )
             .retry_after(60),
             CommandError::Busy => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "aggregate-busy",
-                "Payment method busy",
-                "Too many commands are queued for this payment method; nothing was stored. Try again shortly.",
+                "Busy",
+                "Too many commands are queued for this payment method, order or shipment; nothing was stored. Try again shortly.",
             )
             .retry_after(1),
             CommandError::Unavailable => Self::new(

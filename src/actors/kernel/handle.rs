@@ -70,4 +70,11 @@ impl<A: Aggregate> Aggregates<A> {
         };
         ask(&router, message, self.command_wait).await?
     }
+
+    /// Lets a quarantined aggregate try again; false if it was not quarantined.
+    pub async fn release(&self, id: A::Id) -> Result<bool, super::Refusal> {
+        let router = self.router.get()?;
+        let release = |r| RouterMessage::Release(id, r);
+        ask(&router, release, Duration::from_secs(5)).await
+    }
 }

@@ -101,6 +101,11 @@ impl Actors {
         }
     }
 
+    /// Lets a quarantined order try again; false if it was not quarantined.
+    pub async fn release_order(&self, id: OrderId) -> Result<bool, CommandError> {
+        Ok(self.orders.release(id).await?)
+    }
+
     /// The id of an order's shipment, once it has one.
     pub async fn shipment_of_order(&self, id: OrderId) -> Result<Option<u64>, CommandError> {
         let shipment = self.query(move |s| s.shipment_of_order(id)).await?;

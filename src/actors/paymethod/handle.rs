@@ -4,13 +4,11 @@
 
 use super::{PaymethodCommand, PaymethodError, PaymethodResult};
 use crate::actors::command::{ChangeRequest, CommandError, Done, Registration, RemoveRequest};
-use crate::actors::kernel::RouterMessage;
-use crate::actors::{Actors, Answer, ask, payment};
+use crate::actors::{Actors, Answer, payment};
 use crate::domain::idempotency::IdempotentOutcome;
 use crate::domain::{CustomerId, IdempotencyKey, PaymentMethod, PaymethodId, Position};
 use crate::store::Page;
 use ractor::RpcReplyPort;
-use std::time::Duration;
 
 impl Actors {
     /// Registers, honouring an `Idempotency-Key` (see [`Actors::idempotent`]): the final
@@ -88,9 +86,7 @@ impl Actors {
 
     /// Lets a quarantined aggregate try again; false if it was not quarantined.
     pub async fn release(&self, id: PaymethodId) -> Result<bool, CommandError> {
-        let router = self.paymethods.router().get()?;
-        let release = |r| RouterMessage::Release(id, r);
-        Ok(ask(&router, release, Duration::from_secs(5)).await?)
+        Ok(self.paymethods.release(id).await?)
     }
 }
 

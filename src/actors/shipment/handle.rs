@@ -20,6 +20,11 @@ impl Actors {
             .await?)
     }
 
+    /// Lets a quarantined shipment try again; false if it was not quarantined.
+    pub async fn release_shipment(&self, id: ShipmentId) -> Result<bool, CommandError> {
+        Ok(self.shipments.release(id).await?)
+    }
+
     pub async fn shipment(&self, id: ShipmentId) -> Result<Shipment, CommandError> {
         self.query(move |s| s.shipment(id))
             .await?

@@ -99,6 +99,16 @@ async fn request_for(admin: &TestApp, method: &str, path: &str) -> (String, Opti
             None,
             200,
         ),
+        ("POST", "/admin/orders/{id}/release") => (
+            format!("/admin/orders/{}/release", placed(admin).await),
+            None,
+            200,
+        ),
+        ("POST", "/admin/shipments/{id}/release") => (
+            format!("/admin/shipments/{}/release", shipment(admin).await),
+            None,
+            200,
+        ),
         ("POST", "/admin/keys") => (path.into(), Some(json!({"role": "metrics"})), 201),
         ("GET", "/admin/keys") => (path.into(), None, 200),
         ("DELETE", "/admin/keys/{id}") => {
