@@ -1,15 +1,17 @@
-//! paytree: a payment-method service as one supervised actor tree around one embedded store.
+//! paytree: a payment-method and order service as one supervised actor tree around one
+//! embedded store.
 //!
-//! - [`domain`]: validated types and rules (numbers, customers, one folder per aggregate kind,
-//!   the event log's envelope); no I/O.
+//! - [`domain`]: validated types and rules (numbers, customers, the catalogue, one folder per
+//!   aggregate kind: payment methods, orders, shipments; the event log's envelope); no I/O.
 //! - [`store`]: redb tables, the typed commands and the group commit; the source of truth.
 //! - [`provider`]: the payment system: an HTTP client and the simulated one.
 //! - [`actors`]: the generic [`actors::kernel`] (aggregate host, router per kind, writer
 //!   handle, log tail, supervisor over child specs) and the tree built on it — store writer,
-//!   payment (circuit breaker, bulkhead), notifier, projector, reconciler, the paymethods
-//!   router with one actor per aggregate — and [`actors::Actors`], the typed handle that is
+//!   payment (circuit breaker, bulkhead), notifier, projector, reconciler, a router per
+//!   aggregate kind (payment methods, orders, shipments) with one actor per aggregate,
+//!   shipping and the cancellation saga — and [`actors::Actors`], the typed handle that is
 //!   the HTTP layer's only way in.
-//! - [`auth`]: API keys and roles (being built; not yet wired into the routes).
+//! - [`auth`]: API keys and roles, the keys' registry, rate limits and the audit log.
 //! - [`http`]: axum routes, problem responses, OpenAPI and `/metrics`.
 //! - [`serve`] and [`tls`]: the HTTP(S) server with its limits on slow clients, and the
 //!   certificates and roots of both sides.
