@@ -11,7 +11,7 @@ use crate::store::Page;
 use ractor::RpcReplyPort;
 
 impl Actors {
-    /// Registers, honouring an `Idempotency-Key` (see [`Actors::idempotent`]): the final
+    /// Registers, honouring an `Idempotency-Key` (see `Actors::idempotent`): the final
     /// outcome (201 or 402) is kept with the key.
     pub async fn register(
         &self,
