@@ -19,7 +19,7 @@ pub struct OrderRead {
 
 impl Actors {
     /// Places and pays for an order, honouring an `Idempotency-Key` (see
-    /// [`Actors::idempotent`]): the final outcome (201 or 402) is kept with the key, and a
+    /// `Actors::idempotent`): the final outcome (201 or 402) is kept with the key, and a
     /// replayed 201 answers with the order as it is now.
     pub async fn place_order(
         &self,
