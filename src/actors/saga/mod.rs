@@ -13,6 +13,7 @@
 //! stored and is retried with backoff, forever, counted in `paytree_saga_pending`; the
 //! others go on meanwhile.
 
+mod queue;
 mod steps;
 
 use super::kernel::{Aggregates, LogTail, Writer};
@@ -23,16 +24,11 @@ use crate::domain::{Event, OrderEvent, OrderId, Payload, Position, ShipmentEvent
 use crate::store::{self, SAGA, Store};
 use crate::telemetry::names;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use std::collections::{BTreeMap, HashSet};
-use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 /// Steps carried out at once, over all orders.
 const IN_FLIGHT: usize = 32;
-/// The first wait before a failed step runs again; it doubles up to [`MAX_BACKOFF`].
-const FIRST_BACKOFF: Duration = Duration::from_millis(500);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 pub struct SagaActor;
 
@@ -44,20 +40,12 @@ pub struct SagaArgs {
     pub shipments: Aggregates<ShipmentAggregate>,
 }
 
-/// A step waiting to be carried out.
-#[derive(Debug, Clone, Copy)]
-struct Pending {
-    failures: u32,
-    /// Not before this (after a failure).
-    due: Instant,
-}
-
 pub struct SagaState {
     tail: LogTail,
     steps: steps::Steps,
-    pending: BTreeMap<(OrderId, SagaStep), Pending>,
-    /// Orders with a step running.
-    running: HashSet<OrderId>,
+    queue: queue::StepQueue,
+    /// When a `Drive` is due from the timer, if one is set.
+    timer: Option<Instant>,
 }
 
 pub enum SagaMessage {
@@ -79,20 +67,10 @@ impl Actor for SagaActor {
         myself: ActorRef<Self::Msg>,
         args: SagaArgs,
     ) -> Result<SagaState, ActorProcessingErr> {
-        let now = Instant::now();
-        let stored = args.store.saga_steps()?;
-        let pending = stored
-            .into_iter()
-            .map(|key| {
-                (
-                    key,
-                    Pending {
-                        failures: 0,
-                        due: now,
-                    },
-                )
-            })
-            .collect();
+        let mut queue = queue::StepQueue::default();
+        for key in args.store.saga_steps()? {
+            queue.add(key);
+        }
         let steps = steps::Steps {
             store: args.store.clone(),
             writer: args.writer.clone(),
@@ -113,8 +91,8 @@ impl Actor for SagaActor {
         let state = SagaState {
             tail,
             steps,
-            pending,
-            running: HashSet::new(),
+            queue,
+            timer: None,
         };
         state.count_pending();
         Ok(state)
@@ -128,10 +106,12 @@ impl Actor for SagaActor {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             SagaMessage::CatchUp => state.catch_up(&myself).await?,
-            SagaMessage::Drive => state.drive(&myself),
+            SagaMessage::Drive => {
+                state.timer = None;
+                state.drive(&myself);
+            }
             SagaMessage::Ended(order, step, ok) => {
-                state.running.remove(&order);
-                state.ended(&myself, order, step, ok);
+                state.ended(order, step, ok);
                 state.drive(&myself);
             }
         }
@@ -167,12 +147,8 @@ impl SagaState {
                 checkpoint,
             })
             .await?;
-        let now = Instant::now();
         for key in planned {
-            self.pending.entry(key).or_insert(Pending {
-                failures: 0,
-                due: now,
-            });
+            self.queue.add(key);
         }
         self.count_pending();
         self.drive(myself);
@@ -182,29 +158,14 @@ impl SagaState {
         Ok(())
     }
 
-    /// Starts every due step whose order has none running, up to [`IN_FLIGHT`].
+    /// Starts due steps (one per order) up to [`IN_FLIGHT`] running, and sets the timer for
+    /// the next failed step's retry.
     fn drive(&mut self, myself: &ActorRef<SagaMessage>) {
         let now = Instant::now();
-        let mut next_due: Option<Instant> = None;
-        let due: Vec<(OrderId, SagaStep)> = self
-            .pending
-            .iter()
-            .filter(|((order, _), p)| {
-                if p.due > now {
-                    next_due = Some(next_due.map_or(p.due, |d| d.min(p.due)));
-                    return false;
-                }
-                !self.running.contains(order)
-            })
-            .map(|(key, _)| *key)
-            .collect();
-        for (order, step) in due {
-            if self.running.len() >= IN_FLIGHT {
+        while self.queue.running() < IN_FLIGHT {
+            let Some((order, step)) = self.queue.start_next(now) else {
                 break;
-            }
-            if !self.running.insert(order) {
-                continue;
-            }
+            };
             let steps = self.steps.clone();
             let reply = myself.clone();
             tokio::spawn(async move {
@@ -212,25 +173,22 @@ impl SagaState {
                 let _ = reply.send_message(SagaMessage::Ended(order, step, ok));
             });
         }
-        if let Some(due) = next_due {
+        if let Some(due) = self.queue.next_due()
+            && self.timer.is_none_or(|set| due < set)
+        {
+            self.timer = Some(due);
             myself.send_after(due.saturating_duration_since(now), || SagaMessage::Drive);
         }
+        self.count_pending();
     }
 
-    fn ended(&mut self, myself: &ActorRef<SagaMessage>, order: OrderId, step: SagaStep, ok: bool) {
+    fn ended(&mut self, order: OrderId, step: SagaStep, ok: bool) {
         let outcome = if ok { "done" } else { "failed" };
         metrics::counter!(names::SAGA_STEPS, "step" => step.as_str(), "outcome" => outcome)
             .increment(1);
-        if ok {
-            self.pending.remove(&(order, step));
-        } else if let Some(p) = self.pending.get_mut(&(order, step)) {
-            p.failures = p.failures.saturating_add(1);
-            let wait = backoff(p.failures);
-            p.due = Instant::now() + wait;
-            tracing::warn!(%order, step = step.as_str(), failures = p.failures, ?wait, "a saga step failed; it will be retried");
-            myself.send_after(wait, || SagaMessage::Drive);
+        if let Some((failures, wait)) = self.queue.ended((order, step), ok, Instant::now()) {
+            tracing::warn!(%order, step = step.as_str(), failures, ?wait, "a saga step failed; it will be retried");
         }
-        self.count_pending();
     }
 
     fn count_pending(&self) {
@@ -239,29 +197,8 @@ impl SagaState {
             SagaStep::Refund,
             SagaStep::MarkShipped,
         ] {
-            let n = self.pending.keys().filter(|(_, s)| *s == step).count();
+            let n = self.queue.count(step);
             metrics::gauge!(names::SAGA_PENDING, "step" => step.as_str()).set(n as f64);
         }
-    }
-}
-
-/// The wait after `failures` failures in a row: doubling from [`FIRST_BACKOFF`], at most
-/// [`MAX_BACKOFF`].
-fn backoff(failures: u32) -> Duration {
-    let doubled = FIRST_BACKOFF.saturating_mul(1 << failures.saturating_sub(1).min(16));
-    doubled.min(MAX_BACKOFF)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn failed_steps_wait_longer_each_time_up_to_half_a_minute() {
-        assert_eq!(backoff(1), Duration::from_millis(500));
-        assert_eq!(backoff(2), Duration::from_secs(1));
-        assert_eq!(backoff(4), Duration::from_secs(4));
-        assert_eq!(backoff(7), Duration::from_secs(30));
-        assert_eq!(backoff(1_000), Duration::from_secs(30));
     }
 }
