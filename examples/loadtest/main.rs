@@ -137,12 +137,13 @@ async fn main() -> anyhow::Result<()> {
         _ => None,
     };
 
-    let attack = GooseAttack::initialize_with_config(cli.goose)?
-        .set_default(
-            GooseDefault::CoordinatedOmissionMitigation,
-            GooseCoordinatedOmissionMitigation::Average,
-        )?
-        .register_scenario(users::scenario(cli.scenario)?);
+    let mut attack = *GooseAttack::initialize_with_config(cli.goose)?.set_default(
+        GooseDefault::CoordinatedOmissionMitigation,
+        GooseCoordinatedOmissionMitigation::Average,
+    )?;
+    for scenario in users::scenarios(cli.scenario)? {
+        attack = attack.register_scenario(scenario);
+    }
     let metrics = attack.execute().await?;
 
     report::latencies(&metrics);
