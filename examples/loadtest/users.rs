@@ -19,6 +19,7 @@ const ATTEMPTS: usize = 3;
 /// The scenarios of `workload` (a scenario with users of two kinds registers two).
 pub fn scenarios(workload: Workload) -> Result<Vec<Scenario>, GooseError> {
     Ok(vec![match workload {
+        Workload::Shop => return crate::shop::scenarios(),
         Workload::Register | Workload::Outage => scenario!("register")
             .register_transaction(transaction!(use_key).set_on_start())
             .register_transaction(transaction!(register_new_customer).set_name("register")),
