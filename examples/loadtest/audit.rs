@@ -166,7 +166,7 @@ async fn settle(client: &reqwest::Client, host: &str) -> Result<(), String> {
     }
 }
 
-async fn get(client: &reqwest::Client, url: &str) -> Result<Value, String> {
+pub(crate) async fn get(client: &reqwest::Client, url: &str) -> Result<Value, String> {
     let r = client.get(url).send().await.map_err(|e| e.to_string())?;
     if r.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
         return Err(format!(
@@ -180,7 +180,7 @@ async fn get(client: &reqwest::Client, url: &str) -> Result<Value, String> {
     r.json().await.map_err(|e| e.to_string())
 }
 
-async fn pages(client: &reqwest::Client, url: &str) -> Result<Vec<Value>, String> {
+pub(crate) async fn pages(client: &reqwest::Client, url: &str) -> Result<Vec<Value>, String> {
     let mut items = Vec::new();
     let mut after = None;
     loop {

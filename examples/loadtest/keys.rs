@@ -2,7 +2,8 @@
 //! the OpenAPI document. The load test takes the admin key (`--admin-key-file PATH`, else
 //! `PAYTREE_ADMIN_KEY`, else `./data/admin.key`), makes one `service` key per goose user
 //! through `POST /admin/keys` before the run (each user is a merchant's backend acting for the
-//! customers it registers), and revokes them after it. The audit and the outage monitor read
+//! customers it registers), and revokes them after it. The `shop` scenario's seller users
+//! make a `seller` key each the same way when they start (its `service` key then goes unused). The audit and the outage monitor read
 //! paytree with the admin key; the payment system (`--provider`) is sent no key.
 //!
 //! A key travels only in a client's default headers, marked sensitive: goose records the
@@ -69,8 +70,11 @@ pub struct Keyring {
     /// paytree's address and a client sending the admin key; `None` with `--no-keys`.
     admin: Option<(reqwest::Client, String)>,
     run: String,
-    made: Mutex<BTreeMap<usize, (String, ApiKey)>>,
+    made: Mutex<BTreeMap<Holder, (String, ApiKey)>>,
 }
+
+/// Whose a key is: a goose user's index and the key's role.
+type Holder = (usize, &'static str);
 
 static KEYRING: OnceLock<Keyring> = OnceLock::new();
 
@@ -90,21 +94,35 @@ impl Keyring {
             .expect("the keyring is installed before the run")
     }
 
-    /// The key of goose user `index`, made on first use; `None` with `--no-keys`.
+    /// The `service` key of goose user `index`, made on first use; `None` with `--no-keys`.
     pub async fn for_user(&self, index: usize) -> Result<Option<ApiKey>, String> {
+        self.for_user_as(index, "service").await
+    }
+
+    /// The key of goose user `index` with `role` (`service` or `seller`), made on first use
+    /// in the same way; `None` with `--no-keys`.
+    pub async fn for_user_as(
+        &self,
+        index: usize,
+        role: &'static str,
+    ) -> Result<Option<ApiKey>, String> {
         let Some((client, host)) = &self.admin else {
             return Ok(None);
         };
         let mut made = self.made.lock().await;
-        if let Some((_, key)) = made.get(&index) {
+        if let Some((_, key)) = made.get(&(index, role)) {
             return Ok(Some(key.clone()));
         }
         let expires = (time::OffsetDateTime::now_utc() + LIFETIME)
             .format(&time::format_description::well_known::Rfc3339)
             .map_err(|e| e.to_string())?;
+        let name = match role {
+            "service" => format!("loadtest {} user {index}", self.run),
+            _ => format!("loadtest {} user {index} {role}", self.run),
+        };
         let body = json!({
-            "role": "service",
-            "name": format!("loadtest {} user {index}", self.run),
+            "role": role,
+            "name": name,
             "expiresAt": expires,
         });
         let url = format!("{host}/admin/keys");
@@ -127,7 +145,7 @@ impl Keyring {
         let (Some(id), Some(key)) = made_key else {
             return Err(format!("POST {url}: no id and key in its answer"));
         };
-        made.insert(index, (id.to_owned(), key.clone()));
+        made.insert((index, role), (id.to_owned(), key.clone()));
         Ok(Some(key))
     }
 

@@ -19,7 +19,10 @@
 //!   paytree was started against) goes down at `--outage-at` for `--outage-for` and comes
 //!   back; the breaker must turn the outage into fast 503s with no calls reaching it;
 //! - `mypage`: each user registers its customers' methods at start, then only reads their
-//!   mypages (the read side alone, for `benches/compare.sh`).
+//!   mypages (the read side alone, for `benches/compare.sh`);
+//! - `shop`: the clothing shop (see `shop/mod.rs`): products stocked with the admin key,
+//!   customers that order and cancel about 30 % of their orders, one or two sellers that ship
+//!   what is pending; needs `--provider`, and has an audit of its own (`shop/audit.rs`).
 //!
 //! Every other flag is goose's (`--help` lists them); coordinated-omission mitigation is on
 //! (`--co-mitigation average`) unless another is given. After goose's report come p50, p95
@@ -31,6 +34,7 @@ mod book;
 mod keys;
 mod outage;
 mod report;
+mod shop;
 mod users;
 
 use book::Book;
@@ -48,6 +52,7 @@ pub enum Workload {
     Mixed,
     Outage,
     Mypage,
+    Shop,
 }
 
 #[derive(Parser)]
@@ -59,8 +64,9 @@ struct Cli {
     /// The scenario to run.
     #[arg(long, value_enum, default_value = "register")]
     scenario: Workload,
-    /// The payment system paytree calls (a `paytree provider`). Needed by `outage`; with it
-    /// the audit also checks the provider's ledger (which assumes it served only this run).
+    /// The payment system paytree calls (a `paytree provider`). Needed by `outage` and
+    /// `shop`; with it the audit also checks the provider's ledger (which assumes it served
+    /// only this run).
     #[arg(long, value_name = "URL")]
     provider: Option<String>,
     /// Seconds into the run at which the payment system goes down (`outage`).
@@ -92,9 +98,11 @@ async fn main() -> anyhow::Result<()> {
         .clone()
         .ok_or_else(|| anyhow::anyhow!("--host is required (e.g. http://127.0.0.1:8080)"))?;
     let host = host.trim_end_matches('/').to_owned();
-    if cli.scenario == Workload::Outage && cli.provider.is_none() {
+    let shop = cli.scenario == Workload::Shop;
+    if (cli.scenario == Workload::Outage || shop) && cli.provider.is_none() {
         anyhow::bail!(
-            "--scenario outage needs --provider URL (the `paytree provider` paytree calls)"
+            "--scenario {} needs --provider URL (the `paytree provider` paytree calls)",
+            if shop { "shop" } else { "outage" }
         );
     }
     let book = Book::install();
@@ -124,6 +132,9 @@ async fn main() -> anyhow::Result<()> {
         .prepare(users)
         .await
         .map_err(|e| anyhow::anyhow!("making the users' keys: {e}"))?;
+    if shop {
+        shop::stock(&admin, &host).await?;
+    }
 
     let monitor = match (cli.scenario, &cli.provider) {
         (Workload::Outage, Some(provider)) => Some(outage::start(
@@ -137,12 +148,13 @@ async fn main() -> anyhow::Result<()> {
         _ => None,
     };
 
-    let attack = GooseAttack::initialize_with_config(cli.goose)?
-        .set_default(
-            GooseDefault::CoordinatedOmissionMitigation,
-            GooseCoordinatedOmissionMitigation::Average,
-        )?
-        .register_scenario(users::scenario(cli.scenario)?);
+    let mut attack = *GooseAttack::initialize_with_config(cli.goose)?.set_default(
+        GooseDefault::CoordinatedOmissionMitigation,
+        GooseCoordinatedOmissionMitigation::Average,
+    )?;
+    for scenario in users::scenarios(cli.scenario)? {
+        attack = attack.register_scenario(scenario);
+    }
     let metrics = attack.execute().await?;
 
     report::latencies(&metrics);
@@ -159,7 +171,18 @@ async fn main() -> anyhow::Result<()> {
         report::outage(&outcome, &book);
         failed.extend(outcome.failures);
     }
-    if !cli.no_audit {
+    if shop {
+        let figures = match (cli.no_audit, cli.provider.as_deref()) {
+            (false, Some(provider)) => {
+                let (found, figures) =
+                    shop::audit::run(&admin, &host, &client, provider, &book).await;
+                failed.extend(found);
+                Some(figures)
+            }
+            _ => None,
+        };
+        report::shop(&metrics, figures.as_ref());
+    } else if !cli.no_audit {
         let found = audit::run(
             &admin,
             &host,

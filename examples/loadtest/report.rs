@@ -125,3 +125,83 @@ pub fn outage(outcome: &OutageOutcome, book: &Book) {
         ms(quantile(&mut unavailable, 0.99).as_micros() as u64),
     );
 }
+
+/// The `shop` scenario's figures: orders placed per second while every user ran, and each
+/// cancellation's time by the server's timestamps (`None` with `--no-audit`, which reads
+/// nothing back).
+///
+/// Orders per second are counted by the load test itself: the 201s it got whose answer came
+/// between goose's start of `Maintaining` (every user launched) and its next step, over that
+/// span. Not goose's status-code count: with coordinated-omission mitigation on, goose adds
+/// its synthetic copies of slow requests to `status_code_counts` too.
+pub fn shop(metrics: &GooseMetrics, figures: Option<&crate::shop::audit::Figures>) {
+    use goose::test_plan::TestPlanStepAction;
+    println!("\n=== Shop");
+    let steps = &metrics.history;
+    let window = steps
+        .iter()
+        .position(|s| matches!(s.action, TestPlanStepAction::Maintaining))
+        .and_then(|i| {
+            let end = steps.get(i + 1)?;
+            Some((
+                steps[i].timestamp.timestamp_millis(),
+                end.timestamp.timestamp_millis(),
+            ))
+        });
+    let till = crate::shop::till();
+    match window {
+        Some((from, to)) if to > from => {
+            let placed = till
+                .placed_at
+                .iter()
+                .filter(|&&at| (from..to).contains(&at))
+                .count();
+            let seconds = (to - from) as f64 / 1000.0;
+            let per_second = placed as f64 / seconds;
+            println!(
+                "orders placed / s             {per_second:.1} ({placed} orders answered 201 in the {seconds:.1} s all {} users ran; {} in the whole run)",
+                metrics.maximum_users,
+                till.placed.len()
+            );
+            println!("SUMMARY\torders_placed_per_s\t{placed}\t{per_second:.1}\t-\t-\t-");
+        }
+        _ => println!("orders placed / s             - (goose recorded no steady phase)"),
+    }
+    drop(till);
+    let Some(figures) = figures else {
+        println!("(no cancellation times: the run was not audited)");
+        return;
+    };
+    let rows = [
+        ("cancel_to_refunded", "cancel → refunded", &figures.refunded),
+        ("cancel_to_refused", "cancel → refused", &figures.refused),
+    ];
+    for (key, label, times) in rows {
+        let mut times = times.clone();
+        let show = |d: Duration| format!("{:.0} ms", d.as_secs_f64() * 1000.0);
+        let (p50, p95, p99, max) = (
+            quantile(&mut times, 0.50),
+            quantile(&mut times, 0.95),
+            quantile(&mut times, 0.99),
+            quantile(&mut times, 1.0),
+        );
+        if times.is_empty() {
+            println!("{label:<29} none");
+        } else {
+            println!(
+                "{label:<29} n {}, p50 {}, p99 {}, max {} (cancellation.requestedAt → updatedAt)",
+                times.len(),
+                show(p50),
+                show(p99),
+                show(max)
+            );
+        }
+        println!(
+            "SUMMARY\t{key}\t{}\t-\t{}\t{}\t{}",
+            times.len(),
+            ms(p50.as_micros() as u64),
+            ms(p95.as_micros() as u64),
+            ms(p99.as_micros() as u64),
+        );
+    }
+}

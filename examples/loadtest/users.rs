@@ -16,8 +16,10 @@ const CUSTOMERS_PER_USER: usize = 4;
 /// Times a keyed registration is sent when its answer is a 503 or lost.
 const ATTEMPTS: usize = 3;
 
-pub fn scenario(workload: Workload) -> Result<Scenario, GooseError> {
-    Ok(match workload {
+/// The scenarios of `workload` (a scenario with users of two kinds registers two).
+pub fn scenarios(workload: Workload) -> Result<Vec<Scenario>, GooseError> {
+    Ok(vec![match workload {
+        Workload::Shop => return crate::shop::scenarios(),
         Workload::Register | Workload::Outage => scenario!("register")
             .register_transaction(transaction!(use_key).set_on_start())
             .register_transaction(transaction!(register_new_customer).set_name("register")),
@@ -34,7 +36,7 @@ pub fn scenario(workload: Workload) -> Result<Scenario, GooseError> {
         Workload::Mypage => scenario!("mypage")
             .register_transaction(transaction!(start_customers).set_on_start())
             .register_transaction(transaction!(read_mypage).set_name("mypage")),
-    })
+    }])
 }
 
 /// A user's own customers and methods (no other user touches them).
@@ -68,12 +70,18 @@ async fn register_new_customer(user: &mut GooseUser) -> TransactionResult {
     register(user, &customer).await
 }
 
-/// Gives this user a client of its own that sends its key (see `keys.rs`) with every
-/// request, configured as goose configures its own: `--timeout` (60 s without it) and gzip
-/// unless `--no-gzip`.
+/// Gives this user a client of its own that sends its `service` key (see `keys.rs`) with
+/// every request.
 async fn use_key(user: &mut GooseUser) -> TransactionResult {
+    use_key_as(user, "service").await
+}
+
+/// Gives this user a client of its own that sends its key with `role` with every request,
+/// configured as goose configures its own: `--timeout` (60 s without it) and gzip unless
+/// `--no-gzip`.
+pub(crate) async fn use_key_as(user: &mut GooseUser, role: &'static str) -> TransactionResult {
     let key = Keyring::get()
-        .for_user(user.weighted_users_index)
+        .for_user_as(user.weighted_users_index, role)
         .await
         .map_err(|e| Box::new(TransactionError::Custom(format!("the user's key: {e}"))))?;
     let timeout = user
@@ -109,8 +117,21 @@ async fn register_another(user: &mut GooseUser) -> TransactionResult {
 /// Registers a new card under an Idempotency-Key, resending it while the answer is a 503 or
 /// lost, as a careful client would.
 async fn register(user: &mut GooseUser, customer: &str) -> TransactionResult {
+    if let Some(method) = register_card(user, customer, &approved_card()).await? {
+        own(user).methods.push(method);
+    }
+    Ok(())
+}
+
+/// Registers the card `number` for `customer` as [`register`] does; the method's id and
+/// version if it was registered. It leaves the user's session data alone.
+pub(crate) async fn register_card(
+    user: &mut GooseUser,
+    customer: &str,
+    number: &str,
+) -> Result<Option<(u64, u64)>, Box<TransactionError>> {
     let key = format!("k{}", rand::random::<u64>());
-    let body = json!({"customerId": customer, "kind": "card", "number": approved_card()});
+    let body = json!({"customerId": customer, "kind": "card", "number": number});
     for _ in 0..ATTEMPTS {
         let builder = user
             .get_request_builder(&GooseMethod::Post, "/paymethods")?
@@ -128,15 +149,14 @@ async fn register(user: &mut GooseUser, customer: &str) -> TransactionResult {
             Some(StatusCode::CREATED) => {
                 let (id, version, position) = method_of(&answer)?;
                 Book::get().registered(id, position);
-                own(user).methods.push((id, version));
-                return Ok(());
+                return Ok(Some((id, version)));
             }
             Some(StatusCode::CONFLICT) => tokio::time::sleep(Duration::from_millis(20)).await,
             Some(StatusCode::SERVICE_UNAVAILABLE) | None => {}
-            Some(_) => return Ok(()),
+            Some(_) => return Ok(None),
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Changes the number of one of this user's methods (a new verification each time).
@@ -190,7 +210,7 @@ async fn read_messages(user: &mut GooseUser) -> TransactionResult {
 
 /// Sends a command; its status (`None` if no answer came) and its body with the
 /// `Paytree-Position` header folded in as `"position"`. Every 503 is timed for the report.
-async fn send(
+pub(crate) async fn send(
     user: &mut GooseUser,
     request: GooseRequest<'_>,
 ) -> Result<(Option<StatusCode>, Value), Box<TransactionError>> {
