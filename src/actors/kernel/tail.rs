@@ -1,12 +1,16 @@
 //! The checkpointed log tail that every reader of the event log shares. It reads events after
 //! its durable checkpoint, is woken by the store writer after each commit, and advances the
 //! checkpoint only in the same write as what the reader made of the events, so a crash
-//! repeats a batch, never skips one.
+//! repeats a batch, never skips one. Wake-ups do not pile up: while one is queued, commits
+//! send no other (its batch will read their events), so a busy log never buries a reader's
+//! other messages under catch-ups.
 
 use super::writer::Writer;
 use crate::domain::{Event, Position};
 use crate::store::{Store, StoreError, Write};
 use ractor::{ActorProcessingErr, ActorRef};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -22,6 +26,8 @@ pub struct LogTail {
     writer: Writer,
     commits: watch::Receiver<Position>,
     checkpoint: Position,
+    /// Set while a wake-up is queued at the reader and its batch not yet read.
+    woken: Arc<AtomicBool>,
     waker: JoinHandle<()>,
 }
 
@@ -38,8 +44,9 @@ impl LogTail {
         wake: fn() -> M,
     ) -> Result<Self, ActorProcessingErr> {
         let checkpoint = read(&store, move |s| s.checkpoint(name)).await?;
+        let woken = Arc::new(AtomicBool::new(true));
         actor.send_message(wake())?;
-        let waker = wake_on_commit(actor.clone(), commits.clone(), wake);
+        let waker = wake_on_commit(actor.clone(), commits.clone(), wake, woken.clone());
         Ok(Self {
             name,
             lag_gauge,
@@ -47,6 +54,7 @@ impl LogTail {
             writer,
             commits,
             checkpoint,
+            woken,
             waker,
         })
     }
@@ -58,6 +66,8 @@ impl LogTail {
 
     /// Up to `BATCH` events after the checkpoint; none when caught up.
     pub async fn batch(&self) -> Result<Vec<Event>, ActorProcessingErr> {
+        // Before the read: a commit from here on wakes the reader again.
+        self.woken.store(false, Ordering::SeqCst);
         let after = self.checkpoint;
         let events = read(&self.store, move |s| s.events_after(after, BATCH)).await?;
         if events.is_empty() {
@@ -109,14 +119,19 @@ impl Drop for LogTail {
     }
 }
 
-/// Sends `wake()` to `actor` whenever the store writer reports a new commit.
+/// Sends `wake()` to `actor` whenever the store writer reports a new commit, unless a
+/// wake-up is queued already (`woken`).
 fn wake_on_commit<M: ractor::Message>(
     actor: ActorRef<M>,
     mut commits: watch::Receiver<Position>,
     wake: fn() -> M,
+    woken: Arc<AtomicBool>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         while commits.changed().await.is_ok() {
+            if woken.swap(true, Ordering::SeqCst) {
+                continue;
+            }
             if actor.send_message(wake()).is_err() {
                 break;
             }
