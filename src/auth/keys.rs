@@ -57,6 +57,11 @@ impl Caller {
         &self.0.record.id
     }
 
+    /// The key's record (never the key itself: paytree does not keep it).
+    pub fn record(&self) -> &super::KeyRecord {
+        &self.0.record
+    }
+
     pub fn role(&self) -> Role {
         self.0.record.role
     }

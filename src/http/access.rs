@@ -63,6 +63,7 @@ pub const TABLE: &[(&str, &str, Access)] = &[
     ("GET", "/admin/keys", ADMIN),
     ("DELETE", "/admin/keys/{id}", ADMIN),
     ("GET", "/admin/audit", ADMIN),
+    ("GET", "/me", ANY_KEY),
     ("GET", "/products", ANY_KEY),
     ("GET", "/products/{sku}", ANY_KEY),
     ("PUT", "/admin/products/{sku}", CATALOGUE),
@@ -80,6 +81,11 @@ pub const TABLE: &[(&str, &str, Access)] = &[
     ("GET", "/readyz", Access::Public),
     ("GET", "/openapi.json", Access::Public),
     ("GET", "/problems/{slug}", Access::Public),
+    // The web pages: static files that hold no data (they call the API with a key).
+    ("GET", "/app", Access::Public),
+    ("GET", "/app/", Access::Public),
+    ("GET", "/app/seller", Access::Public),
+    ("GET", "/app/{file}", Access::Public),
     // Fault injection, served only with --test-hooks.
     ("POST", "/admin/test/panic/{actor}", ADMIN),
     ("POST", "/admin/test/panic/paymethods/{id}", ADMIN),

@@ -6,6 +6,7 @@ mod admin;
 mod catalogue;
 mod dto;
 mod extract;
+mod me;
 mod messages;
 mod middleware;
 mod mypages;
@@ -15,6 +16,7 @@ mod payments;
 mod paymethods;
 pub mod problem;
 mod shipments;
+mod web;
 
 use crate::actors::{Actors, Done};
 use crate::auth::{Keys, Limits};
@@ -148,6 +150,7 @@ pub fn router(state: AppState) -> axum::Router {
         .routes(routes!(admin::create_key, admin::list_keys))
         .routes(routes!(admin::revoke_key))
         .routes(routes!(admin::list_audit))
+        .routes(routes!(me::me))
         .routes(routes!(catalogue::list_products))
         .routes(routes!(catalogue::get_product))
         .routes(routes!(catalogue::put_product))
@@ -164,11 +167,16 @@ pub fn router(state: AppState) -> axum::Router {
     access::document(&mut api);
     let doc = api.to_json().expect("the OpenAPI document serializes");
     let _ = state.openapi.set(doc);
-    // Documentation, not API: kept out of the OpenAPI document.
-    let routes = routes.route(
-        "/problems/{slug}",
-        axum::routing::get(problem::problem_type),
-    );
+    // Documentation and pages, not API: kept out of the OpenAPI document.
+    let routes = routes
+        .route(
+            "/problems/{slug}",
+            axum::routing::get(problem::problem_type),
+        )
+        .route("/app", axum::routing::get(web::app_root))
+        .route("/app/", axum::routing::get(web::mypage))
+        .route("/app/seller", axum::routing::get(web::seller))
+        .route("/app/{file}", axum::routing::get(web::asset));
     let routes = if state.test_hooks {
         routes
             .route(

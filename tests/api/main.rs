@@ -31,4 +31,5 @@ mod secrecy;
 mod serving;
 mod supervision;
 mod tls;
+mod web;
 mod webhook;
