@@ -204,6 +204,30 @@ if (SHOTS) {
   await page.screenshot({ path: join(SHOTS, "mypage.png"), fullPage: true });
 }
 
+// Change the card's number, then remove it: the first answer to the confirmation (Escape)
+// keeps it, the second (Enter on Remove) removes it. Keyboard only.
+const card = await page.getAttribute("#method-list li[data-id]", "data-id");
+await page.click(`#method-list li[data-id="${card}"] button.quiet`);
+await page.keyboard.type("5555 5555 5555 4444");
+await page.keyboard.press("Enter");
+await page.waitForFunction((id) => document.querySelector(`#method-list li[data-id="${id}"] .masked`)?.textContent.endsWith("4444"), card);
+ok(true, "a card's number is changed in place");
+await noFullNumber(page, "5555555555554444", "after a change");
+await page.focus(`#method-list li[data-id="${card}"] button.danger`);
+await page.keyboard.press("Enter");
+await page.waitForSelector("#confirm[open]");
+await page.keyboard.press("Escape");
+await page.waitForSelector("#confirm", { state: "hidden" });
+ok(await page.$(`#method-list li[data-id="${card}"]`), "the confirmation, dismissed, keeps the card");
+await page.focus(`#method-list li[data-id="${card}"] button.danger`);
+await page.keyboard.press("Enter");
+await page.waitForSelector("#confirm[open]");
+await page.focus("#confirm-yes");
+await page.keyboard.press("Enter");
+await page.waitForSelector(`#method-list li[data-id="${card}"]`, { state: "detached" });
+ok(true, "the confirmation, accepted, removes the card");
+await clean(page, "mypage after a change and a removal");
+
 // A phone-width screen: nothing wider than the screen.
 const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, locale: "en-GB" });
 const small = await open(phone, "/app/");
