@@ -54,7 +54,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    paytree::telemetry::init_logging();
+    let _log = paytree::telemetry::init_logging();
     match Cli::parse().command {
         Command::Serve(args) => {
             paytree::app::serve(args.settings()?, paytree::app::shutdown_signal()).await

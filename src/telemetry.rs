@@ -335,6 +335,7 @@ pub fn metrics() -> PrometheusHandle {
             let handle = recorder.handle();
             if metrics::set_global_recorder(recorder).is_ok() {
                 describe();
+                process().describe();
                 start_at_zero();
                 let upkeep = handle.clone();
                 // Upkeep drains histogram buffers; without it memory grows between scrapes.
@@ -353,13 +354,33 @@ pub fn metrics() -> PrometheusHandle {
         .clone()
 }
 
-/// Logs to stderr; `RUST_LOG` filters (default `info`).
-pub fn init_logging() {
+/// The process's own figures (resident memory, CPU time, open files, threads), read from
+/// `/proc` each time `/metrics` is scraped, as `paytree_process_*`.
+fn process() -> &'static metrics_process::Collector {
+    static COLLECTOR: OnceLock<metrics_process::Collector> = OnceLock::new();
+    COLLECTOR.get_or_init(|| metrics_process::Collector::new("paytree_"))
+}
+
+/// Reads the process's figures now (called before each `/metrics` answer).
+pub fn collect_process_metrics() {
+    process().collect();
+}
+
+/// Logs to stderr through a writer thread of its own (a request never waits for the
+/// terminal or a pipe; when its queue is full, logging waits rather than drop lines);
+/// `RUST_LOG` filters (default `info`; `RUST_LOG=info,paytree::access=off` leaves out the
+/// access log). Keep the guard until the end: dropping it writes what is queued.
+pub fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("paytree-log")
+        .finish(std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
+    guard
 }

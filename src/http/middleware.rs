@@ -1,5 +1,6 @@
-//! Middleware, outermost first: request metrics (so 413s and every error are counted), the
-//! problem wrapper for errors produced outside handlers, and the early body-size check.
+//! Middleware, outermost first: the request's id, its access-log line and its metrics (so
+//! 413s and every error are counted and logged), the problem wrapper for errors produced
+//! outside handlers, and the early body-size check.
 
 use super::problem::{PROBLEM_JSON, Problem};
 use crate::telemetry::names;
@@ -8,6 +9,7 @@ use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::time::Instant;
+use tracing::Instrument;
 
 /// Largest accepted request body.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -16,8 +18,28 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 #[derive(Clone)]
 struct RouteLabel(String);
 
-/// Counts and times every request by method, matched route and status.
+/// The header a request's id travels in, both ways.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// A request's id: the client's `X-Request-Id` if it is 1–64 characters of `A-Z a-z 0-9 . _ :
+/// -`, else a new one (16 hex digits). Every log line of the request carries it, and the
+/// response echoes it.
+fn request_id(request: &Request) -> String {
+    let ok = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b':' | b'-');
+    match request.headers().get(REQUEST_ID).map(|v| v.as_bytes()) {
+        Some(id) if (1..=64).contains(&id.len()) && id.iter().all(|c| ok(*c)) => {
+            String::from_utf8_lossy(id).into_owned()
+        }
+        _ => format!("{:016x}", rand::random::<u64>()),
+    }
+}
+
+/// Gives every request its id (a tracing span around it, the header on its answer), writes
+/// its access-log line (`paytree::access`: method, matched route, status, duration, id; never
+/// a body, a key or a number) and counts and times it by method, matched route and status.
 pub async fn record_metrics(request: Request, next: Next) -> Response {
+    let id = request_id(&request);
+    let span = tracing::info_span!("request", id = %id);
     let method = match *request.method() {
         Method::GET => "GET",
         Method::POST => "POST",
@@ -29,19 +51,32 @@ pub async fn record_metrics(request: Request, next: Next) -> Response {
         _ => "other",
     };
     let started = Instant::now();
-    let response = next.run(request).await;
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let elapsed = started.elapsed();
     let route = response
         .extensions()
         .get::<RouteLabel>()
         .map(|r| r.0.clone())
         .unwrap_or_else(|| "unmatched".to_owned());
+    let status = response.status().as_u16();
+    tracing::info!(
+        target: "paytree::access",
+        parent: &span,
+        method,
+        route = %route,
+        status,
+        ms = elapsed.as_secs_f64() * 1000.0,
+    );
+    if let Ok(value) = header::HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
     let labels = [
         ("method", method.to_owned()),
         ("route", route),
-        ("status", response.status().as_u16().to_string()),
+        ("status", status.to_string()),
     ];
     metrics::counter!(names::HTTP_REQUESTS, &labels).increment(1);
-    metrics::histogram!(names::HTTP_DURATION, &labels).record(started.elapsed().as_secs_f64());
+    metrics::histogram!(names::HTTP_DURATION, &labels).record(elapsed.as_secs_f64());
     response
 }
 

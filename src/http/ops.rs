@@ -48,6 +48,7 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"))
 )]
 pub async fn metrics(State(app): State<AppState>) -> Response {
+    crate::telemetry::collect_process_metrics();
     let body = app.metrics.render();
     (
         [(

@@ -132,3 +132,49 @@ async fn every_problem_type_uri_resolves_to_its_documentation() {
     );
     assert_problem(app.get("/problems/no-such-type").await, 404, "not-found").await;
 }
+
+#[tokio::test]
+async fn every_request_has_an_id_echoed_back_and_one_access_log_line_with_it() {
+    let app = spawn_process().await;
+    let send = |id: Option<&str>| {
+        let mut request = app.client.get(app.url("/healthz"));
+        if let Some(id) = id {
+            request = request.header("x-request-id", id);
+        }
+        request.send()
+    };
+    let given = send(Some("trace-1.a:b_c")).await.unwrap();
+    assert_eq!(given.headers()["x-request-id"], "trace-1.a:b_c");
+    for bad in [None, Some("has space"), Some(&*"x".repeat(65))] {
+        let r = send(bad).await.unwrap();
+        let made = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+        assert_eq!(made.len(), 16, "{made}");
+        assert!(made.bytes().all(|b| b.is_ascii_hexdigit()), "{made}");
+    }
+    let r = app
+        .client
+        .post(app.url("/paymethods"))
+        .header("x-request-id", "reg-42")
+        .json(&serde_json::json!({"customerId": "lena", "kind": "card", "number": VISA}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let mut app = app;
+    assert!(app.stop().await.success());
+    let log = app.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("request{id=reg-42}") && l.contains("paytree::access"))
+        .unwrap_or_else(|| panic!("no access line for reg-42 in:\n{log}"));
+    assert!(line.contains("method=\"POST\""), "{line}");
+    assert!(line.contains("route=/paymethods"), "{line}");
+    assert!(line.contains("status=201"), "{line}");
+    assert!(line.contains("ms="), "{line}");
+    assert!(log.contains("request{id=trace-1.a:b_c}"), "{log}");
+    assert!(
+        !log.contains("4242424242424242") && !log.contains("4242 4242"),
+        "no number"
+    );
+    assert!(!log.contains(app.key.as_deref().unwrap()), "no key");
+}
