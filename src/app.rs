@@ -195,9 +195,15 @@ impl App {
         self.accepting.store(true, Ordering::SeqCst);
         tracing::info!(%addr, scheme = self.scheme(), data_dir = %self.data_dir.display(), provider = ?self.provider, "paytree started");
         let draining = self.accepting.clone();
+        let unready = self.server.limits.unready_before_stop;
         let shutdown = async move {
             shutdown.await;
             draining.store(false, Ordering::SeqCst);
+            if !unready.is_zero() {
+                let ms = unready.as_millis() as u64;
+                tracing::info!(ms, "shutting down: readiness off, still accepting");
+                tokio::time::sleep(unready).await;
+            }
             tracing::info!("shutting down: finishing in-flight requests");
         };
         self.server.serve(listener, self.router, shutdown).await;

@@ -91,6 +91,8 @@ overrides! {
     max_connections: usize = "PAYTREE_MAX_CONNECTIONS";
     /// Milliseconds that in-flight requests get to finish after SIGTERM; then the remaining connections are closed and the tree drains [default: 10000].
     shutdown_grace_ms: u64 = "PAYTREE_SHUTDOWN_GRACE_MS";
+    /// Milliseconds paytree goes on accepting after SIGTERM with /readyz answering 503, so that a load balancer or probe stops sending before the listener closes [default: 0].
+    shutdown_unready_ms: u64 = "PAYTREE_SHUTDOWN_UNREADY_MS";
 }
 
 const DEFAULT_RETRIES: &str = "1s,2s,4s,8s,16s,30s,1m,2m,5m,10m,30m,1h";
@@ -340,6 +342,9 @@ impl Settings {
             body_timeout: millis(o.body_timeout_ms, defaults.body_timeout),
             max_connections: o.max_connections.unwrap_or(defaults.max_connections).max(1),
             shutdown_grace: millis(o.shutdown_grace_ms, defaults.shutdown_grace),
+            unready_before_stop: o
+                .shutdown_unready_ms
+                .map_or(defaults.unready_before_stop, Duration::from_millis),
         };
         Ok(Self {
             provider_key: o.provider_key,

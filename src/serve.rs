@@ -43,6 +43,9 @@ pub struct Limits {
     pub body_timeout: Duration,
     pub max_connections: usize,
     pub shutdown_grace: Duration,
+    /// After the shutdown signal, how long to go on accepting with readiness off (so that a
+    /// balancer sees `/readyz` fail and stops sending) before the listener closes.
+    pub unready_before_stop: Duration,
 }
 
 impl Default for Limits {
@@ -52,6 +55,7 @@ impl Default for Limits {
             body_timeout: Duration::from_secs(15),
             max_connections: 1024,
             shutdown_grace: Duration::from_secs(10),
+            unready_before_stop: Duration::ZERO,
         }
     }
 }

@@ -253,3 +253,26 @@ async fn every_request_carries_the_clients_address_over_http_and_https() {
     let answer = ask_peer(&mut tls).await;
     assert!(answer.ends_with(&format!("\r\n\r\n{me}")), "{me}: {answer}");
 }
+
+#[tokio::test]
+async fn after_sigterm_readiness_fails_while_requests_are_still_served_for_the_unready_grace() {
+    let mut app = spawn_process_with(&["--shutdown-unready-ms", "1500"]).await;
+    assert_eq!(app.ready().await.status(), 200);
+    app.terminate();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let ready = app.ready().await;
+    assert_eq!(ready.status(), 503, "a balancer sees readiness fail");
+    // Still accepting and serving meanwhile, new connections included.
+    let fresh = reqwest::Client::new();
+    let health = fresh.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let r = app.register("sigrid", "card", VISA).await;
+    assert_eq!(r.status(), 201, "commands too");
+    let status = app.stop().await;
+    assert!(status.success(), "{status:?}");
+    assert!(
+        app.log().contains("readiness off, still accepting"),
+        "{}",
+        app.log()
+    );
+}

@@ -136,6 +136,15 @@ impl TestProcess {
         child.kill().await.unwrap();
     }
 
+    /// SIGTERM, without waiting for the process to end.
+    pub fn terminate(&self) {
+        let pid = self.child.as_ref().unwrap().id().unwrap().to_string();
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+    }
+
     /// SIGTERM, then waits for the exit status.
     pub async fn stop(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().unwrap();
