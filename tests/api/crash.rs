@@ -160,16 +160,7 @@ async fn register(
         .unwrap()
         .unanswered
         .insert(w, (key.clone(), body.clone()));
-    let r = app
-        .client
-        .post(app.url("/paymethods"))
-        .header("idempotency-key", &key)
-        .json(&body)
-        .send()
-        .await
-        .ok()?;
-    let status = r.status().as_u16();
-    let answer = r.json::<Value>().await.ok()?;
+    let (status, answer) = post_keyed(app, "/paymethods", &key, &body).await?;
     let mut a = acks.lock().unwrap();
     match status {
         201 => {
@@ -196,6 +187,21 @@ async fn register(
     Some(())
 }
 
+/// POSTs `body` under an `Idempotency-Key`; the status and the answer, or `None` once the
+/// server is gone (killed: the request stays unanswered).
+async fn post_keyed(app: &TestApp, path: &str, key: &str, body: &Value) -> Option<(u16, Value)> {
+    let r = app
+        .client
+        .post(app.url(path))
+        .header("idempotency-key", key)
+        .json(body)
+        .send()
+        .await
+        .ok()?;
+    let status = r.status().as_u16();
+    Some((status, r.json::<Value>().await.ok()?))
+}
+
 async fn order(
     app: &TestApp,
     w: usize,
@@ -217,16 +223,7 @@ async fn order(
         .unwrap()
         .unanswered_orders
         .insert(w, (key.clone(), body.clone()));
-    let r = app
-        .client
-        .post(app.url("/orders"))
-        .header("idempotency-key", &key)
-        .json(&body)
-        .send()
-        .await
-        .ok()?;
-    let status = r.status().as_u16();
-    let answer = r.json::<Value>().await.ok()?;
+    let (status, answer) = post_keyed(app, "/orders", &key, &body).await?;
     let mut a = acks.lock().unwrap();
     match status {
         201 => {
@@ -423,16 +420,9 @@ async fn run(rounds: usize, extra: &[&str]) -> Report {
     for (w, (key, body)) in order_resends {
         let mut tries = 0;
         loop {
-            let r = app
-                .client
-                .post(app.url("/orders"))
-                .header("idempotency-key", &key)
-                .json(&body)
-                .send()
+            let (status, answer) = post_keyed(&app, "/orders", &key, &body)
                 .await
-                .unwrap();
-            let status = r.status().as_u16();
-            let answer: Value = r.json().await.unwrap();
+                .expect("the last server stays up");
             if status == 201 {
                 let mut a = acks.lock().unwrap();
                 let id = answer.id();
