@@ -15,6 +15,9 @@ pub mod names {
     pub const BREAKER_TRANSITIONS: &str = "paytree_breaker_transitions_total";
     pub const STORE_COMMIT_DURATION: &str = "paytree_store_commit_duration_seconds";
     pub const STORE_BATCH_SIZE: &str = "paytree_store_batch_size";
+    pub const STORE_WRITABLE: &str = "paytree_store_writable";
+    pub const STORE_FAILURES: &str = "paytree_store_failures_total";
+    pub const STORE_REOPENS: &str = "paytree_store_reopens_total";
     pub const AGGREGATES_LIVE: &str = "paytree_aggregates_live";
     pub const AGGREGATE_ACTIVATIONS: &str = "paytree_aggregate_activations_total";
     pub const AGGREGATE_PASSIVATIONS: &str = "paytree_aggregate_passivations_total";
@@ -88,6 +91,18 @@ fn describe() {
         "Durable group-commit latency"
     );
     describe_histogram!(STORE_BATCH_SIZE, Unit::Count, "Commands per group commit");
+    describe_gauge!(
+        STORE_WRITABLE,
+        "1 while the store commits; 0 after a storage I/O error (a full disk) until the database is reopened"
+    );
+    describe_counter!(
+        STORE_FAILURES,
+        "Storage I/O errors that made the store unwritable (each starts a reopening)"
+    );
+    describe_counter!(
+        STORE_REOPENS,
+        "Attempts to reopen the database after a storage I/O error, by outcome (reopened, failed)"
+    );
     describe_gauge!(AGGREGATES_LIVE, "Live aggregate actors, by kind");
     describe_counter!(AGGREGATE_ACTIVATIONS, "Aggregate actors started, by kind");
     describe_counter!(

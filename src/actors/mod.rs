@@ -134,6 +134,11 @@ impl Actors {
         *self.healthy.borrow()
     }
 
+    /// False while the store cannot commit (after a storage I/O error, until reopened).
+    pub fn store_is_writable(&self) -> bool {
+        self.store.is_writable()
+    }
+
     /// Drains the tree (aggregates, payment, store writer, in that order) and stops it.
     pub async fn shutdown(&self) {
         let _ = ask(&self.root, RootMessage::Shutdown, Duration::from_secs(60)).await;
@@ -148,6 +153,9 @@ impl Actors {
         read: impl FnOnce(&Store) -> Result<T, StoreError>,
     ) -> Result<T, CommandError> {
         read(&self.store).map_err(|e| {
+            if e.is_outage() {
+                return CommandError::Unavailable;
+            }
             tracing::error!(error = %e, "store read failed");
             CommandError::Internal
         })

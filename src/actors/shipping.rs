@@ -74,7 +74,10 @@ impl Actor for ShippingActor {
         state: &mut ShippingState,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            ShippingMessage::CatchUp => state.catch_up(&myself).await?,
+            ShippingMessage::CatchUp => {
+                let caught_up = state.catch_up(&myself).await;
+                state.tail.unless_outage(caught_up)?
+            }
             ShippingMessage::Pause(paused, audit, reply) => {
                 let write = store::SetShippingPaused { paused, audit };
                 let result = state.tail.writer().write(write).await;

@@ -135,7 +135,13 @@ async fn commit_loop(
                 }
             }
             Ok(Err(e)) => {
-                tracing::error!(error = %e, batch = size, "group commit failed; nothing of the batch is stored");
+                // While the store is out of service (logged once, by the store), every batch
+                // fails at once: not worth a line each.
+                if matches!(e, crate::store::StoreError::Unavailable) {
+                    tracing::debug!(batch = size, "store unavailable; the batch is refused");
+                } else {
+                    tracing::error!(error = %e, batch = size, "group commit failed; nothing of the batch is stored");
+                }
                 replies
                     .into_iter()
                     .flatten()

@@ -82,7 +82,9 @@ impl AppState {
     }
 
     fn is_ready(&self) -> bool {
-        self.accepting.load(Ordering::SeqCst) && self.actors.is_healthy()
+        self.accepting.load(Ordering::SeqCst)
+            && self.actors.is_healthy()
+            && self.actors.store_is_writable()
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod codec;
 mod command;
+mod health;
 mod migrate;
 mod read;
 mod tables;
@@ -37,6 +38,9 @@ pub enum StoreError {
          start with a fresh data directory"
     )]
     OldFormat(u8),
+    /// Out of service after a storage I/O error, until the database has been reopened.
+    #[error("the store is being reopened after a storage I/O error")]
+    Unavailable,
 }
 
 macro_rules! storage_from {
@@ -60,7 +64,7 @@ storage_from!(
 /// A handle on the database, cheap to clone. Reads run concurrently with the one writer.
 #[derive(Clone)]
 pub struct Store {
-    db: Arc<Database>,
+    db: Arc<health::Holder>,
 }
 
 impl Store {
@@ -69,23 +73,39 @@ impl Store {
         let db = Database::create(path)?;
         tables::refuse_old_layout(&db)?;
         tables::create_all(&db)?;
-        Ok(Self { db: Arc::new(db) })
+        Ok(Self {
+            db: Arc::new(health::Holder::new(path, db)),
+        })
     }
 
     /// Commits `commands` in one durable write transaction (group commit): either all of
     /// them are stored or, on a storage error, none. A command that is rejected (a stale
-    /// version) writes nothing and does not affect the others.
+    /// version) writes nothing and does not affect the others. An I/O error makes the store
+    /// unwritable until it has reopened the database by itself (see [`Store::is_writable`]).
     pub fn commit(
         &self,
         commands: &[Command],
     ) -> Result<Vec<Result<Outcome, Rejected>>, StoreError> {
-        write::commit_batch(&self.db, commands)
+        let db = self.db.get()?;
+        let result = write::commit_batch(&db, commands);
+        drop(db);
+        if let Err(e) = &result {
+            self.db.failed(e);
+        }
+        result
+    }
+
+    /// False from a storage I/O error (a full disk) until the database has been reopened;
+    /// meanwhile every read and write fails with [`StoreError::Unavailable`].
+    pub fn is_writable(&self) -> bool {
+        self.db.is_writable()
     }
 
     /// Empties the mypage views and resets the projector's checkpoint, in one transaction, so
     /// the projector folds the whole event log again from its first event.
     pub fn reset_views(&self) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
+        let db = self.db.get()?;
+        let txn = db.begin_write()?;
         {
             txn.delete_table(tables::MYPAGE)?;
             txn.open_table(tables::MYPAGE)?;
@@ -97,7 +117,7 @@ impl Store {
     }
 
     fn read(&self) -> Result<redb::ReadTransaction, StoreError> {
-        Ok(self.db.begin_read()?)
+        self.db.with(|db| Ok(db.begin_read()?))
     }
 }
 

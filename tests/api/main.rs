@@ -13,6 +13,7 @@ mod catalogue;
 mod change;
 mod crash;
 mod dashboard;
+mod disk;
 mod idempotency;
 mod list;
 mod messages;

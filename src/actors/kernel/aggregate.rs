@@ -91,14 +91,23 @@ pub async fn read_state<T: Send + 'static>(
     let store = store.clone();
     tokio::task::spawn_blocking(move || read(&store))
         .await
-        .map_err(|e| LoadError(e.to_string()))?
-        .map_err(|e| LoadError(e.to_string()))
+        .map_err(|e| LoadError::Failed(e.to_string()))?
+        .map_err(|e| match e.is_outage() {
+            true => LoadError::Outage,
+            false => LoadError::Failed(e.to_string()),
+        })
 }
 
 /// The state could not be read from the store.
 #[derive(Debug, thiserror::Error)]
-#[error("loading the aggregate failed: {0}")]
-pub struct LoadError(pub String);
+pub enum LoadError {
+    /// The store is out of service for a while (a storage I/O error, being reopened): not
+    /// the aggregate's fault, so it does not count toward quarantine.
+    #[error("the store is unavailable")]
+    Outage,
+    #[error("loading the aggregate failed: {0}")]
+    Failed(String),
+}
 
 /// Why the kernel answered a command instead of the aggregate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -4,7 +4,7 @@
 //! when evicted, or when the aggregate holds nothing. It never runs a command whose caller has
 //! gone or that waited past its start-by time, and never stops in the middle of a command.
 
-use super::aggregate::{Aggregate, Command, Handled, Refusal};
+use super::aggregate::{Aggregate, Command, Handled, LoadError, Refusal};
 use super::mailbox::Queued;
 use crate::telemetry::names;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
@@ -177,6 +177,11 @@ impl<A: Aggregate> HostState<A> {
                             return Ok(());
                         }
                         loaded
+                    }
+                    // The next command tries the load again.
+                    Err(LoadError::Outage) => {
+                        command.refuse(Refusal::Unavailable);
+                        return Ok(());
                     }
                     Err(e) => {
                         command.refuse(Refusal::Unavailable);

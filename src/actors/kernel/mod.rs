@@ -22,7 +22,7 @@ pub use handle::Aggregates;
 pub use router::{RouterActor, RouterArgs, RouterMessage};
 pub use slot::Slot;
 pub use supervisor::{ChildSpec, RootActor, RootArgs, RootMessage, StopBy};
-pub use tail::LogTail;
+pub use tail::{LogTail, is_outage};
 pub use writer::{PendingWrite, WriteError, Writer};
 
 #[cfg(test)]

@@ -4,18 +4,29 @@
 //! repeats a batch, never skips one. Wake-ups do not pile up: while one is queued, commits
 //! send no other (its batch will read their events), so a busy log never buries a reader's
 //! other messages under catch-ups.
+//!
+//! A store outage (a storage I/O error, the database being reopened) is waited out, not a
+//! failure of the reader: [`LogTail::unless_outage`] turns it into a wake-up a little later,
+//! and the batch is read again from the checkpoint, which did not move. Only a batch whose
+//! write failed and turns out, once the store reads again, to have been stored after all
+//! (a failure of the commit's very last sync) fails the reader, so that it restarts from
+//! what the store holds.
 
-use super::writer::Writer;
+use super::writer::{WriteError, Writer};
 use crate::domain::{Event, Position};
 use crate::store::{Store, StoreError, Write};
 use ractor::{ActorProcessingErr, ActorRef};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// Events read per batch.
 pub const BATCH: usize = 512;
+
+/// How long a reader waits before reading again after a store outage.
+const OUTAGE_RETRY: Duration = Duration::from_millis(500);
 
 pub struct LogTail {
     /// The checkpoint's name in the store.
@@ -29,6 +40,11 @@ pub struct LogTail {
     /// Set while a wake-up is queued at the reader and its batch not yet read.
     woken: Arc<AtomicBool>,
     waker: JoinHandle<()>,
+    /// Sends the reader a wake-up (false once it is gone).
+    wake_now: Arc<dyn Fn() -> bool + Send + Sync>,
+    /// The last position of a batch whose write failed with a storage error: almost surely
+    /// not stored, which the next batch checks before going on.
+    unsure: Option<Position>,
 }
 
 impl LogTail {
@@ -47,6 +63,8 @@ impl LogTail {
         let woken = Arc::new(AtomicBool::new(true));
         actor.send_message(wake())?;
         let waker = wake_on_commit(actor.clone(), commits.clone(), wake, woken.clone());
+        let target = actor.clone();
+        let wake_now = Arc::new(move || target.send_message(wake()).is_ok());
         Ok(Self {
             name,
             lag_gauge,
@@ -56,6 +74,8 @@ impl LogTail {
             checkpoint,
             woken,
             waker,
+            wake_now,
+            unsure: None,
         })
     }
 
@@ -65,9 +85,20 @@ impl LogTail {
     }
 
     /// Up to `BATCH` events after the checkpoint; none when caught up.
-    pub async fn batch(&self) -> Result<Vec<Event>, ActorProcessingErr> {
+    pub async fn batch(&mut self) -> Result<Vec<Event>, ActorProcessingErr> {
         // Before the read: a commit from here on wakes the reader again.
         self.woken.store(false, Ordering::SeqCst);
+        if let Some(last) = self.unsure {
+            let name = self.name;
+            let stored = read(&self.store, move |s| s.checkpoint(name)).await?;
+            if stored >= last {
+                return Err(format!(
+                    "{name}: a batch reported unwritten was stored after all; restarting from the store"
+                )
+                .into());
+            }
+            self.unsure = None;
+        }
         let after = self.checkpoint;
         let events = read(&self.store, move |s| s.events_after(after, BATCH)).await?;
         if events.is_empty() {
@@ -87,7 +118,14 @@ impl LogTail {
         let Some(last) = events.last().map(|e| e.position) else {
             return Ok(false);
         };
-        self.writer.write(build(last)).await?;
+        match self.writer.write(build(last)).await {
+            Ok(_) => {}
+            Err(e @ WriteError::Storage) => {
+                self.unsure = Some(last);
+                return Err(e.into());
+            }
+            Err(e) => return Err(e.into()),
+        }
         self.checkpoint = last;
         self.record_lag();
         Ok(events.len() == BATCH)
@@ -104,6 +142,38 @@ impl LogTail {
     /// The store-writer handle, for the reader's other writes.
     pub fn writer(&self) -> &Writer {
         &self.writer
+    }
+
+    /// `result` of handling a wake-up, with a store outage waited out: the reader is woken
+    /// again a little later and reads the same batch again (nothing of it was taken into
+    /// memory, since that happens only after its write). Other errors fail the reader.
+    pub fn unless_outage(
+        &self,
+        result: Result<(), ActorProcessingErr>,
+    ) -> Result<(), ActorProcessingErr> {
+        match result {
+            Err(e) if is_outage(&*e) => {
+                tracing::debug!(tail = self.name, error = %e, "store outage; reading again shortly");
+                self.woken.store(true, Ordering::SeqCst);
+                let wake_now = self.wake_now.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(OUTAGE_RETRY).await;
+                    wake_now();
+                });
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// Completes once the store commits again (at once if it does).
+    pub fn store_back(&self) -> impl Future<Output = ()> + Send + 'static {
+        let store = self.store.clone();
+        async move {
+            while !store.is_writable() {
+                tokio::time::sleep(OUTAGE_RETRY).await;
+            }
+        }
     }
 
     fn record_lag(&self) {
@@ -137,6 +207,18 @@ fn wake_on_commit<M: ractor::Message>(
             }
         }
     })
+}
+
+/// Whether a reader's error is a store outage, which passes: a read or a write refused
+/// because the store is out of service, or a commit that failed with it.
+pub fn is_outage(e: &(dyn std::error::Error + 'static)) -> bool {
+    if let Some(e) = e.downcast_ref::<StoreError>() {
+        return e.is_outage();
+    }
+    matches!(
+        e.downcast_ref::<WriteError>(),
+        Some(WriteError::Storage | WriteError::Unavailable)
+    )
 }
 
 /// Runs a store read off the actor's thread.

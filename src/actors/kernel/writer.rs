@@ -33,15 +33,17 @@ impl WriteError {
     /// answer; `Rejected` is the aggregate's own to interpret and is `Internal` here).
     pub fn refusal(&self) -> super::Refusal {
         match self {
-            Self::Unavailable => super::Refusal::Unavailable,
-            Self::Rejected(_) | Self::Storage | Self::Unconfirmed => super::Refusal::Internal,
+            // A full disk or the store reopening after it: it passes, so 503 and retry.
+            Self::Unavailable | Self::Storage => super::Refusal::Unavailable,
+            Self::Rejected(_) | Self::Unconfirmed => super::Refusal::Internal,
         }
     }
 
     /// Whether the write may still have committed, so that the state in memory cannot be
-    /// trusted (after `Storage` nothing of the batch was stored).
+    /// trusted. After `Storage` the batch is almost always not stored, but a failure of the
+    /// commit's very last sync can leave it stored: the state is reloaded all the same.
     pub fn leaves_unsure(&self) -> bool {
-        matches!(self, Self::Unconfirmed)
+        matches!(self, Self::Unconfirmed | Self::Storage)
     }
 }
 

@@ -14,7 +14,7 @@ pub mod handle;
 mod again;
 pub mod webhook;
 
-use super::kernel::{LogTail, Writer};
+use super::kernel::{LogTail, Writer, is_outage};
 use crate::domain::message::Subject;
 use crate::domain::message::{Channel, DeliveryAttempt, Message};
 use crate::domain::{MessageId, Position, Timestamp};
@@ -138,7 +138,10 @@ impl Actor for NotifierActor {
         state: &mut NotifierState,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            NotifierMessage::CatchUp => state.catch_up(&myself).await?,
+            NotifierMessage::CatchUp => {
+                let caught_up = state.catch_up(&myself).await;
+                state.tail.unless_outage(caught_up)?
+            }
             NotifierMessage::Attempted(subject, id, attempt) => {
                 state.attempted(&myself, subject, id, attempt)?
             }
@@ -284,9 +287,14 @@ impl NotifierState {
         })?;
         let wait = self.tail.writer().wait();
         let watcher = myself.clone();
+        let store_back = self.tail.store_back();
         tokio::spawn(async move {
             if let Err(e) = commit.committed(wait).await {
                 tracing::error!(error = %e, "recording a delivery attempt failed");
+                // The notifier restarts from the store's pending messages: once it reads.
+                if is_outage(&e) {
+                    store_back.await;
+                }
                 let _ = watcher.send_message(NotifierMessage::Failed(e.to_string()));
             }
         });

@@ -139,7 +139,10 @@ impl Actor for ProjectorActor {
         state: &mut ProjectorState,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            ProjectorMessage::CatchUp => state.catch_up(&myself).await?,
+            ProjectorMessage::CatchUp => {
+                let caught_up = state.catch_up(&myself).await;
+                state.tail.unless_outage(caught_up)?
+            }
             ProjectorMessage::Panic => panic!("test hook: the projector panics"),
         }
         Ok(())

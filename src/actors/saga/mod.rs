@@ -105,7 +105,10 @@ impl Actor for SagaActor {
         state: &mut SagaState,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            SagaMessage::CatchUp => state.catch_up(&myself).await?,
+            SagaMessage::CatchUp => {
+                let caught_up = state.catch_up(&myself).await;
+                state.tail.unless_outage(caught_up)?
+            }
             SagaMessage::Drive => {
                 state.timer = None;
                 state.drive(&myself);
