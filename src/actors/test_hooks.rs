@@ -27,7 +27,7 @@ impl Actors {
                 .send_message(RouterMessage::Route(
                     id,
                     PaymethodCommand::Panic,
-                    tokio::time::Instant::now() + Duration::from_secs(60),
+                    (tokio::time::Instant::now() + Duration::from_secs(60)).into(),
                 ))
                 .is_ok(),
             PanicTarget::Notifier => self

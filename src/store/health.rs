@@ -123,7 +123,8 @@ impl Holder {
                 Err(e) => {
                     metrics::counter!(names::STORE_REOPENS, "outcome" => "failed").increment(1);
                     // Every attempt while it is still held is expected; the others are news.
-                    if !matches!(e, redb::DatabaseError::DatabaseAlreadyOpen) || attempts.is_multiple_of(20)
+                    if !matches!(e, redb::DatabaseError::DatabaseAlreadyOpen)
+                        || attempts.is_multiple_of(20)
                     {
                         tracing::warn!(error = %e, attempts, retry_ms = wait.as_millis() as u64, "reopening the store failed; trying again");
                     }

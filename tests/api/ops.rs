@@ -134,7 +134,7 @@ async fn every_problem_type_uri_resolves_to_its_documentation() {
 }
 
 #[tokio::test]
-async fn every_request_has_an_id_echoed_back_and_one_access_log_line_with_it() {
+async fn every_request_has_an_id_echoed_back_on_its_access_log_line_and_its_aggregates_lines() {
     let app = spawn_process().await;
     let send = |id: Option<&str>| {
         let mut request = app.client.get(app.url("/healthz"));
@@ -172,6 +172,12 @@ async fn every_request_has_an_id_echoed_back_and_one_access_log_line_with_it() {
     assert!(line.contains("status=201"), "{line}");
     assert!(line.contains("ms="), "{line}");
     assert!(log.contains("request{id=trace-1.a:b_c}"), "{log}");
+    // Lines written by the aggregate's actor, in a task of its own, carry the id too.
+    assert!(
+        log.lines()
+            .any(|l| l.contains("request{id=reg-42}") && l.contains("aggregate runs a command")),
+        "no line of the aggregate's with the request id in:\n{log}"
+    );
     assert!(
         !log.contains("4242424242424242") && !log.contains("4242 4242"),
         "no number"

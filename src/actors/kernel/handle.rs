@@ -65,8 +65,8 @@ impl<A: Aggregate> Aggregates<A> {
         let router = self.router.get()?;
         let start_by = tokio::time::Instant::now() + self.queue_wait;
         let message = |r| match id {
-            Some(id) => RouterMessage::Route(id, build(r), start_by),
-            None => RouterMessage::Create(build(r), start_by),
+            Some(id) => RouterMessage::Route(id, build(r), start_by.into()),
+            None => RouterMessage::Create(build(r), start_by.into()),
         };
         ask(&router, message, self.command_wait).await?
     }

@@ -12,6 +12,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 pub struct AggregateHost<A>(PhantomData<fn() -> A>);
 
@@ -44,10 +45,29 @@ pub struct HostState<A: Aggregate> {
     idle_timer_armed: bool,
 }
 
+/// What travels with a command: when it must start by, and the span it was sent from (an
+/// HTTP request's, with its id), which its log lines are then written under. ractor boxes
+/// each message, so this costs the mailbox nothing while the command is not in flight.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    pub start_by: Instant,
+    pub span: tracing::Span,
+}
+
+impl From<Instant> for Envelope {
+    /// Sent from the current span.
+    fn from(start_by: Instant) -> Self {
+        Self {
+            start_by,
+            span: tracing::Span::current(),
+        }
+    }
+}
+
 pub enum HostMessage<A: Aggregate> {
     /// Run a command, unless its caller is gone or `start_by` has passed (then it is refused
     /// as `Unavailable`: the caller would give up before it could finish).
-    Run(A::Command, Instant),
+    Run(A::Command, Envelope),
     /// Stop if idle since the last command (sent by the host's own timer). Handled between
     /// commands, so an aggregate is never passivated in the middle of one.
     Passivate,
@@ -92,10 +112,11 @@ impl<A: Aggregate> Actor for AggregateHost<A> {
         state: &mut HostState<A>,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            HostMessage::Run(command, start_by) => {
+            HostMessage::Run(command, envelope) => {
                 state.queued.take();
                 state.last_active = Instant::now();
-                state.run(command, start_by).await?;
+                let Envelope { start_by, span } = envelope;
+                state.run(command, start_by).instrument(span).await?;
             }
             HostMessage::Passivate => {
                 state.idle_timer_armed = false;
@@ -158,6 +179,7 @@ impl<A: Aggregate> HostState<A> {
             command.refuse(Refusal::Unavailable);
             return Ok(());
         }
+        tracing::debug!(kind = A::KIND, id = %self.id, loaded = self.aggregate.is_some(), "aggregate runs a command");
         let aggregate = match &mut self.aggregate {
             Some(aggregate) => aggregate,
             empty => {

@@ -183,7 +183,7 @@ fn later() -> Instant {
 impl Toy {
     /// Creates an aggregate with `+n`.
     async fn create(&self, n: i64) -> Result<u64, AggregateError<Negative>> {
-        self.ask(|r| RouterMessage::Create(ToyCommand::Add(n, r), later()))
+        self.ask(|r| RouterMessage::Create(ToyCommand::Add(n, r), later().into()))
             .await
     }
 
@@ -196,7 +196,7 @@ impl Toy {
         id: u64,
         build: impl FnOnce(Reply) -> ToyCommand,
     ) -> Result<u64, AggregateError<Negative>> {
-        self.ask(|r| RouterMessage::Route(ToyId(id), build(r), later()))
+        self.ask(|r| RouterMessage::Route(ToyId(id), build(r), later().into()))
             .await
     }
 
@@ -222,7 +222,7 @@ impl Toy {
         start_by: Instant,
     ) -> ractor::concurrency::OneshotReceiver<Result<u64, AggregateError<Negative>>> {
         let (tx, rx) = ractor::concurrency::oneshot();
-        let message = RouterMessage::Route(ToyId(id), build(tx.into()), start_by);
+        let message = RouterMessage::Route(ToyId(id), build(tx.into()), start_by.into());
         self.router.send_message(message).unwrap();
         rx
     }
