@@ -89,7 +89,7 @@ overrides! {
     body_timeout_ms: u64 = "PAYTREE_BODY_TIMEOUT_MS";
     /// Most client connections open at once; further ones wait in the listen backlog, unaccepted, until one closes [default: 1024].
     max_connections: usize = "PAYTREE_MAX_CONNECTIONS";
-    /// Milliseconds that in-flight requests get to finish after SIGTERM; then the remaining connections are closed and the tree drains [default: 10000].
+    /// Milliseconds that in-flight requests get to finish after SIGTERM (or a handoff); then those that have not started are answered 503, the remaining connections are closed and the tree drains [default: 10000].
     shutdown_grace_ms: u64 = "PAYTREE_SHUTDOWN_GRACE_MS";
     /// Milliseconds paytree goes on accepting after SIGTERM with /readyz answering 503, so that a load balancer or probe stops sending before the listener closes [default: 0].
     shutdown_unready_ms: u64 = "PAYTREE_SHUTDOWN_UNREADY_MS";

@@ -13,8 +13,9 @@
 //!   the HTTP layer's only way in.
 //! - [`auth`]: API keys and roles, the keys' registry, rate limits and the audit log.
 //! - [`http`]: axum routes, problem responses, OpenAPI and `/metrics`.
-//! - [`serve`] and [`tls`]: the HTTP(S) server with its limits on slow clients, and the
-//!   certificates and roots of both sides.
+//! - [`serve`] and [`tls`]: the HTTP(S) server with its limits on slow clients and its drain
+//!   (with [`fate`], which decides whether a request in flight at the deadline may be answered
+//!   503), and the certificates and roots of both sides.
 //! - [`config`] and [`app`]: settings, start and shutdown order; [`app::build`] and
 //!   [`app::App::run`] serve on any listener, which is how tests run paytree in-process.
 
@@ -23,6 +24,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod domain;
+pub mod fate;
 pub mod http;
 pub mod provider;
 pub mod serve;

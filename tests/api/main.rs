@@ -13,6 +13,7 @@ mod catalogue;
 mod change;
 mod crash;
 mod dashboard;
+mod drain;
 mod idempotency;
 mod list;
 mod messages;

@@ -6,6 +6,7 @@
 
 use super::aggregate::{Aggregate, Command, Handled, Refusal};
 use super::mailbox::Queued;
+use crate::fate::Fate;
 use crate::telemetry::names;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::marker::PhantomData;
@@ -44,10 +45,34 @@ pub struct HostState<A: Aggregate> {
     idle_timer_armed: bool,
 }
 
+/// When a command may start: not after `by`, and not once the request that sent it (if a
+/// request did) was abandoned at the server's shutdown deadline.
+#[derive(Debug, Clone)]
+pub struct Start {
+    pub by: Instant,
+    pub request: Option<Fate>,
+}
+
+impl Start {
+    /// Start by `by`, for the request the current task serves (if any).
+    pub fn by(by: Instant) -> Self {
+        Self {
+            by,
+            request: Fate::current(),
+        }
+    }
+
+    /// Passes the request's point of no return: false if it was abandoned.
+    fn proceed(&self) -> bool {
+        self.request.as_ref().is_none_or(Fate::proceed)
+    }
+}
+
 pub enum HostMessage<A: Aggregate> {
-    /// Run a command, unless its caller is gone or `start_by` has passed (then it is refused
-    /// as `Unavailable`: the caller would give up before it could finish).
-    Run(A::Command, Instant),
+    /// Run a command, unless its caller is gone, its start-by time has passed or its request
+    /// was abandoned (then it is refused as `Unavailable`: the caller would give up before it
+    /// could finish, or has been told it failed).
+    Run(A::Command, Start),
     /// Stop if idle since the last command (sent by the host's own timer). Handled between
     /// commands, so an aggregate is never passivated in the middle of one.
     Passivate,
@@ -92,10 +117,10 @@ impl<A: Aggregate> Actor for AggregateHost<A> {
         state: &mut HostState<A>,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            HostMessage::Run(command, start_by) => {
+            HostMessage::Run(command, start) => {
                 state.queued.take();
                 state.last_active = Instant::now();
-                state.run(command, start_by).await?;
+                state.run(command, start).await?;
             }
             HostMessage::Passivate => {
                 state.idle_timer_armed = false;
@@ -144,16 +169,12 @@ impl<A: Aggregate> HostState<A> {
 
     /// Runs one command. An `Err` fails the actor (counted toward quarantine): the state
     /// could not be loaded or may be corrupt.
-    async fn run(
-        &mut self,
-        command: A::Command,
-        start_by: Instant,
-    ) -> Result<(), ActorProcessingErr> {
+    async fn run(&mut self, command: A::Command, start: Start) -> Result<(), ActorProcessingErr> {
         if command.caller_gone() {
             abandoned::<A>("caller_gone");
             return Ok(());
         }
-        if Instant::now() > start_by {
+        if Instant::now() > start.by {
             abandoned::<A>("too_late");
             command.refuse(Refusal::Unavailable);
             return Ok(());
@@ -171,7 +192,7 @@ impl<A: Aggregate> HostState<A> {
                         let loaded = empty.insert(loaded);
                         // The load is not in the caller's budget: past the start-by time
                         // now, the command could outlast its caller's wait.
-                        if Instant::now() > start_by {
+                        if Instant::now() > start.by {
                             abandoned::<A>("too_late");
                             command.refuse(Refusal::Unavailable);
                             return Ok(());
@@ -185,6 +206,12 @@ impl<A: Aggregate> HostState<A> {
                 }
             }
         };
+        // The last check before the command runs: from here on its request waits for it.
+        if !start.proceed() {
+            abandoned::<A>("caller_gone");
+            command.refuse(Refusal::Unavailable);
+            return Ok(());
+        }
         // Each command's future is boxed for the time it runs: inline, the largest command
         // future would size the processing loop that every live aggregate keeps allocated.
         match Box::pin(aggregate.handle(command, &self.services)).await {

@@ -9,12 +9,14 @@ mod app;
 mod certs;
 mod process;
 mod provider;
+mod raw;
 mod shop;
 
 pub use app::*;
 pub use certs::*;
 pub use process::*;
 pub use provider::*;
+pub use raw::*;
 pub use shop::*;
 
 use reqwest::Response;

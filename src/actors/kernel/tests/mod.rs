@@ -6,6 +6,7 @@ mod router;
 
 use super::*;
 use crate::config::AggregateLimits;
+use crate::fate::Fate;
 use ractor::rpc::CallResult;
 use ractor::{Actor, ActorRef, RpcReplyPort};
 use std::collections::HashMap;
@@ -176,8 +177,8 @@ async fn toy_writing_to(writer: Writer, limits: AggregateLimits, idle_timeout: D
     Toy { router, services }
 }
 
-fn later() -> Instant {
-    Instant::now() + Duration::from_secs(60)
+fn later() -> Start {
+    Start::by(Instant::now() + Duration::from_secs(60))
 }
 
 impl Toy {
@@ -219,10 +220,10 @@ impl Toy {
         &self,
         id: u64,
         build: impl FnOnce(Reply) -> ToyCommand,
-        start_by: Instant,
+        start: Start,
     ) -> ractor::concurrency::OneshotReceiver<Result<u64, AggregateError<Negative>>> {
         let (tx, rx) = ractor::concurrency::oneshot();
-        let message = RouterMessage::Route(ToyId(id), build(tx.into()), start_by);
+        let message = RouterMessage::Route(ToyId(id), build(tx.into()), start);
         self.router.send_message(message).unwrap();
         rx
     }
