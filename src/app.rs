@@ -3,11 +3,16 @@
 //! exit). [`build`] and [`App::run`] take the steps apart so tests can serve on a listener of
 //! their own.
 
+mod files;
+mod provider;
+
+pub use provider::{ProviderOptions, provider, run_provider, run_provider_with};
+
 use crate::actors::notifier::WebhookChannel;
 use crate::actors::webhook::Webhook;
 use crate::actors::{Actors, TreeOptions};
-use crate::auth::{Bootstrap, KeyHasher, Keys};
-use crate::config::{Overrides, ProviderSetting, Secret, Settings};
+use crate::auth::{KeyHasher, Keys};
+use crate::config::{Overrides, ProviderSetting, Settings};
 use crate::domain::paymethod::Fingerprinter;
 use crate::http::{self, AppState};
 use crate::provider::{HttpPaymentSystem, PaymentSystem, Simulator};
@@ -16,10 +21,9 @@ use crate::store::Store;
 use crate::telemetry;
 use crate::tls::{ClientTls, ServerTls};
 use anyhow::Context;
-use rand::Rng;
 use std::future::Future;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -105,17 +109,17 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         limits: settings.limits.clone(),
     };
     let client_tls = ClientTls::new(settings.tls.ca_file.as_deref())?;
-    create_data_dir(&settings.data_dir)?;
-    let secret = load_or_create_secret(&settings.data_dir)?;
+    files::create_data_dir(&settings.data_dir)?;
+    let secret = files::load_or_create_secret(&settings.data_dir)?;
     let fingerprinter = Fingerprinter::new(secret);
     // It holds the payment system's tokens: owner-only, like the secret.
     let db_path = settings.data_dir.join("paytree.redb");
-    create_private_file(&db_path)?;
+    files::create_private_file(&db_path)?;
     let store =
         Store::open(&db_path).with_context(|| format!("opening store {}", db_path.display()))?;
     // The same installation secret, under another label (see `KeyHasher::hash`).
     let hasher = KeyHasher::new(secret);
-    bootstrap_admin_key(&store, &hasher, &settings)?;
+    files::bootstrap_admin_key(&store, &hasher, &settings)?;
     if settings.rebuild_views {
         store.reset_views().context("emptying the mypage views")?;
         tracing::info!("mypage views emptied; the projector folds the event log from the start");
@@ -213,165 +217,11 @@ impl App {
     }
 }
 
-/// How `paytree provider` serves besides its faults: HTTPS, and the key it asks for.
-#[derive(Debug, Clone, Default)]
-pub struct ProviderOptions {
-    /// Calls without `Authorization: Bearer <key>` are refused with 401.
-    pub api_key: Option<Secret>,
-    pub tls: Option<ServerTls>,
-}
-
-impl ProviderOptions {
-    /// The server these options make: HTTPS or HTTP, with the default limits.
-    pub fn server(&self) -> Server {
-        Server {
-            tls: self.tls.clone(),
-            ..Server::default()
-        }
-    }
-}
-
-/// Binds `listen` and runs the simulated payment system alone until `shutdown` completes.
-pub async fn provider(
-    listen: std::net::SocketAddr,
-    sim: Simulator,
-    options: ProviderOptions,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("binding {listen}"))?;
-    announce(&format!(
-        "paytree provider listening on {}://{}",
-        options.server().scheme(),
-        listener.local_addr()?
-    ));
-    run_provider_with(listener, Arc::new(sim), options, shutdown).await
-}
-
-/// Serves the simulated payment system over plain HTTP, without a key, on `listener` until
-/// `shutdown` completes and every open connection has closed (or the grace is over).
-pub async fn run_provider(
-    listener: tokio::net::TcpListener,
-    sim: Arc<Simulator>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    run_provider_with(listener, sim, ProviderOptions::default(), shutdown).await
-}
-
-/// [`run_provider`] with HTTPS and a key, as `options` say.
-pub async fn run_provider_with(
-    listener: tokio::net::TcpListener,
-    sim: Arc<Simulator>,
-    options: ProviderOptions,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let server = options.server();
-    let router = crate::provider::server::router(sim, options.api_key);
-    server.serve(listener, router, shutdown).await;
-    Ok(())
-}
-
 /// One line on stdout with the address, for people and for tests that bind port 0.
 fn announce(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
-}
-
-/// The data dir, created owner-only (0700) if missing; an existing one is left as it is.
-fn create_data_dir(dir: &Path) -> anyhow::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(dir)
-        .with_context(|| format!("creating data dir {}", dir.display()))
-}
-
-/// Opens options that create a new file readable and writable by its owner only (0600).
-fn new_private_file() -> std::fs::OpenOptions {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options
-}
-
-/// Creates `path` empty and owner-only if it does not exist yet; warns if an existing one is
-/// open to others (it is left as it is: its owner may have meant it).
-fn create_private_file(path: &Path) -> anyhow::Result<()> {
-    match new_private_file().open(path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            #[cfg(unix)]
-            if let Ok(meta) = std::fs::metadata(path) {
-                let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions());
-                if mode & 0o077 != 0 {
-                    tracing::warn!(path = %path.display(), mode = format!("{:o}", mode & 0o777), "the store is open to other users although it holds the payment system's tokens: chmod 600 it");
-                }
-            }
-            Ok(())
-        }
-        Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
-    }
-}
-
-/// This installation's secret for number fingerprints: 32 random bytes in `secret.key`,
-/// kept beside the store and never inside it.
-fn load_or_create_secret(dir: &Path) -> anyhow::Result<[u8; 32]> {
-    let path = dir.join("secret.key");
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        let bytes = hex::decode(text.trim()).context("secret.key is not hex")?;
-        return bytes
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("secret.key must hold 32 bytes"));
-    }
-    let key: [u8; 32] = rand::rng().random();
-    let mut file = new_private_file()
-        .open(&path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(hex::encode(key).as_bytes())?;
-    file.sync_all()?;
-    Ok(key)
-}
-
-/// Makes sure an admin key exists (see [`crate::auth::bootstrap`]); a new one is written to
-/// `<data-dir>/admin.key` (mode 0600), and the log names the file, never the key.
-fn bootstrap_admin_key(
-    store: &Store,
-    hasher: &KeyHasher,
-    settings: &Settings,
-) -> anyhow::Result<()> {
-    let given = settings.access.admin_key.as_ref();
-    match crate::auth::bootstrap(store, hasher, given).context("making the admin key")? {
-        Bootstrap::Existing => {}
-        Bootstrap::FromEnvironment => {
-            tracing::info!("PAYTREE_ADMIN_KEY is stored as an admin key");
-        }
-        Bootstrap::Made(key) => {
-            let path = settings.data_dir.join("admin.key");
-            write_private(&path, key.expose().as_bytes())?;
-            tracing::info!(file = %path.display(), "made an admin key; it is in this file (mode 0600)");
-        }
-    }
-    Ok(())
-}
-
-/// Writes `bytes` to `path` readable by its owner only, replacing any file there at once
-/// (written beside it, synced, then renamed).
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let temp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&temp);
-    let mut file = new_private_file()
-        .open(&temp)
-        .with_context(|| format!("creating {}", temp.display()))?;
-    file.write_all(bytes)?;
-    file.write_all(b"\n")?;
-    file.sync_all()?;
-    std::fs::rename(&temp, path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
 }
 
 /// Completes on Ctrl-C or SIGTERM.
