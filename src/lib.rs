@@ -16,6 +16,9 @@
 //! - [`serve`] and [`tls`]: the HTTP(S) server with its limits on slow clients and its drain
 //!   (with [`fate`], which decides whether a request in flight at the deadline may be answered
 //!   503), and the certificates and roots of both sides.
+//! - [`listen`], [`handoff`] and [`systemd`]: where the listening socket comes from (systemd's
+//!   socket activation, the process handing over on SIGHUP, or a bind), the handoff itself,
+//!   and what systemd is told. These are Unix only.
 //! - [`config`] and [`app`]: settings, start and shutdown order; [`app::build`] and
 //!   [`app::App::run`] serve on any listener, which is how tests run paytree in-process.
 
@@ -25,9 +28,12 @@ pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod fate;
+pub mod handoff;
 pub mod http;
+pub mod listen;
 pub mod provider;
 pub mod serve;
 pub mod store;
+pub mod systemd;
 pub mod telemetry;
 pub mod tls;

@@ -14,6 +14,7 @@ mod change;
 mod crash;
 mod dashboard;
 mod drain;
+mod handoff;
 mod idempotency;
 mod list;
 mod messages;

@@ -7,6 +7,7 @@
 
 mod app;
 mod certs;
+mod load;
 mod process;
 mod provider;
 mod raw;
@@ -14,6 +15,7 @@ mod shop;
 
 pub use app::*;
 pub use certs::*;
+pub use load::*;
 pub use process::*;
 pub use provider::*;
 pub use raw::*;
