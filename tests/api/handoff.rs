@@ -76,17 +76,19 @@ impl Lineage {
         let old = self.pid().unwrap();
         let signalled = Instant::now();
         signal(old, Signal::SIGHUP);
-        until(signalled, "a new process serving", || {
-            self.pid().is_some_and(|pid| pid != old)
+        let (mut serving, mut old_gone) = (None, None);
+        until(signalled, "a new process serving, the old one gone", || {
+            let new = self.pid().is_some_and(|pid| pid != old);
+            serving = serving.or(new.then(|| signalled.elapsed()));
+            old_gone = old_gone.or(is_gone(old).then(|| signalled.elapsed()));
+            serving.is_some() && old_gone.is_some()
         })
         .await;
-        let serving = signalled.elapsed();
-        until(signalled, "the old process gone", || is_gone(old)).await;
         Handoff {
             new: self.pid().unwrap(),
             signalled,
-            serving,
-            old_gone: signalled.elapsed(),
+            serving: serving.unwrap(),
+            old_gone: old_gone.unwrap(),
         }
     }
 
@@ -204,12 +206,14 @@ fn on_socket(listener: &std::net::TcpListener) -> Command {
 }
 
 /// Serves `app` to the clients for 7.5 s, stopping it (SIGTERM) twice meanwhile and
-/// starting the next by `start`: the process serving at the end, what the clients saw, and
-/// how long each restart took from the stop to the next process serving.
+/// starting the next by `start`: the process serving at the end and what the clients saw.
+/// Prints how long each restart took (from the stop to the next process serving) and the
+/// longest request during one, headed `what`.
 async fn restarted_twice_under_load(
+    what: &str,
     mut app: TestProcess,
     mut start: impl AsyncFnMut() -> TestProcess,
-) -> (TestProcess, Outcome, Vec<u128>) {
+) -> (TestProcess, Outcome) {
     let load = Load::start(&app, CLIENTS);
     let mut restarts = Vec::new();
     for _ in 0..2 {
@@ -217,10 +221,17 @@ async fn restarted_twice_under_load(
         let restart = Instant::now();
         assert!(app.stop().await.success());
         app = start().await;
-        restarts.push(ms(restart.elapsed()));
+        restarts.push((restart, Instant::now()));
     }
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    (app, load.finish().await, restarts)
+    let outcome = load.finish().await;
+    let took: Vec<_> = restarts.iter().map(|(from, to)| ms(*to - *from)).collect();
+    println!(
+        "{CLIENTS} clients, 2 {what} (stop to next serving: {took:?} ms; longest request during one: {} ms): {}",
+        ms(outcome.longest_during(&restarts)),
+        outcome.summary()
+    );
+    (app, outcome)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -235,11 +246,8 @@ async fn restarts_on_a_socket_that_systemd_holds_fail_no_request() {
         "{}",
         app.log()
     );
-    let (app, outcome, restarts) = restarted_twice_under_load(app, start).await;
-    println!(
-        "{CLIENTS} clients, 2 restarts on a held socket (stop to next serving: {restarts:?} ms): {}",
-        outcome.summary()
-    );
+    let what = "restarts on a held socket";
+    let (app, outcome) = restarted_twice_under_load(what, app, start).await;
     assert!(
         outcome.failed.is_empty() && outcome.connection_errors.is_empty(),
         "{}",
@@ -257,11 +265,8 @@ async fn restarts_by_a_stop_and_a_fresh_start_on_the_same_port_fail_requests() {
     let app = start_serve(&dir, &[]).await;
     let listen = app.address.trim_start_matches("http://").to_owned();
     let start = async || start_serve(&dir, &["--listen", &listen]).await;
-    let (app, outcome, restarts) = restarted_twice_under_load(app, start).await;
-    println!(
-        "{CLIENTS} clients, 2 stop-and-start restarts ({restarts:?} ms): {}",
-        outcome.summary()
-    );
+    let what = "stop-and-start restarts on the same port";
+    let (app, outcome) = restarted_twice_under_load(what, app, start).await;
     assert!(
         !outcome.connection_errors.is_empty(),
         "a restart with no socket kept open failed no request: the test cannot see failures"
