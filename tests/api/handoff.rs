@@ -76,6 +76,12 @@ impl Lineage {
         let old = self.pid().unwrap();
         let signalled = Instant::now();
         signal(old, Signal::SIGHUP);
+        self.succeeded(old, signalled).await
+    }
+
+    /// Returns once a process other than `old`, signalled at `signalled`, serves and `old`
+    /// has exited.
+    async fn succeeded(&self, old: u32, signalled: Instant) -> Handoff {
         let (mut serving, mut old_gone) = (None, None);
         until(signalled, "a new process serving, the old one gone", || {
             let new = self.pid().is_some_and(|pid| pid != old);
@@ -188,6 +194,84 @@ async fn five_handoffs_and_an_upgrade_under_load_fail_no_request_of_kept_alive_c
     );
     assert!(!outcome.acknowledged.is_empty());
     outcome.assert_all_stored(&first).await;
+    lineage.stop().await;
+}
+
+/// `paytree upgrade` on `pid_file`, waiting at most `wait_secs`: whether it succeeded, and
+/// what it printed.
+async fn upgrade(pid_file: &Path, wait_secs: &str) -> (bool, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_paytree"))
+        .args(["upgrade", "--pid-file", pid_file.to_str().unwrap()])
+        .args(["--wait-secs", wait_secs])
+        .output()
+        .await
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), said)
+}
+
+#[tokio::test]
+async fn a_new_process_that_fails_before_it_is_ready_leaves_the_old_one_serving() {
+    let temp = tempfile::TempDir::new().unwrap();
+    let (config, pid_file) = (temp.path().join("paytree.toml"), temp.path().join("pid"));
+    std::fs::write(&config, "header_timeout_ms = 10000\n").unwrap();
+    let flags = [
+        "--config",
+        config.to_str().unwrap(),
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+    ];
+    let app = start_serve(&temp.path().join("data"), &flags).await;
+    let lineage = Lineage { pid_file };
+    until(Instant::now(), "the pid file", || lineage.pid().is_some()).await;
+    let first = lineage.pid().unwrap();
+    let (upgraded, said) = upgrade(&lineage.pid_file, "60").await;
+    assert!(upgraded, "{said}");
+    let second = lineage.pid().unwrap();
+    assert!(
+        said.contains(&format!("paytree {second} serves; {first} drains")),
+        "{said}"
+    );
+    assert_eq!(app.health().await.status(), 200);
+
+    // A config file the next process refuses: it exits before it is ready.
+    std::fs::write(&config, "no_such_setting = 1\n").unwrap();
+    let (upgraded, said) = upgrade(&lineage.pid_file, "3").await;
+    assert!(!upgraded, "{said}");
+    assert!(said.contains("no new process took over"), "{said}");
+    assert_eq!(lineage.pid(), Some(second));
+    assert!(!is_gone(second));
+    assert_eq!(
+        app.health().await.status(),
+        200,
+        "the old process serves on"
+    );
+    assert!(
+        app.log().contains("handoff failed, this process serves on"),
+        "{}",
+        app.log()
+    );
+
+    // A second SIGHUP while a handoff is under way (or the old process stops) is ignored.
+    std::fs::write(&config, "header_timeout_ms = 10000\n").unwrap();
+    signal(second, Signal::SIGHUP);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    signal(second, Signal::SIGHUP);
+    let handoff = lineage.succeeded(second, Instant::now()).await;
+    assert!(app.log().contains("SIGHUP ignored"), "{}", app.log());
+    let successors = app
+        .log()
+        .matches("started a new process to take over")
+        .count();
+    assert_eq!(
+        successors, 3,
+        "one for each handoff asked for, none for the ignored SIGHUP"
+    );
+    assert!(!is_gone(handoff.new));
     lineage.stop().await;
 }
 
