@@ -1,27 +1,36 @@
-//! Start order (TLS files, data dir, secret, store, payment system, actor tree, HTTP) and
-//! shutdown order (readiness off, in-flight requests finish within the grace, the tree drains,
-//! exit). [`build`] and [`App::run`] take the steps apart so tests can serve on a listener of
-//! their own.
+//! Start order (the socket, TLS files, data dir, secret, store, payment system, actor tree,
+//! HTTP) and shutdown order (readiness off, in-flight requests finish within the grace, the
+//! tree drains, exit); [`serve`] also hands over to a new process on SIGHUP. [`build`] and
+//! [`App::run`] take the steps apart so tests can serve on a listener of their own.
+
+mod files;
+mod provider;
+
+pub use provider::{ProviderOptions, provider, run_provider, run_provider_with};
 
 use crate::actors::notifier::WebhookChannel;
 use crate::actors::webhook::Webhook;
 use crate::actors::{Actors, TreeOptions};
-use crate::auth::{Bootstrap, KeyHasher, Keys};
-use crate::config::{Overrides, ProviderSetting, Secret, Settings};
+use crate::auth::{KeyHasher, Keys};
+use crate::config::{Overrides, ProviderSetting, Settings};
 use crate::domain::paymethod::Fingerprinter;
+use crate::handoff::{self, Exe, Handoff, Ready};
 use crate::http::{self, AppState};
+use crate::listen::{Inherited, Origin};
 use crate::provider::{HttpPaymentSystem, PaymentSystem, Simulator};
 use crate::serve::Server;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
+use crate::systemd;
 use crate::telemetry;
 use crate::tls::{ClientTls, ServerTls};
 use anyhow::Context;
-use rand::Rng;
 use std::future::Future;
 use std::io::Write;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 /// The flags of `paytree serve`: the settings, and the switches that exist for tests and
 /// rebuilds only. Tests parse the same flags to start paytree in-process.
@@ -62,23 +71,92 @@ impl ServeArgs {
     }
 }
 
-/// Binds `settings.listen`, builds paytree and runs it until `shutdown` completes, then
-/// drains and returns. Prints "paytree listening on http://ADDR" (https with TLS) once it is
-/// ready.
+/// What `paytree serve` was started with besides its settings: a listening socket handed
+/// over (by systemd or by the paytree it takes over from), and its own binary, for a handoff.
+#[derive(Debug)]
+pub struct Launch {
+    pub inherited: Option<Inherited>,
+    pub exe: Exe,
+}
+
+/// Serves on the socket handed over (else binds `settings.listen`), builds paytree and runs it
+/// until `shutdown` completes or a new process takes over on SIGHUP, then drains and returns.
+/// Prints "paytree listening on http://ADDR" (https with TLS) once it is ready, then writes
+/// the pid file and tells systemd.
 pub async fn serve(
     settings: Settings,
+    launch: Launch,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(settings.listen)
-        .await
-        .with_context(|| format!("binding {}", settings.listen))?;
-    let app = build(settings).await?;
+    let (listener, origin, ready) = listener(&settings, launch.inherited).await?;
+    // Before anything slow: from here on a SIGHUP never ends the process (its default).
+    let refusal = (origin == Some(Origin::Systemd) || systemd::is_notified()).then_some(
+        "paytree runs under systemd: restart it with `systemctl restart paytree`, which fails no request when systemd holds the socket (paytree.socket)",
+    );
+    let socket = listener.as_fd().try_clone_to_owned()?;
+    let mut handoff = Handoff::listen(launch.exe, socket, refusal)?;
+    let pid_file = settings.pid_file.clone();
+    let app = build_with(settings, ready).await?;
     announce(&format!(
         "paytree listening on {}://{}",
         app.scheme(),
         listener.local_addr()?
     ));
-    app.run(listener, shutdown).await
+    if let Some(path) = &pid_file {
+        files::write_private(path, std::process::id().to_string().as_bytes())?;
+    }
+    systemd::notify("READY=1");
+    let stop = async move {
+        let stop = tokio::select! {
+            () = shutdown => {
+                handoff.stop();
+                Stop::Terminate
+            }
+            pid = handoff.taken_over() => Stop::HandedOver(pid),
+        };
+        systemd::notify("STOPPING=1");
+        stop
+    };
+    let stopped = app.run_until(listener, stop).await?;
+    // A process that took over has rewritten it (or will, once it serves).
+    if let (Stop::Terminate, Some(path)) = (stopped, &pid_file)
+        && handoff::read_pid(path).is_ok_and(|pid| pid == std::process::id())
+    {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
+/// The socket handed over, else `settings.listen` bound; who handed it over, and (after a
+/// handoff) where to say this process is ready.
+async fn listener(
+    settings: &Settings,
+    inherited: Option<Inherited>,
+) -> anyhow::Result<(tokio::net::TcpListener, Option<Origin>, Option<Ready>)> {
+    let Some(inherited) = inherited else {
+        let listener = tokio::net::TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("binding {}", settings.listen))?;
+        tracing::info!(addr = %settings.listen, "listening socket bound (--listen)");
+        return Ok((listener, None, None));
+    };
+    let listener = tokio::net::TcpListener::from_std(inherited.listener)?;
+    let from = match inherited.origin {
+        Origin::Systemd => "systemd (socket activation)",
+        Origin::Handoff => "the paytree process this one takes over from",
+    };
+    tracing::info!(addr = %listener.local_addr()?, from, "listening socket handed over; --listen is not used");
+    Ok((listener, Some(inherited.origin), inherited.ready))
+}
+
+/// Why a serving paytree stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// SIGTERM or Ctrl-C: readiness off (for `--shutdown-unready-ms`) before the listener
+    /// closes.
+    Terminate,
+    /// A new process (this id) took over the socket: no more accepting at once.
+    HandedOver(u32),
 }
 
 /// A built paytree, not yet serving: the actor tree is running and the router is ready.
@@ -94,6 +172,12 @@ pub struct App {
 /// Opens the data dir, the secret and the store, starts the payment system's client and the
 /// actor tree, and builds the router. Readiness stays off until [`App::run`].
 pub async fn build(settings: Settings) -> anyhow::Result<App> {
+    build_with(settings, None).await
+}
+
+/// [`build`]; after a handoff, it says `ready` once everything but the store is checked, and
+/// waits for the process handing over to close the store.
+async fn build_with(settings: Settings, handoff: Option<Ready>) -> anyhow::Result<App> {
     // First, so that nothing recorded during start-up is lost.
     let metrics = telemetry::metrics();
     // Before anything is created: TLS files that cannot work are refused at once.
@@ -105,17 +189,23 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
         limits: settings.limits.clone(),
     };
     let client_tls = ClientTls::new(settings.tls.ca_file.as_deref())?;
-    create_data_dir(&settings.data_dir)?;
-    let secret = load_or_create_secret(&settings.data_dir)?;
+    files::create_data_dir(&settings.data_dir)?;
+    let secret = files::load_or_create_secret(&settings.data_dir)?;
     let fingerprinter = Fingerprinter::new(secret);
     // It holds the payment system's tokens: owner-only, like the secret.
     let db_path = settings.data_dir.join("paytree.redb");
-    create_private_file(&db_path)?;
-    let store =
-        Store::open(&db_path).with_context(|| format!("opening store {}", db_path.display()))?;
+    files::create_private_file(&db_path)?;
+    let store_wait = match handoff {
+        Some(ready) => {
+            ready.send();
+            STORE_RELEASE_WAIT
+        }
+        None => Duration::ZERO,
+    };
+    let store = open_store(&db_path, store_wait).await?;
     // The same installation secret, under another label (see `KeyHasher::hash`).
     let hasher = KeyHasher::new(secret);
-    bootstrap_admin_key(&store, &hasher, &settings)?;
+    files::bootstrap_admin_key(&store, &hasher, &settings)?;
     if settings.rebuild_views {
         store.reset_views().context("emptying the mypage views")?;
         tracing::info!("mypage views emptied; the projector folds the event log from the start");
@@ -172,6 +262,40 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     })
 }
 
+/// How long a process that takes over waits for the one handing over to close the store.
+const STORE_RELEASE_WAIT: Duration = Duration::from_secs(60);
+
+/// Opens the store at `path`; while another process has it open (redb's
+/// `DatabaseAlreadyOpen`), tries again for at most `wait`.
+async fn open_store(path: &Path, wait: Duration) -> anyhow::Result<Store> {
+    let started = Instant::now();
+    let mut waiting = false;
+    loop {
+        match Store::open(path) {
+            Err(StoreError::Storage(redb::Error::DatabaseAlreadyOpen)) if !wait.is_zero() => {
+                if started.elapsed() >= wait {
+                    anyhow::bail!(
+                        "the store {} was still open in another process after {} s: the paytree handing over did not exit",
+                        path.display(),
+                        wait.as_secs()
+                    );
+                }
+                if !waiting {
+                    tracing::info!("waiting for the process handing over to close the store");
+                    waiting = true;
+                }
+                tokio::time::sleep(STORE_RETRY).await;
+            }
+            opened => {
+                return opened.with_context(|| format!("opening store {}", path.display()));
+            }
+        }
+    }
+}
+
+/// How often the store is tried again while it is still open elsewhere.
+const STORE_RETRY: Duration = Duration::from_millis(20);
+
 impl App {
     /// The router with every route and middleware, for driving it without a socket.
     pub fn router(&self) -> axum::Router {
@@ -190,86 +314,49 @@ impl App {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let stop = async {
+            shutdown.await;
+            Stop::Terminate
+        };
+        self.run_until(listener, stop).await.map(drop)
+    }
+
+    /// [`App::run`] until `stop` says why; after a handoff the listener closes at once, since
+    /// the new process serves the same socket. Why it stopped.
+    pub async fn run_until(
+        self,
+        listener: tokio::net::TcpListener,
+        stop: impl Future<Output = Stop> + Send + 'static,
+    ) -> anyhow::Result<Stop> {
         let addr = listener.local_addr()?;
         // Before the first await: no request can be accepted while readiness is still off.
         self.accepting.store(true, Ordering::SeqCst);
         tracing::info!(%addr, scheme = self.scheme(), data_dir = %self.data_dir.display(), provider = ?self.provider, "paytree started");
         let draining = self.accepting.clone();
         let unready = self.server.limits.unready_before_stop;
+        let (stopped, why) = tokio::sync::oneshot::channel();
         let shutdown = async move {
-            shutdown.await;
+            let stop = stop.await;
             draining.store(false, Ordering::SeqCst);
-            if !unready.is_zero() {
-                let ms = unready.as_millis() as u64;
-                tracing::info!(ms, "shutting down: readiness off, still accepting");
-                tokio::time::sleep(unready).await;
+            match stop {
+                Stop::Terminate if !unready.is_zero() => {
+                    let ms = unready.as_millis() as u64;
+                    tracing::info!(ms, "shutting down: readiness off, still accepting");
+                    tokio::time::sleep(unready).await;
+                }
+                Stop::Terminate => {}
+                Stop::HandedOver(pid) => {
+                    tracing::info!(pid, "handing over: the new process takes the socket");
+                }
             }
             tracing::info!("shutting down: finishing in-flight requests");
+            let _ = stopped.send(stop);
         };
         self.server.serve(listener, self.router, shutdown).await;
         self.actors.shutdown().await;
         tracing::info!("paytree stopped");
-        Ok(())
+        Ok(why.await.unwrap_or(Stop::Terminate))
     }
-}
-
-/// How `paytree provider` serves besides its faults: HTTPS, and the key it asks for.
-#[derive(Debug, Clone, Default)]
-pub struct ProviderOptions {
-    /// Calls without `Authorization: Bearer <key>` are refused with 401.
-    pub api_key: Option<Secret>,
-    pub tls: Option<ServerTls>,
-}
-
-impl ProviderOptions {
-    /// The server these options make: HTTPS or HTTP, with the default limits.
-    pub fn server(&self) -> Server {
-        Server {
-            tls: self.tls.clone(),
-            ..Server::default()
-        }
-    }
-}
-
-/// Binds `listen` and runs the simulated payment system alone until `shutdown` completes.
-pub async fn provider(
-    listen: std::net::SocketAddr,
-    sim: Simulator,
-    options: ProviderOptions,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("binding {listen}"))?;
-    announce(&format!(
-        "paytree provider listening on {}://{}",
-        options.server().scheme(),
-        listener.local_addr()?
-    ));
-    run_provider_with(listener, Arc::new(sim), options, shutdown).await
-}
-
-/// Serves the simulated payment system over plain HTTP, without a key, on `listener` until
-/// `shutdown` completes and every open connection has closed (or the grace is over).
-pub async fn run_provider(
-    listener: tokio::net::TcpListener,
-    sim: Arc<Simulator>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    run_provider_with(listener, sim, ProviderOptions::default(), shutdown).await
-}
-
-/// [`run_provider`] with HTTPS and a key, as `options` say.
-pub async fn run_provider_with(
-    listener: tokio::net::TcpListener,
-    sim: Arc<Simulator>,
-    options: ProviderOptions,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let server = options.server();
-    let router = crate::provider::server::router(sim, options.api_key);
-    server.serve(listener, router, shutdown).await;
-    Ok(())
 }
 
 /// One line on stdout with the address, for people and for tests that bind port 0.
@@ -277,101 +364,6 @@ fn announce(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
-}
-
-/// The data dir, created owner-only (0700) if missing; an existing one is left as it is.
-fn create_data_dir(dir: &Path) -> anyhow::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(dir)
-        .with_context(|| format!("creating data dir {}", dir.display()))
-}
-
-/// Opens options that create a new file readable and writable by its owner only (0600).
-fn new_private_file() -> std::fs::OpenOptions {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options
-}
-
-/// Creates `path` empty and owner-only if it does not exist yet; warns if an existing one is
-/// open to others (it is left as it is: its owner may have meant it).
-fn create_private_file(path: &Path) -> anyhow::Result<()> {
-    match new_private_file().open(path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            #[cfg(unix)]
-            if let Ok(meta) = std::fs::metadata(path) {
-                let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions());
-                if mode & 0o077 != 0 {
-                    tracing::warn!(path = %path.display(), mode = format!("{:o}", mode & 0o777), "the store is open to other users although it holds the payment system's tokens: chmod 600 it");
-                }
-            }
-            Ok(())
-        }
-        Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
-    }
-}
-
-/// This installation's secret for number fingerprints: 32 random bytes in `secret.key`,
-/// kept beside the store and never inside it.
-fn load_or_create_secret(dir: &Path) -> anyhow::Result<[u8; 32]> {
-    let path = dir.join("secret.key");
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        let bytes = hex::decode(text.trim()).context("secret.key is not hex")?;
-        return bytes
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("secret.key must hold 32 bytes"));
-    }
-    let key: [u8; 32] = rand::rng().random();
-    let mut file = new_private_file()
-        .open(&path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(hex::encode(key).as_bytes())?;
-    file.sync_all()?;
-    Ok(key)
-}
-
-/// Makes sure an admin key exists (see [`crate::auth::bootstrap`]); a new one is written to
-/// `<data-dir>/admin.key` (mode 0600), and the log names the file, never the key.
-fn bootstrap_admin_key(
-    store: &Store,
-    hasher: &KeyHasher,
-    settings: &Settings,
-) -> anyhow::Result<()> {
-    let given = settings.access.admin_key.as_ref();
-    match crate::auth::bootstrap(store, hasher, given).context("making the admin key")? {
-        Bootstrap::Existing => {}
-        Bootstrap::FromEnvironment => {
-            tracing::info!("PAYTREE_ADMIN_KEY is stored as an admin key");
-        }
-        Bootstrap::Made(key) => {
-            let path = settings.data_dir.join("admin.key");
-            write_private(&path, key.expose().as_bytes())?;
-            tracing::info!(file = %path.display(), "made an admin key; it is in this file (mode 0600)");
-        }
-    }
-    Ok(())
-}
-
-/// Writes `bytes` to `path` readable by its owner only, replacing any file there at once
-/// (written beside it, synced, then renamed).
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let temp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&temp);
-    let mut file = new_private_file()
-        .open(&temp)
-        .with_context(|| format!("creating {}", temp.display()))?;
-    file.write_all(bytes)?;
-    file.write_all(b"\n")?;
-    file.sync_all()?;
-    std::fs::rename(&temp, path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -89,10 +89,12 @@ overrides! {
     body_timeout_ms: u64 = "PAYTREE_BODY_TIMEOUT_MS";
     /// Most client connections open at once; further ones wait in the listen backlog, unaccepted, until one closes [default: 1024].
     max_connections: usize = "PAYTREE_MAX_CONNECTIONS";
-    /// Milliseconds that in-flight requests get to finish after SIGTERM; then the remaining connections are closed and the tree drains [default: 10000].
+    /// Milliseconds that in-flight requests get to finish after SIGTERM (or a handoff); then those that have not started are answered 503, the remaining connections are closed and the tree drains [default: 10000].
     shutdown_grace_ms: u64 = "PAYTREE_SHUTDOWN_GRACE_MS";
     /// Milliseconds paytree goes on accepting after SIGTERM with /readyz answering 503, so that a load balancer or probe stops sending before the listener closes [default: 0].
     shutdown_unready_ms: u64 = "PAYTREE_SHUTDOWN_UNREADY_MS";
+    /// A file that holds paytree's process id once it serves (for `kill -HUP`: a new process takes over the socket); a process that takes over rewrites it [default: none].
+    pid_file: PathBuf = "PAYTREE_PID_FILE";
 }
 
 const DEFAULT_RETRIES: &str = "1s,2s,4s,8s,16s,30s,1m,2m,5m,10m,30m,1h";
@@ -133,6 +135,8 @@ impl std::fmt::Debug for Secret {
 pub struct Settings {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
+    /// Written with the process id once serving.
+    pub pid_file: Option<PathBuf>,
     pub provider: ProviderSetting,
     /// Sent to the payment system as a bearer token.
     pub provider_key: Option<Secret>,
@@ -361,6 +365,7 @@ impl Settings {
                 .listen
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             data_dir: o.data_dir.unwrap_or_else(|| PathBuf::from("./data")),
+            pid_file: o.pid_file,
             provider,
             breaker,
             max_payment_calls: o.max_payment_calls.unwrap_or(64).max(1),

@@ -13,8 +13,12 @@
 //!   the HTTP layer's only way in.
 //! - [`auth`]: API keys and roles, the keys' registry, rate limits and the audit log.
 //! - [`http`]: axum routes, problem responses, OpenAPI and `/metrics`.
-//! - [`serve`] and [`tls`]: the HTTP(S) server with its limits on slow clients, and the
-//!   certificates and roots of both sides.
+//! - [`serve`] and [`tls`]: the HTTP(S) server with its limits on slow clients and its drain
+//!   (with [`fate`], which decides whether a request in flight at the deadline may be answered
+//!   503), and the certificates and roots of both sides.
+//! - [`listen`], [`handoff`] and [`systemd`]: where the listening socket comes from (systemd's
+//!   socket activation, the process handing over on SIGHUP, or a bind), the handoff itself,
+//!   and what systemd is told. These are Unix only.
 //! - [`config`] and [`app`]: settings, start and shutdown order; [`app::build`] and
 //!   [`app::App::run`] serve on any listener, which is how tests run paytree in-process.
 
@@ -23,9 +27,13 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod domain;
+pub mod fate;
+pub mod handoff;
 pub mod http;
+pub mod listen;
 pub mod provider;
 pub mod serve;
 pub mod store;
+pub mod systemd;
 pub mod telemetry;
 pub mod tls;

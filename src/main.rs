@@ -1,7 +1,9 @@
-//! The `paytree` command: `serve` runs the service, `provider` the simulated payment system.
+//! The `paytree` command: `serve` runs the service, `upgrade` makes a serving paytree hand
+//! over to a new process, `provider` runs the simulated payment system.
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
-use paytree::app::{ProviderOptions, ServeArgs};
+use paytree::app::{Launch, ProviderOptions, ServeArgs};
 use paytree::config::Secret;
 use paytree::provider::{Faults, Simulator};
 use paytree::tls::ServerTls;
@@ -23,6 +25,16 @@ struct Cli {
 enum Command {
     /// Run the service (defaults: 127.0.0.1:8080, ./data, the embedded payment system).
     Serve(ServeArgs),
+    /// Make the paytree in a pid file hand over to a new process of its binary (SIGHUP), and
+    /// wait until that one serves.
+    Upgrade {
+        /// The `--pid-file` of the paytree to upgrade.
+        #[arg(long, env = "PAYTREE_PID_FILE")]
+        pid_file: PathBuf,
+        /// How long to wait for the new process to serve, in seconds.
+        #[arg(long, default_value_t = 120)]
+        wait_secs: u64,
+    },
     /// Run the simulated payment system alone over HTTP.
     Provider {
         #[arg(
@@ -52,12 +64,28 @@ enum Command {
     },
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let _log = paytree::telemetry::init_logging();
+fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => {
-            paytree::app::serve(args.settings()?, paytree::app::shutdown_signal()).await
+            // Before any thread starts (the runtime's, the log's): taking a socket handed
+            // over changes the environment.
+            let launch = Launch {
+                inherited: paytree::listen::take_inherited()?,
+                exe: paytree::handoff::Exe::this()?,
+            };
+            in_runtime(async {
+                let settings = args.settings()?;
+                paytree::app::serve(settings, launch, paytree::app::shutdown_signal()).await
+            })
+        }
+        Command::Upgrade {
+            pid_file,
+            wait_secs,
+        } => {
+            let wait = std::time::Duration::from_secs(wait_secs);
+            let (old, new) = paytree::handoff::upgrade(&pid_file, wait)?;
+            println!("paytree {new} serves; {old} drains its connections and exits");
+            Ok(())
         }
         Command::Provider {
             listen,
@@ -84,7 +112,18 @@ async fn main() -> anyhow::Result<()> {
             };
             let options = ProviderOptions { api_key, tls };
             let sim = Simulator::new(faults);
-            paytree::app::provider(listen, sim, options, paytree::app::shutdown_signal()).await
+            let shutdown = paytree::app::shutdown_signal();
+            in_runtime(paytree::app::provider(listen, sim, options, shutdown))
         }
     }
+}
+
+/// Runs `work` on a multi-threaded runtime, with the log written.
+fn in_runtime(work: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    let _log = paytree::telemetry::init_logging();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?
+        .block_on(work)
 }

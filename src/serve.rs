@@ -7,34 +7,43 @@
 //!   (an idle keep-alive connection is closed after it too);
 //! - a request body must arrive within [`Limits::body_timeout`] of its head, else 408
 //!   ([`body_deadline`], a layer of the router) and the connection is closed;
-//! - after the shutdown signal, connections get [`Limits::shutdown_grace`] to finish their
-//!   requests; then they are dropped.
+//! - after the shutdown signal the listener closes and the connections drain (see `drain.rs`:
+//!   `Connection: close`, idle ones closed after a short grace); when
+//!   [`Limits::shutdown_grace`] is over, requests still in flight are answered 503 unless
+//!   their command has started, and the rest of the connections are dropped.
 //!
 //! Every request carries the client's address as `ConnectInfo<SocketAddr>`.
 
-use crate::http::problem::Problem;
+mod body;
+mod drain;
+
 use crate::tls::ServerTls;
-use axum::body::{Body, Bytes, HttpBody};
-use axum::extract::{ConnectInfo, Request};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use hyper::body::{Frame, Incoming, SizeHint};
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use body::BodyDeadline;
+pub use body::body_deadline;
+use drain::{Drain, Phase};
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
-use tokio::time::{Instant, Sleep};
+use tokio::time::{Instant, timeout};
 use tower::ServiceExt;
+
+/// After the deadline, how long requests whose command or write had started are waited for:
+/// longer than the kernel lets a started command run with the default timeouts (two payment
+/// calls and three store writes, 36 s), so that they get their own answer.
+const STARTED_WAIT: Duration = Duration::from_secs(60);
+
+/// After the last answer, how long connections get to send it before they are dropped.
+const LAST_WRITES: Duration = Duration::from_secs(1);
 
 /// How long clients may take, and how many may be connected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,9 +82,9 @@ impl Server {
         if self.tls.is_some() { "https" } else { "http" }
     }
 
-    /// Serves `router` on `listener` until `shutdown` completes; then stops accepting, lets
-    /// open connections finish their requests for at most the shutdown grace, drops those
-    /// still open, and returns.
+    /// Serves `router` on `listener` until `shutdown` completes; then stops accepting, drains
+    /// the open connections for at most the shutdown grace, answers what is still in flight
+    /// (503 unless it has started), drops the connections still open, and returns.
     pub async fn serve(
         &self,
         listener: TcpListener,
@@ -83,7 +92,7 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send,
     ) {
         let permits = Arc::new(Semaphore::new(self.limits.max_connections));
-        let graceful = GracefulShutdown::new();
+        let drain = Drain::new();
         let mut connections = JoinSet::new();
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(TokioTimer::new())
@@ -101,7 +110,7 @@ impl Server {
                         router: router.clone(),
                         peer,
                         body_timeout: limits.body_timeout,
-                        watcher: graceful.watcher(),
+                        drain: drain.clone(),
                         _permit: permit,
                     };
                     let tls = self.tls.clone();
@@ -111,20 +120,39 @@ impl Server {
             }
         }
         drop(listener);
-        let drained = tokio::time::timeout(limits.shutdown_grace, async {
-            graceful.shutdown().await;
-            while connections.join_next().await.is_some() {}
-        })
-        .await;
-        if drained.is_err() {
-            tracing::warn!(
-                open = connections.len(),
-                grace_ms = limits.shutdown_grace.as_millis() as u64,
-                "shutdown grace over: dropping the connections still open"
-            );
-            connections.shutdown().await;
-        }
+        drain.enter(Phase::Draining);
+        self.finish(connections, drain).await;
     }
+
+    /// Waits for the connections to close within the shutdown grace; after it, answers the
+    /// requests still in flight and drops what is left.
+    async fn finish(&self, mut connections: JoinSet<()>, drain: Drain) {
+        let grace = self.limits.shutdown_grace;
+        if timeout(grace, join_all(&mut connections)).await.is_ok() {
+            return;
+        }
+        tracing::warn!(
+            open = connections.len(),
+            grace_ms = grace.as_millis() as u64,
+            "shutdown grace over: requests in flight are answered 503 unless their command has started; the connections still open then are dropped"
+        );
+        drain.enter(Phase::Deadline);
+        if timeout(STARTED_WAIT, drain.requests_answered())
+            .await
+            .is_err()
+        {
+            tracing::error!(
+                wait_s = STARTED_WAIT.as_secs(),
+                "requests whose command had started are still unanswered: dropping them"
+            );
+        }
+        let _ = timeout(LAST_WRITES, join_all(&mut connections)).await;
+        connections.shutdown().await;
+    }
+}
+
+async fn join_all(connections: &mut JoinSet<()>) {
+    while connections.join_next().await.is_some() {}
 }
 
 /// The next connection, once fewer than the most are open. Cancel-safe.
@@ -165,7 +193,7 @@ struct Connection {
     router: axum::Router,
     peer: SocketAddr,
     body_timeout: Duration,
-    watcher: Watcher,
+    drain: Drain,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -192,9 +220,10 @@ impl Connection {
             router,
             peer,
             body_timeout,
-            watcher,
+            drain,
             _permit,
         } = self;
+        let answers = drain.clone();
         let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
             let mut request = request.map(Body::new);
             request.extensions_mut().insert(ConnectInfo(peer));
@@ -202,92 +231,25 @@ impl Connection {
                 at: Instant::now() + body_timeout,
                 after: body_timeout,
             });
-            router.clone().oneshot(request)
+            let work = router.clone().oneshot(request);
+            let answers = answers.clone();
+            async move {
+                let work = async { work.await.unwrap_or_else(|never| match never {}) };
+                Ok::<_, Infallible>(answers.answer(work).await)
+            }
         });
         let connection = http.serve_connection(TokioIo::new(io), service);
-        if let Err(e) = watcher.watch(connection).await {
+        tokio::pin!(connection);
+        let ended = tokio::select! {
+            ended = connection.as_mut() => ended,
+            () = drain.time_to_close() => {
+                // Closes it now if idle, else after the answer in progress.
+                connection.as_mut().graceful_shutdown();
+                connection.await
+            }
+        };
+        if let Err(e) = ended {
             tracing::debug!(%peer, error = %e, "connection ended with an error");
         }
-    }
-}
-
-/// When the body of a request must have arrived: set as the request's head is read.
-#[derive(Debug, Clone, Copy)]
-struct BodyDeadline {
-    at: Instant,
-    after: Duration,
-}
-
-/// Router layer: a request body that has not arrived by its deadline fails to read, and the
-/// request is answered 408 (a problem) with `Connection: close`, whatever the handler made
-/// of the failed read. Requests without a deadline (not from [`Server::serve`]) pass as is.
-pub async fn body_deadline(request: Request, next: Next) -> Response {
-    let deadline = request.extensions().get::<BodyDeadline>().copied();
-    let Some(deadline) = deadline.filter(|_| !request.body().is_end_stream()) else {
-        return next.run(request).await;
-    };
-    let expired = Arc::new(AtomicBool::new(false));
-    let timed = expired.clone();
-    let request = request.map(|inner| {
-        Body::new(TimedBody {
-            inner,
-            sleep: Box::pin(tokio::time::sleep_until(deadline.at)),
-            expired: timed,
-        })
-    });
-    let response = next.run(request).await;
-    if !expired.load(Ordering::SeqCst) {
-        return response;
-    }
-    let detail = format!(
-        "The request body did not arrive within {} ms of its head.",
-        deadline.after.as_millis()
-    );
-    let title = "Request body timeout";
-    let mut response = Problem::new(
-        StatusCode::REQUEST_TIMEOUT,
-        "request-timeout",
-        title,
-        detail,
-    )
-    .into_response();
-    response
-        .headers_mut()
-        .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    response
-}
-
-/// A request body that fails once its deadline has passed.
-struct TimedBody {
-    inner: Body,
-    sleep: Pin<Box<Sleep>>,
-    expired: Arc<AtomicBool>,
-}
-
-impl HttpBody for TimedBody {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        let this = self.get_mut();
-        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
-            return Poll::Ready(frame);
-        }
-        if this.sleep.as_mut().poll(cx).is_ready() {
-            this.expired.store(true, Ordering::SeqCst);
-            return Poll::Ready(Some(Err(axum::Error::new("the request body timed out"))));
-        }
-        Poll::Pending
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
     }
 }

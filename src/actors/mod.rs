@@ -229,7 +229,26 @@ impl<T> Answer<T> {
 }
 
 /// Calls `actor` and waits at most `wait`; no answer (timeout, actor gone) is `Unavailable`.
+/// From a request's task, the request passes its point of no return first (what the actor
+/// does may outlive the request), and one abandoned at the shutdown deadline is `Unavailable`.
 pub(crate) async fn ask<M, T>(
+    actor: &ActorRef<M>,
+    build: impl FnOnce(RpcReplyPort<T>) -> M,
+    wait: Duration,
+) -> Result<T, Refusal>
+where
+    M: ractor::Message,
+    T: Send + 'static,
+{
+    if !crate::fate::Fate::proceed_current() {
+        return Err(Refusal::Unavailable);
+    }
+    call(actor, build, wait).await
+}
+
+/// [`ask`] without passing the request's point of no return, for a message that carries the
+/// request's [`crate::fate::Fate`] to where it is decided.
+pub(crate) async fn call<M, T>(
     actor: &ActorRef<M>,
     build: impl FnOnce(RpcReplyPort<T>) -> M,
     wait: Duration,

@@ -1,6 +1,6 @@
 //! The test hook that makes an actor fail as a bug would (served only with test hooks on).
 
-use super::kernel::RouterMessage;
+use super::kernel::{RouterMessage, Start};
 use super::notifier::NotifierMessage;
 use super::paymethod::PaymethodCommand;
 use super::projector::ProjectorMessage;
@@ -27,7 +27,7 @@ impl Actors {
                 .send_message(RouterMessage::Route(
                     id,
                     PaymethodCommand::Panic,
-                    (tokio::time::Instant::now() + Duration::from_secs(60)).into(),
+                    Start::by(tokio::time::Instant::now() + Duration::from_secs(60)),
                 ))
                 .is_ok(),
             PanicTarget::Notifier => self

@@ -14,6 +14,8 @@ mod change;
 mod crash;
 mod dashboard;
 mod disk;
+mod drain;
+mod handoff;
 mod idempotency;
 mod list;
 mod messages;

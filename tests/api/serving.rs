@@ -1,82 +1,15 @@
 //! The server's bounds on slow and numerous clients, driven with raw TCP connections (no
 //! HTTP client would misbehave on purpose): a stalled request head or body, connections past
-//! the most, a stalled client at SIGTERM; and the client's address on every request.
+//! the most; and the client's address on every request. What happens at SIGTERM is in
+//! `drain.rs`.
 
 use crate::helpers::*;
 use axum::extract::{ConnectInfo, Request};
 use paytree::serve::Server;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-/// Far more than any bound under test takes, so that only a missing bound fails a test.
-const GENEROUS: Duration = Duration::from_secs(10);
-
-async fn connect(app: &TestApp) -> TcpStream {
-    let addr = app.address.split("://").nth(1).unwrap();
-    TcpStream::connect(addr).await.unwrap()
-}
-
-/// Everything the server sends until it closes the connection, and how long that took;
-/// panics if it keeps it open past `GENEROUS`.
-async fn read_until_closed(stream: &mut (impl AsyncRead + Unpin)) -> (String, Duration) {
-    let started = Instant::now();
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match tokio::time::timeout(GENEROUS, stream.read(&mut buf)).await {
-            Err(_) => panic!(
-                "still open after {GENEROUS:?}; got {:?}",
-                String::from_utf8_lossy(&seen)
-            ),
-            Ok(Ok(0)) | Ok(Err(_)) => break,
-            Ok(Ok(n)) => seen.extend_from_slice(&buf[..n]),
-        }
-    }
-    (
-        String::from_utf8_lossy(&seen).into_owned(),
-        started.elapsed(),
-    )
-}
-
-/// One response on a kept-alive connection: reads until the body's `Content-Length` is in.
-async fn read_response(stream: &mut TcpStream) -> String {
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let text = String::from_utf8_lossy(&seen).into_owned();
-        if let Some((head, body)) = text.split_once("\r\n\r\n") {
-            let length = head
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length: ")
-                        .map(str::to_owned)
-                })
-                .map_or(0, |v| v.trim().parse::<usize>().unwrap());
-            if body.len() >= length {
-                return text;
-            }
-        }
-        let n = stream.read(&mut buf).await.unwrap();
-        assert!(n > 0, "closed before a whole response: {text:?}");
-        seen.extend_from_slice(&buf[..n]);
-    }
-}
-
-const HEALTHZ: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: paytree\r\n\r\n";
-
-/// The head of a registration that promises 100 bytes of body, and the first few of them.
-/// A request head with the admin key and a body that stops after its first bytes.
-fn stalled_body(app: &TestApp) -> Vec<u8> {
-    let key = app.key.as_deref().unwrap();
-    format!(
-        "POST /paymethods HTTP/1.1\r\nHost: paytree\r\nAuthorization: Bearer {key}\r\n\
-         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"customerId\":"
-    )
-    .into_bytes()
-}
 
 #[tokio::test]
 async fn a_client_that_stalls_in_its_request_head_is_disconnected_after_the_header_timeout() {
@@ -169,41 +102,6 @@ async fn connections_past_the_most_wait_unaccepted_until_one_closes() {
             .await
             .starts_with("HTTP/1.1 200 ")
     );
-}
-
-#[tokio::test]
-async fn a_sigtermed_server_with_stalled_clients_exits_within_the_shutdown_grace() {
-    // Without the grace, the stalled body would hold the server for its minute-long timeout,
-    // past the 30 s `stop` waits.
-    let mut app = spawn_process_with(&[
-        "--shutdown-grace-ms",
-        "500",
-        "--header-timeout-ms",
-        "60000",
-        "--body-timeout-ms",
-        "60000",
-    ])
-    .await;
-    let mut in_body = connect(&app).await;
-    in_body.write_all(&stalled_body(&app)).await.unwrap();
-    let mut in_head = connect(&app).await;
-    in_head
-        .write_all(b"GET /healthz HTTP/1.1\r\n")
-        .await
-        .unwrap();
-    // The server has read what they sent (and is waiting for the rest) once this is served.
-    assert_eq!(app.health().await.status(), 200);
-    let started = Instant::now();
-    let status = app.stop().await;
-    let took = started.elapsed();
-    assert!(status.success(), "{status:?}");
-    assert!(took < GENEROUS, "took {took:?}");
-    assert!(app.log().contains("shutdown grace over"), "{}", app.log());
-    // Both were dropped, not served.
-    for stream in [&mut in_body, &mut in_head] {
-        let (answer, _) = read_until_closed(stream).await;
-        assert!(!answer.contains("HTTP/1.1 2"), "{answer}");
-    }
 }
 
 /// What the per-client limits of the API read: the address of the client on every request.

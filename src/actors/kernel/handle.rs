@@ -2,9 +2,10 @@
 //! its router, with a deadline to start and a wait long enough for a started command to end.
 
 use super::aggregate::{Aggregate, CommandResult};
+use super::host::Start;
 use super::router::RouterMessage;
 use super::slot::Slot;
-use crate::actors::ask;
+use crate::actors::{ask, call};
 use ractor::RpcReplyPort;
 use std::time::Duration;
 
@@ -54,21 +55,23 @@ impl<A: Aggregate> Aggregates<A> {
     }
 
     /// Sends a command to aggregate `id` (a new one for `None`) and waits for its answer. A
-    /// command still queued when its start-by time passes is refused without running, and
-    /// one that started is waited for until it ends: a caller told "unavailable" was never
-    /// charged or changed by the command it sent.
+    /// command still queued when its start-by time passes (or its request is abandoned at the
+    /// server's shutdown deadline) is refused without running, and one that started is
+    /// waited for until it ends: a caller told "unavailable" was never charged or changed by
+    /// the command it sent.
     pub async fn command<T: Send + 'static>(
         &self,
         id: Option<A::Id>,
         build: impl FnOnce(RpcReplyPort<CommandResult<A, T>>) -> A::Command,
     ) -> CommandResult<A, T> {
         let router = self.router.get()?;
-        let start_by = tokio::time::Instant::now() + self.queue_wait;
+        let start = Start::by(tokio::time::Instant::now() + self.queue_wait);
         let message = |r| match id {
-            Some(id) => RouterMessage::Route(id, build(r), start_by.into()),
-            None => RouterMessage::Create(build(r), start_by.into()),
+            Some(id) => RouterMessage::Route(id, build(r), start),
+            None => RouterMessage::Create(build(r), start),
         };
-        ask(&router, message, self.command_wait).await?
+        // Not `ask`: the request passes its point of no return when the command starts.
+        call(&router, message, self.command_wait).await?
     }
 
     /// Lets a quarantined aggregate try again; false if it was not quarantined.

@@ -6,6 +6,7 @@
 
 use super::aggregate::{Aggregate, Command, Handled, LoadError, Refusal};
 use super::mailbox::Queued;
+use crate::fate::Fate;
 use crate::telemetry::names;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::marker::PhantomData;
@@ -45,29 +46,39 @@ pub struct HostState<A: Aggregate> {
     idle_timer_armed: bool,
 }
 
-/// What travels with a command: when it must start by, and the span it was sent from (an
-/// HTTP request's, with its id), which its log lines are then written under. ractor boxes
-/// each message, so this costs the mailbox nothing while the command is not in flight.
+/// When a command may start: not after `by`, and not once the request that sent it (if a
+/// request did) was abandoned at the server's shutdown deadline.
 #[derive(Debug, Clone)]
-pub struct Envelope {
-    pub start_by: Instant,
+pub struct Start {
+    pub by: Instant,
+    pub request: Option<Fate>,
+    /// The span the command was sent from (an HTTP request's, with its id): the host runs
+    /// it under that span, so the lines it writes carry the request's id. ractor boxes each
+    /// message, so this costs the mailbox nothing while no command is in flight.
     pub span: tracing::Span,
 }
 
-impl From<Instant> for Envelope {
-    /// Sent from the current span.
-    fn from(start_by: Instant) -> Self {
+impl Start {
+    /// Start by `by`, for the request the current task serves (if any).
+    pub fn by(by: Instant) -> Self {
         Self {
-            start_by,
+            by,
+            request: Fate::current(),
             span: tracing::Span::current(),
         }
+    }
+
+    /// Passes the request's point of no return: false if it was abandoned.
+    fn proceed(&self) -> bool {
+        self.request.as_ref().is_none_or(Fate::proceed)
     }
 }
 
 pub enum HostMessage<A: Aggregate> {
-    /// Run a command, unless its caller is gone or `start_by` has passed (then it is refused
-    /// as `Unavailable`: the caller would give up before it could finish).
-    Run(A::Command, Envelope),
+    /// Run a command, unless its caller is gone, its start-by time has passed or its request
+    /// was abandoned (then it is refused as `Unavailable`: the caller would give up before it
+    /// could finish, or has been told it failed).
+    Run(A::Command, Start),
     /// Stop if idle since the last command (sent by the host's own timer). Handled between
     /// commands, so an aggregate is never passivated in the middle of one.
     Passivate,
@@ -112,11 +123,11 @@ impl<A: Aggregate> Actor for AggregateHost<A> {
         state: &mut HostState<A>,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            HostMessage::Run(command, envelope) => {
+            HostMessage::Run(command, start) => {
                 state.queued.take();
                 state.last_active = Instant::now();
-                let Envelope { start_by, span } = envelope;
-                state.run(command, start_by).instrument(span).await?;
+                let span = start.span.clone();
+                state.run(command, start).instrument(span).await?;
             }
             HostMessage::Passivate => {
                 state.idle_timer_armed = false;
@@ -165,16 +176,12 @@ impl<A: Aggregate> HostState<A> {
 
     /// Runs one command. An `Err` fails the actor (counted toward quarantine): the state
     /// could not be loaded or may be corrupt.
-    async fn run(
-        &mut self,
-        command: A::Command,
-        start_by: Instant,
-    ) -> Result<(), ActorProcessingErr> {
+    async fn run(&mut self, command: A::Command, start: Start) -> Result<(), ActorProcessingErr> {
         if command.caller_gone() {
             abandoned::<A>("caller_gone");
             return Ok(());
         }
-        if Instant::now() > start_by {
+        if Instant::now() > start.by {
             abandoned::<A>("too_late");
             command.refuse(Refusal::Unavailable);
             return Ok(());
@@ -193,7 +200,7 @@ impl<A: Aggregate> HostState<A> {
                         let loaded = empty.insert(loaded);
                         // The load is not in the caller's budget: past the start-by time
                         // now, the command could outlast its caller's wait.
-                        if Instant::now() > start_by {
+                        if Instant::now() > start.by {
                             abandoned::<A>("too_late");
                             command.refuse(Refusal::Unavailable);
                             return Ok(());
@@ -212,6 +219,12 @@ impl<A: Aggregate> HostState<A> {
                 }
             }
         };
+        // The last check before the command runs: from here on its request waits for it.
+        if !start.proceed() {
+            abandoned::<A>("caller_gone");
+            command.refuse(Refusal::Unavailable);
+            return Ok(());
+        }
         // Each command's future is boxed for the time it runs: inline, the largest command
         // future would size the processing loop that every live aggregate keeps allocated.
         match Box::pin(aggregate.handle(command, &self.services)).await {

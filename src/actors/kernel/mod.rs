@@ -19,6 +19,7 @@ pub use aggregate::{
     read_state,
 };
 pub use handle::Aggregates;
+pub use host::Start;
 pub use router::{RouterActor, RouterArgs, RouterMessage};
 pub use slot::Slot;
 pub use supervisor::{ChildSpec, RootActor, RootArgs, RootMessage, StopBy};

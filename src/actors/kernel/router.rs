@@ -13,7 +13,7 @@
 //! - each aggregate's mailbox holds at most `mailbox` commands; past that, `Busy`.
 
 use super::aggregate::{Aggregate, AggregateId, Command as _, Refusal};
-use super::host::{AggregateHost, Envelope, HostArgs, HostMessage};
+use super::host::{AggregateHost, HostArgs, HostMessage, Start};
 use super::ids::{ID_BLOCK, IdBlocks};
 use super::mailbox::Queued;
 use super::writer::Writer;
@@ -66,7 +66,7 @@ pub struct RouterState<A: Aggregate> {
     quarantined: HashSet<A::Id>,
     id_blocks: IdBlocks,
     /// Creations waiting for a reserved id, first come first.
-    creating: VecDeque<(A::Command, Envelope)>,
+    creating: VecDeque<(A::Command, Start)>,
     services: Arc<A::Services>,
     writer: Writer,
     limits: AggregateLimits,
@@ -74,11 +74,11 @@ pub struct RouterState<A: Aggregate> {
 }
 
 pub enum RouterMessage<A: Aggregate> {
-    /// Allocate an id and run the command on a new aggregate under it; `start_by` as in
+    /// Allocate an id and run the command on a new aggregate under it; [`Start`] as in
     /// [`HostMessage::Run`].
-    Create(A::Command, Envelope),
+    Create(A::Command, Start),
     /// Run a command on an aggregate, starting its host if it is not live.
-    Route(A::Id, A::Command, Envelope),
+    Route(A::Id, A::Command, Start),
     /// Lift an aggregate's quarantine; the reply says whether it was quarantined.
     Release(A::Id, RpcReplyPort<bool>),
     /// A reservation of ids ended (sent by the router's own task): the first id of the block,
@@ -120,8 +120,8 @@ impl<A: Aggregate> Actor for RouterActor<A> {
         state: &mut RouterState<A>,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            RouterMessage::Create(command, envelope) => {
-                state.creating.push_back((command, envelope));
+            RouterMessage::Create(command, start) => {
+                state.creating.push_back((command, start));
                 state.create_waiting(&myself).await;
             }
             RouterMessage::Reserved(first) => {
@@ -133,9 +133,9 @@ impl<A: Aggregate> Actor for RouterActor<A> {
                 }
                 state.create_waiting(&myself).await;
             }
-            RouterMessage::Route(id, command, envelope) => {
+            RouterMessage::Route(id, command, start) => {
                 state
-                    .route(&myself, id, HostMessage::Run(command, envelope))
+                    .route(&myself, id, HostMessage::Run(command, start))
                     .await
             }
             RouterMessage::Release(id, reply) => {
@@ -180,9 +180,9 @@ impl<A: Aggregate> RouterState<A> {
             let Some(id) = self.id_blocks.take() else {
                 break;
             };
-            if let Some((command, envelope)) = self.creating.pop_front() {
+            if let Some((command, start)) = self.creating.pop_front() {
                 let id = A::Id::from_sequence(id);
-                self.deliver(myself, id, HostMessage::Run(command, envelope), true)
+                self.deliver(myself, id, HostMessage::Run(command, start), true)
                     .await;
             }
         }

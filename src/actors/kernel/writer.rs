@@ -19,7 +19,8 @@ pub enum WriteError {
     /// The transaction failed; nothing of its batch was written.
     #[error("the store could not commit")]
     Storage,
-    /// No store writer is running (starting, restarting, shutting down); nothing was queued.
+    /// No store writer is running (starting, restarting, shutting down), or the request
+    /// was abandoned at the server's shutdown deadline; nothing was queued.
     #[error("the store writer is not running")]
     Unavailable,
     /// No answer within the handle's wait (or the writer stopped before answering): the
@@ -108,6 +109,11 @@ impl Writer {
     /// result is the way to wait for its commit.
     pub fn send<C: Write>(&self, command: C) -> Result<PendingWrite<C>, WriteError> {
         let writer = self.actor.get().map_err(|_| WriteError::Unavailable)?;
+        // A queued write commits even if its request is gone: written from a request's task,
+        // it is the request's point of no return.
+        if !crate::fate::Fate::proceed_current() {
+            return Err(WriteError::Unavailable);
+        }
         let (tx, rx) = oneshot();
         let message = StoreWriterMessage::Write(command.into(), RpcReplyPort::from(tx));
         writer

@@ -34,6 +34,7 @@ pub const TYPES: &[&str] = &[
     "aggregate-quarantined",
     "view-behind",
     "service-unavailable",
+    "shutting-down",
     "not-ready",
     "no-webhook",
     "still-pending",

@@ -118,12 +118,20 @@ pub fn admin_key(dir: &Path) -> Option<String> {
 
 /// A client that sends `key` as `Authorization: Bearer` on every request.
 fn client_with(key: Option<&str>) -> Client {
+    Client::builder()
+        .default_headers(auth_headers(key))
+        .build()
+        .unwrap()
+}
+
+/// `Authorization: Bearer <key>`, if there is a key.
+pub(super) fn auth_headers(key: Option<&str>) -> reqwest::header::HeaderMap {
     let mut headers = reqwest::header::HeaderMap::new();
     if let Some(key) = key {
         let value = format!("Bearer {key}").parse().unwrap();
         headers.insert(reqwest::header::AUTHORIZATION, value);
     }
-    Client::builder().default_headers(headers).build().unwrap()
+    headers
 }
 
 impl TestApp {

@@ -7,14 +7,18 @@
 
 mod app;
 mod certs;
+mod load;
 mod process;
 mod provider;
+mod raw;
 mod shop;
 
 pub use app::*;
 pub use certs::*;
+pub use load::*;
 pub use process::*;
 pub use provider::*;
+pub use raw::*;
 pub use shop::*;
 
 use reqwest::Response;

@@ -67,24 +67,35 @@ pub async fn try_start_serve_with_env(dir: &Path, flags: &[&str], env: &[(&str, 
     )
 }
 
+/// `serve` on `dir` with `flags`, on 127.0.0.1:0 unless they name `--listen`.
 fn serve_argv<'a>(dir: &'a Path, flags: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--data-dir",
-        dir.to_str().unwrap(),
-    ];
+    let mut args = vec!["serve", "--data-dir", dir.to_str().unwrap()];
+    if !flags.contains(&"--listen") {
+        args.extend(["--listen", "127.0.0.1:0"]);
+    }
     args.extend_from_slice(&super::without_limits(flags));
     args
 }
 
 /// Starts `paytree serve` on `dir` with `flags` and environment variables `env`.
 pub async fn start_serve_with_env(dir: &Path, flags: &[&str], env: &[(&str, &str)]) -> TestProcess {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_paytree"));
+    command.envs(env.iter().copied());
+    start_serve_by(command, dir, flags).await
+}
+
+/// Starts `paytree serve` on `dir` with `flags` from the binary at `exe` (a copy of it, say).
+pub async fn start_serve_from(exe: &Path, dir: &Path, flags: &[&str]) -> TestProcess {
+    start_serve_by(Command::new(exe), dir, flags).await
+}
+
+/// Starts `paytree serve` on `dir` with `flags` as `command` (the binary, with what the test
+/// gives it besides) runs it.
+pub async fn start_serve_by(mut command: Command, dir: &Path, flags: &[&str]) -> TestProcess {
     std::fs::create_dir_all(dir).unwrap();
     let log = dir.with_extension(format!("log{}", rand_suffix()));
-    let args = serve_argv(dir, flags);
-    let (child, address) = start(&args, env, &log).await;
+    command.args(serve_argv(dir, flags));
+    let (child, address) = start(command, &log).await;
     TestProcess {
         app: TestApp::remote(address, dir.to_owned()),
         child: Some(child),
@@ -103,17 +114,14 @@ fn rand_suffix() -> String {
     )
 }
 
-async fn start(args: &[&str], env: &[(&str, &str)], log: &Path) -> (Child, String) {
+async fn start(mut command: Command, log: &Path) -> (Child, String) {
     let log_file = std::fs::File::create(log).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_paytree"))
-        .args(args)
-        .envs(env.iter().copied())
+    command
         .env("RUST_LOG", "debug")
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log_file))
-        .kill_on_drop(true)
-        .spawn()
-        .expect("starting paytree");
+        .kill_on_drop(true);
+    let mut child = spawn(&mut command);
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
@@ -127,6 +135,21 @@ async fn start(args: &[&str], env: &[(&str, &str)], log: &Path) -> (Child, Strin
         "{line}"
     );
     (child, address)
+}
+
+/// Spawns `command`. A binary the test has just written may still be open for writing in a
+/// process another test forked meanwhile (until it execs): that is tried again.
+fn spawn(command: &mut Command) -> Child {
+    const TEXT_FILE_BUSY: i32 = 26;
+    for _ in 0..50 {
+        match command.spawn() {
+            Err(e) if e.raw_os_error() == Some(TEXT_FILE_BUSY) => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            spawned => return spawned.expect("starting paytree"),
+        }
+    }
+    panic!("the binary stayed busy");
 }
 
 impl TestProcess {

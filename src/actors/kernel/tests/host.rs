@@ -1,5 +1,6 @@
 //! The host: activation, passivation under concurrent commands, the mailbox bound, and
-//! commands that must not run (caller gone, past their start-by time), unsure writes.
+//! commands that must not run (caller gone, past their start-by time, request abandoned),
+//! unsure writes.
 
 use super::*;
 
@@ -78,7 +79,7 @@ async fn a_command_still_queued_at_its_start_by_time_is_refused_without_running(
     let toy = toy(limits(), Duration::from_secs(60)).await;
     let (gate, held) = toy.hold(1);
     eventually(|| toy.services.runs() == 1).await;
-    let start_by = Instant::now() + Duration::from_millis(20);
+    let start_by = Start::by(Instant::now() + Duration::from_millis(20));
     let late = toy.send(1, |r| ToyCommand::Add(5, r), start_by);
     tokio::time::sleep(Duration::from_millis(40)).await;
     gate.add_permits(1);
@@ -88,6 +89,35 @@ async fn a_command_still_queued_at_its_start_by_time_is_refused_without_running(
         Err(AggregateError::Refused(Refusal::Unavailable))
     );
     assert_eq!(toy.add(1, 1).await, Ok(1), "the late +5 never ran");
+}
+
+#[tokio::test]
+async fn a_command_whose_request_was_abandoned_while_queued_is_refused_without_running() {
+    let toy = toy(limits(), Duration::from_secs(60)).await;
+    let (gate, held) = toy.hold(1);
+    eventually(|| toy.services.runs() == 1).await;
+    let fate = Fate::default();
+    let start = fate.clone().scope(async { later() }).await;
+    let queued = toy.send(1, |r| ToyCommand::Add(5, r), start);
+    assert!(fate.abandon(), "nothing had started");
+    gate.add_permits(1);
+    held.await;
+    assert_eq!(
+        queued.await.unwrap(),
+        Err(AggregateError::Refused(Refusal::Unavailable))
+    );
+    assert_eq!(toy.add(1, 1).await, Ok(1), "the abandoned +5 never ran");
+}
+
+#[tokio::test]
+async fn a_request_whose_command_started_can_no_longer_be_abandoned() {
+    let toy = toy(limits(), Duration::from_secs(60)).await;
+    let fate = Fate::default();
+    let (gate, held) = fate.clone().scope(async { toy.hold(1) }).await;
+    eventually(|| toy.services.runs() == 1).await;
+    assert!(!fate.abandon(), "its command is running");
+    gate.add_permits(1);
+    assert_eq!(held.await, Some(0));
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ mod router;
 
 use super::*;
 use crate::config::AggregateLimits;
+use crate::fate::Fate;
 use ractor::rpc::CallResult;
 use ractor::{Actor, ActorRef, RpcReplyPort};
 use std::collections::HashMap;
@@ -176,14 +177,14 @@ async fn toy_writing_to(writer: Writer, limits: AggregateLimits, idle_timeout: D
     Toy { router, services }
 }
 
-fn later() -> Instant {
-    Instant::now() + Duration::from_secs(60)
+fn later() -> Start {
+    Start::by(Instant::now() + Duration::from_secs(60))
 }
 
 impl Toy {
     /// Creates an aggregate with `+n`.
     async fn create(&self, n: i64) -> Result<u64, AggregateError<Negative>> {
-        self.ask(|r| RouterMessage::Create(ToyCommand::Add(n, r), later().into()))
+        self.ask(|r| RouterMessage::Create(ToyCommand::Add(n, r), later()))
             .await
     }
 
@@ -196,7 +197,7 @@ impl Toy {
         id: u64,
         build: impl FnOnce(Reply) -> ToyCommand,
     ) -> Result<u64, AggregateError<Negative>> {
-        self.ask(|r| RouterMessage::Route(ToyId(id), build(r), later().into()))
+        self.ask(|r| RouterMessage::Route(ToyId(id), build(r), later()))
             .await
     }
 
@@ -219,10 +220,10 @@ impl Toy {
         &self,
         id: u64,
         build: impl FnOnce(Reply) -> ToyCommand,
-        start_by: Instant,
+        start: Start,
     ) -> ractor::concurrency::OneshotReceiver<Result<u64, AggregateError<Negative>>> {
         let (tx, rx) = ractor::concurrency::oneshot();
-        let message = RouterMessage::Route(ToyId(id), build(tx.into()), start_by.into());
+        let message = RouterMessage::Route(ToyId(id), build(tx.into()), start);
         self.router.send_message(message).unwrap();
         rx
     }

@@ -24,11 +24,7 @@ async fn an_aggregate_that_keeps_failing_is_quarantined_until_released() {
     for failures in 1..=3 {
         // One at a time: a failing incarnation's mailbox goes with it.
         toy.router
-            .send_message(RouterMessage::Route(
-                ToyId(1),
-                ToyCommand::Break,
-                later().into(),
-            ))
+            .send_message(RouterMessage::Route(ToyId(1), ToyCommand::Break, later()))
             .unwrap();
         eventually(|| toy.services.runs() == failures).await;
         tokio::time::sleep(Duration::from_millis(50)).await;
