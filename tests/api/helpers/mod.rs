@@ -6,10 +6,12 @@
 //! one method per route. `test_certs()` makes a CA and a certificate for HTTPS.
 
 mod app;
+pub mod audit;
 mod certs;
 mod process;
 mod provider;
 mod shop;
+pub mod workload;
 
 pub use app::*;
 pub use certs::*;
