@@ -10,6 +10,7 @@ use crate::auth::{Bootstrap, KeyHasher, Keys};
 use crate::config::{Overrides, ProviderSetting, Secret, Settings};
 use crate::domain::paymethod::Fingerprinter;
 use crate::http::{self, AppState};
+use crate::maintenance::DataDir;
 use crate::provider::{HttpPaymentSystem, PaymentSystem, Simulator};
 use crate::serve::Server;
 use crate::store::Store;
@@ -106,6 +107,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     };
     let client_tls = ClientTls::new(settings.tls.ca_file.as_deref())?;
     create_data_dir(&settings.data_dir)?;
+    crate::maintenance::remove_unfinished_backups(&settings.data_dir);
     let secret = load_or_create_secret(&settings.data_dir)?;
     let fingerprinter = Fingerprinter::new(secret);
     // It holds the payment system's tokens: owner-only, like the secret.
@@ -154,12 +156,14 @@ pub async fn build(settings: Settings) -> anyhow::Result<App> {
     let limits = crate::auth::Limits::new(settings.access.auth_failures_per_minute);
     limits.keep_forgetting();
     let accepting = Arc::new(AtomicBool::new(false));
+    let data_dir = DataDir::new(settings.data_dir.clone(), store_for_keys);
     let state = AppState::new(
         actors.clone(),
         keys,
         limits,
         metrics,
         accepting.clone(),
+        data_dir,
         settings.test_hooks,
     );
     Ok(App {
@@ -280,7 +284,7 @@ fn announce(line: &str) {
 }
 
 /// The data dir, created owner-only (0700) if missing; an existing one is left as it is.
-fn create_data_dir(dir: &Path) -> anyhow::Result<()> {
+pub(crate) fn create_data_dir(dir: &Path) -> anyhow::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -291,7 +295,7 @@ fn create_data_dir(dir: &Path) -> anyhow::Result<()> {
 }
 
 /// Opens options that create a new file readable and writable by its owner only (0600).
-fn new_private_file() -> std::fs::OpenOptions {
+pub(crate) fn new_private_file() -> std::fs::OpenOptions {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -323,10 +327,7 @@ fn create_private_file(path: &Path) -> anyhow::Result<()> {
 fn load_or_create_secret(dir: &Path) -> anyhow::Result<[u8; 32]> {
     let path = dir.join("secret.key");
     if let Ok(text) = std::fs::read_to_string(&path) {
-        let bytes = hex::decode(text.trim()).context("secret.key is not hex")?;
-        return bytes
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("secret.key must hold 32 bytes"));
+        return parse_secret(&text);
     }
     let key: [u8; 32] = rand::rng().random();
     let mut file = new_private_file()
@@ -335,6 +336,14 @@ fn load_or_create_secret(dir: &Path) -> anyhow::Result<[u8; 32]> {
     file.write_all(hex::encode(key).as_bytes())?;
     file.sync_all()?;
     Ok(key)
+}
+
+/// An installation secret as `secret.key` holds it: 64 hex digits (32 bytes).
+pub(crate) fn parse_secret(text: &str) -> anyhow::Result<[u8; 32]> {
+    let bytes = hex::decode(text.trim()).context("secret.key is not hex")?;
+    bytes
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("secret.key must hold 32 bytes"))
 }
 
 /// Makes sure an admin key exists (see [`crate::auth::bootstrap`]); a new one is written to
@@ -361,7 +370,7 @@ fn bootstrap_admin_key(
 
 /// Writes `bytes` to `path` readable by its owner only, replacing any file there at once
 /// (written beside it, synced, then renamed).
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let temp = path.with_extension("tmp");
     let _ = std::fs::remove_file(&temp);
     let mut file = new_private_file()

@@ -15,6 +15,8 @@
 //! - [`http`]: axum routes, problem responses, OpenAPI and `/metrics`.
 //! - [`serve`] and [`tls`]: the HTTP(S) server with its limits on slow clients, and the
 //!   certificates and roots of both sides.
+//! - [`maintenance`]: one node's data: online backups (the server's side and `paytree
+//!   backup`), `paytree restore` and `paytree compact`, and the data directory's disk use.
 //! - [`config`] and [`app`]: settings, start and shutdown order; [`app::build`] and
 //!   [`app::App::run`] serve on any listener, which is how tests run paytree in-process.
 
@@ -24,6 +26,7 @@ pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod maintenance;
 pub mod provider;
 pub mod serve;
 pub mod store;

@@ -1,8 +1,10 @@
-//! The `paytree` command: `serve` runs the service, `provider` the simulated payment system.
+//! The `paytree` command: `serve` runs the service, `provider` the simulated payment system;
+//! `backup`, `restore` and `compact` look after a data directory (see `paytree::maintenance`).
 
 use clap::{Parser, Subcommand};
 use paytree::app::{ProviderOptions, ServeArgs};
 use paytree::config::Secret;
+use paytree::maintenance::{self, CompactArgs, fetch::BackupArgs, restore::RestoreArgs};
 use paytree::provider::{Faults, Simulator};
 use paytree::tls::ServerTls;
 use std::net::SocketAddr;
@@ -50,6 +52,12 @@ enum Command {
         #[arg(long, env = "PAYTREE_PROVIDER_TLS_KEY", requires = "tls_cert")]
         tls_key: Option<PathBuf>,
     },
+    /// Take a backup of a running paytree's store (POST /admin/backup) into a file.
+    Backup(BackupArgs),
+    /// Put a backup in place as a data directory's store, with paytree stopped.
+    Restore(RestoreArgs),
+    /// Compact a data directory's store, with paytree stopped.
+    Compact(CompactArgs),
 }
 
 #[tokio::main]
@@ -86,5 +94,8 @@ async fn main() -> anyhow::Result<()> {
             let sim = Simulator::new(faults);
             paytree::app::provider(listen, sim, options, paytree::app::shutdown_signal()).await
         }
+        Command::Backup(args) => maintenance::fetch::run(args).await,
+        Command::Restore(args) => maintenance::restore::run(args),
+        Command::Compact(args) => maintenance::compact(args),
     }
 }

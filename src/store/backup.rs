@@ -58,6 +58,13 @@ pub fn copy(db: &Database, to: &Path) -> Result<Copied, BackupError> {
     let position = last_position(&snapshot)?;
     // Durability::Immediate, the default: the copy is on disk when this returns.
     txn.commit().map_err(StoreError::from)?;
+    drop(snapshot);
+    // redb grows a file by doubling it (up to 4 GiB a step), so a new copy may be up to twice
+    // its data; compaction gives that tail back before the file is sent anywhere.
+    let mut target = target;
+    target
+        .compact()
+        .map_err(|e| StoreError::from(redb::Error::from(e)))?;
     Ok(Copied {
         tables: copied.len(),
         rows,

@@ -37,6 +37,7 @@ pub const TYPES: &[&str] = &[
     "not-ready",
     "no-webhook",
     "still-pending",
+    "insufficient-storage",
     "internal",
 ];
 

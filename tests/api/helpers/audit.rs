@@ -302,6 +302,18 @@ async fn wait_for_the_saga(app: &TestApp) {
 }
 
 impl Report {
+    /// Asserts that the audit found nothing wrong (the checks an audit left out count 0).
+    pub fn assert_clean(&self) {
+        assert_eq!(self.lost, 0, "{self:?}");
+        assert_eq!(self.duplicate, 0, "{self:?}");
+        assert_eq!(self.missing_messages, 0, "{self:?}");
+        assert_eq!(self.duplicate_messages, 0, "{self:?}");
+        assert_eq!(self.unpaid, 0, "{self:?}");
+        assert_eq!(self.charged_without_registration, 0, "{self:?}");
+        assert_eq!(self.refunds_wrong, 0, "{self:?}");
+        assert_eq!(self.shipments_wrong, 0, "{self:?}");
+    }
+
     pub fn summary(&self) -> String {
         format!(
             "audit: {} kill rounds, {} acknowledged, {} lost, {} duplicate, {} messages missing, {} duplicated, {} unpaid, {} charged without a registration or order; {} orders ({} cancelled, {} shipped), {} with wrong refunds, {} with wrong shipments",
