@@ -13,7 +13,7 @@ use tokio_util::io::ReaderStream;
 /// A store file (redb), as `paytree restore` reads it: documentation only.
 #[derive(utoipa::ToSchema)]
 #[schema(value_type = String, format = Binary)]
-#[allow(dead_code)]
+#[allow(dead_code, reason = "a type for the OpenAPI document, never built")]
 pub struct StoreFile(Vec<u8>);
 
 /// The store as it was when the backup began, as a redb file: what `paytree restore` puts
