@@ -3,7 +3,7 @@
 //! tree drains, exit); [`serve`] also hands over to a new process on SIGHUP. [`build`] and
 //! [`App::run`] take the steps apart so tests can serve on a listener of their own.
 
-mod files;
+pub(crate) mod files;
 mod provider;
 
 pub use provider::{ProviderOptions, provider, run_provider, run_provider_with};
@@ -17,6 +17,7 @@ use crate::domain::paymethod::Fingerprinter;
 use crate::handoff::{self, Exe, Handoff, Ready};
 use crate::http::{self, AppState};
 use crate::listen::{Inherited, Origin};
+use crate::maintenance::DataDir;
 use crate::provider::{HttpPaymentSystem, PaymentSystem, Simulator};
 use crate::serve::Server;
 use crate::store::{Store, StoreError};
@@ -190,6 +191,7 @@ async fn build_with(settings: Settings, handoff: Option<Ready>) -> anyhow::Resul
     };
     let client_tls = ClientTls::new(settings.tls.ca_file.as_deref())?;
     files::create_data_dir(&settings.data_dir)?;
+    crate::maintenance::remove_unfinished_backups(&settings.data_dir);
     let secret = files::load_or_create_secret(&settings.data_dir)?;
     let fingerprinter = Fingerprinter::new(secret);
     // It holds the payment system's tokens: owner-only, like the secret.
@@ -244,12 +246,14 @@ async fn build_with(settings: Settings, handoff: Option<Ready>) -> anyhow::Resul
     let limits = crate::auth::Limits::new(settings.access.auth_failures_per_minute);
     limits.keep_forgetting();
     let accepting = Arc::new(AtomicBool::new(false));
+    let data_dir = DataDir::new(settings.data_dir.clone(), store_for_keys);
     let state = AppState::new(
         actors.clone(),
         keys,
         limits,
         metrics,
         accepting.clone(),
+        data_dir,
         settings.test_hooks,
     );
     Ok(App {

@@ -19,6 +19,8 @@
 //! - [`listen`], [`handoff`] and [`systemd`]: where the listening socket comes from (systemd's
 //!   socket activation, the process handing over on SIGHUP, or a bind), the handoff itself,
 //!   and what systemd is told. These are Unix only.
+//! - [`maintenance`]: one node's data: online backups (the server's side and `paytree
+//!   backup`), `paytree restore` and `paytree compact`, and the data directory's disk use.
 //! - [`config`] and [`app`]: settings, start and shutdown order; [`app::build`] and
 //!   [`app::App::run`] serve on any listener, which is how tests run paytree in-process.
 
@@ -31,6 +33,7 @@ pub mod fate;
 pub mod handoff;
 pub mod http;
 pub mod listen;
+pub mod maintenance;
 pub mod provider;
 pub mod serve;
 pub mod store;

@@ -1,10 +1,12 @@
 //! The `paytree` command: `serve` runs the service, `upgrade` makes a serving paytree hand
-//! over to a new process, `provider` runs the simulated payment system.
+//! over to a new process, `provider` runs the simulated payment system; `backup`, `restore`
+//! and `compact` look after a data directory (see `paytree::maintenance`).
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use paytree::app::{Launch, ProviderOptions, ServeArgs};
 use paytree::config::Secret;
+use paytree::maintenance::{self, CompactArgs, fetch::BackupArgs, restore::RestoreArgs};
 use paytree::provider::{Faults, Simulator};
 use paytree::tls::ServerTls;
 use std::net::SocketAddr;
@@ -62,6 +64,12 @@ enum Command {
         #[arg(long, env = "PAYTREE_PROVIDER_TLS_KEY", requires = "tls_cert")]
         tls_key: Option<PathBuf>,
     },
+    /// Take a backup of a running paytree's store (POST /admin/backup) into a file.
+    Backup(BackupArgs),
+    /// Put a backup in place as a data directory's store, with paytree stopped.
+    Restore(RestoreArgs),
+    /// Compact a data directory's store, with paytree stopped.
+    Compact(CompactArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -114,6 +122,15 @@ fn main() -> anyhow::Result<()> {
             let sim = Simulator::new(faults);
             let shutdown = paytree::app::shutdown_signal();
             in_runtime(paytree::app::provider(listen, sim, options, shutdown))
+        }
+        Command::Backup(args) => in_runtime(maintenance::fetch::run(args)),
+        Command::Restore(args) => {
+            let _log = paytree::telemetry::init_logging();
+            maintenance::restore::run(args)
+        }
+        Command::Compact(args) => {
+            let _log = paytree::telemetry::init_logging();
+            maintenance::compact(args)
         }
     }
 }

@@ -47,6 +47,10 @@ pub mod names {
     pub const SAGA_PENDING: &str = "paytree_saga_pending";
     pub const SAGA_STEPS: &str = "paytree_saga_steps_total";
     pub const CANCEL_DURATION: &str = "paytree_order_cancel_duration_seconds";
+    pub const STORE_FILE: &str = "paytree_store_file_bytes";
+    pub const DATA_DIR: &str = "paytree_data_dir_bytes";
+    pub const DATA_DIR_AVAILABLE: &str = "paytree_data_dir_available_bytes";
+    pub const DATA_DIR_FILESYSTEM: &str = "paytree_data_dir_filesystem_bytes";
 }
 
 /// Buckets for delays that run from milliseconds (normal) to hours (a dead webhook).
@@ -211,6 +215,26 @@ fn describe() {
         CANCEL_DURATION,
         Unit::Seconds,
         "From an order's cancellation request to its end (refunded or refused)"
+    );
+    describe_gauge!(
+        STORE_FILE,
+        Unit::Bytes,
+        "Size of the store's file (paytree.redb), read at each scrape"
+    );
+    describe_gauge!(
+        DATA_DIR,
+        Unit::Bytes,
+        "Size of every file in the data directory (the store, the secret, a backup being copied)"
+    );
+    describe_gauge!(
+        DATA_DIR_AVAILABLE,
+        Unit::Bytes,
+        "Free space on the data directory's file system, as an unprivileged process may use it"
+    );
+    describe_gauge!(
+        DATA_DIR_FILESYSTEM,
+        Unit::Bytes,
+        "Size of the data directory's file system"
     );
 }
 
@@ -379,6 +403,19 @@ fn process() -> &'static metrics_process::Collector {
 /// Reads the process's figures now (called before each `/metrics` answer).
 pub fn collect_process_metrics() {
     process().collect();
+}
+
+/// Reads the data directory's disk use now (called before each `/metrics` answer): a few
+/// file sizes and one `statvfs`.
+pub fn collect_disk_metrics(data_dir: &std::path::Path) {
+    use metrics::gauge;
+    let usage = crate::maintenance::disk::usage(data_dir);
+    gauge!(names::STORE_FILE).set(usage.store as f64);
+    gauge!(names::DATA_DIR).set(usage.files as f64);
+    if let Some(space) = usage.free {
+        gauge!(names::DATA_DIR_AVAILABLE).set(space.available as f64);
+        gauge!(names::DATA_DIR_FILESYSTEM).set(space.capacity as f64);
+    }
 }
 
 /// Logs to stderr through a writer thread of its own (a request never waits for the

@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::Path;
 
 /// The data dir, created owner-only (0700) if missing; an existing one is left as it is.
-pub(super) fn create_data_dir(dir: &Path) -> anyhow::Result<()> {
+pub(crate) fn create_data_dir(dir: &Path) -> anyhow::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -21,7 +21,7 @@ pub(super) fn create_data_dir(dir: &Path) -> anyhow::Result<()> {
 }
 
 /// Opens options that create a new file readable and writable by its owner only (0600).
-fn new_private_file() -> std::fs::OpenOptions {
+pub(crate) fn new_private_file() -> std::fs::OpenOptions {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -53,10 +53,7 @@ pub(super) fn create_private_file(path: &Path) -> anyhow::Result<()> {
 pub(super) fn load_or_create_secret(dir: &Path) -> anyhow::Result<[u8; 32]> {
     let path = dir.join("secret.key");
     if let Ok(text) = std::fs::read_to_string(&path) {
-        let bytes = hex::decode(text.trim()).context("secret.key is not hex")?;
-        return bytes
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("secret.key must hold 32 bytes"));
+        return parse_secret(&text);
     }
     let key: [u8; 32] = rand::rng().random();
     let mut file = new_private_file()
@@ -65,6 +62,14 @@ pub(super) fn load_or_create_secret(dir: &Path) -> anyhow::Result<[u8; 32]> {
     file.write_all(hex::encode(key).as_bytes())?;
     file.sync_all()?;
     Ok(key)
+}
+
+/// An installation secret as `secret.key` holds it: 64 hex digits (32 bytes).
+pub(crate) fn parse_secret(text: &str) -> anyhow::Result<[u8; 32]> {
+    let bytes = hex::decode(text.trim()).context("secret.key is not hex")?;
+    bytes
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("secret.key must hold 32 bytes"))
 }
 
 /// Makes sure an admin key exists (see [`crate::auth::bootstrap`]); a new one is written to
@@ -91,7 +96,7 @@ pub(super) fn bootstrap_admin_key(
 
 /// Writes `bytes` to `path` readable by its owner only, replacing any file there at once
 /// (written beside it, synced, then renamed).
-pub(super) fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let temp = path.with_extension("tmp");
     let _ = std::fs::remove_file(&temp);
     let mut file = new_private_file()

@@ -66,6 +66,7 @@ pub mod action {
     pub const PRODUCT_CHANGED: &str = "product.changed";
     pub const SHIPPING_PAUSED: &str = "shipping.paused";
     pub const SHIPPING_RESUMED: &str = "shipping.resumed";
+    pub const BACKUP_TAKEN: &str = "backup.taken";
 }
 
 #[cfg(test)]

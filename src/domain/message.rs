@@ -151,7 +151,12 @@ fn describe(attrs: &MaskedAttrs) -> String {
 
 /// An amount as the customer reads it: `38,000 KRW`.
 pub fn krw(amount: u64) -> String {
-    let digits = amount.to_string();
+    thousands(amount) + " KRW"
+}
+
+/// A number with its thousands grouped: `38,000`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
         if i > 0 && (digits.len() - i).is_multiple_of(3) {
@@ -159,7 +164,7 @@ pub fn krw(amount: u64) -> String {
         }
         out.push(c);
     }
-    out + " KRW"
+    out
 }
 
 /// The text of an order event's message; `None` for the one the customer is not told of.

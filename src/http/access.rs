@@ -63,6 +63,7 @@ pub const TABLE: &[(&str, &str, Access)] = &[
     ("GET", "/admin/keys", ADMIN),
     ("DELETE", "/admin/keys/{id}", ADMIN),
     ("GET", "/admin/audit", ADMIN),
+    ("POST", "/admin/backup", ADMIN),
     ("GET", "/me", ANY_KEY),
     ("GET", "/products", ANY_KEY),
     ("GET", "/products/{sku}", ANY_KEY),

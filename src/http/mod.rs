@@ -3,6 +3,7 @@
 
 pub mod access;
 mod admin;
+mod backup;
 mod catalogue;
 mod dto;
 mod extract;
@@ -20,6 +21,7 @@ mod web;
 
 use crate::actors::{Actors, Done};
 use crate::auth::{Keys, Limits};
+use crate::maintenance::DataDir;
 use axum::extract::DefaultBodyLimit;
 use axum::http::header;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -46,6 +48,8 @@ pub struct Shared {
     pub metrics: PrometheusHandle,
     /// False until started and again while draining.
     pub accepting: Arc<AtomicBool>,
+    /// Backups and disk use.
+    pub data_dir: DataDir,
     openapi: OnceLock<String>,
     /// Serve the `/admin/test/*` fault injection (tests only).
     test_hooks: bool,
@@ -68,6 +72,7 @@ impl AppState {
         limits: Limits,
         metrics: PrometheusHandle,
         accepting: Arc<AtomicBool>,
+        data_dir: DataDir,
         test_hooks: bool,
     ) -> Self {
         Self(Arc::new(Shared {
@@ -76,6 +81,7 @@ impl AppState {
             limits,
             metrics,
             accepting,
+            data_dir,
             openapi: OnceLock::new(),
             test_hooks,
         }))
@@ -152,6 +158,7 @@ pub fn router(state: AppState) -> axum::Router {
         .routes(routes!(admin::create_key, admin::list_keys))
         .routes(routes!(admin::revoke_key))
         .routes(routes!(admin::list_audit))
+        .routes(routes!(backup::take_backup))
         .routes(routes!(me::me))
         .routes(routes!(catalogue::list_products))
         .routes(routes!(catalogue::get_product))

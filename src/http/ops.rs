@@ -49,6 +49,7 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
 )]
 pub async fn metrics(State(app): State<AppState>) -> Response {
     crate::telemetry::collect_process_metrics();
+    crate::telemetry::collect_disk_metrics(app.data_dir.path());
     let body = app.metrics.render();
     (
         [(

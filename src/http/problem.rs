@@ -193,6 +193,29 @@ impl Problem {
     }
 }
 
+impl From<crate::maintenance::BackupFailed> for Problem {
+    fn from(e: crate::maintenance::BackupFailed) -> Self {
+        use crate::maintenance::BackupFailed;
+        match e {
+            BackupFailed::NoRoom { needed, free } => Self::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "insufficient-storage",
+                "Insufficient storage",
+                format!(
+                    "A backup is copied into the data directory first and may need as much \
+                     space as the store ({needed} bytes); its file system has {free} bytes \
+                     free. Free some space (`paytree compact` while paytree is stopped may \
+                     shrink the store), then try again."
+                ),
+            ),
+            other => {
+                tracing::error!(error = %other, "backup failed");
+                Self::internal()
+            }
+        }
+    }
+}
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let problem = *self.0;

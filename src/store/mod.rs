@@ -1,10 +1,12 @@
 //! The embedded store (redb): typed tables, a versioned codec, read queries and the batch
 //! commit that the store-writer actor calls. The store is the source of truth; actors cache.
 
+pub mod backup;
 mod codec;
 mod command;
 mod health;
 mod migrate;
+pub mod offline;
 mod read;
 mod tables;
 mod write;
@@ -114,6 +116,14 @@ impl Store {
         }
         txn.commit()?;
         Ok(())
+    }
+
+    /// Copies a consistent snapshot of the store into a new database at `to`, while the
+    /// store goes on serving (see [`backup`]).
+    pub fn backup_to(&self, to: &Path) -> Result<backup::Copied, backup::BackupError> {
+        // The snapshot holds the database open till the copy ends (a reopening waits).
+        let db = self.db.get()?;
+        backup::copy(&db, to)
     }
 
     fn read(&self) -> Result<redb::ReadTransaction, StoreError> {

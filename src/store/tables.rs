@@ -2,7 +2,10 @@
 //! several kinds share one (a customer's), `(owner, kind, id)`, with empty values, written in
 //! the same transaction as the row they index.
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
+use redb::{
+    Database, Key, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, TableHandle,
+    Value, WriteTransaction,
+};
 
 /// Payment-method id → encoded `PaymentMethod`. Removed methods are deleted.
 pub const PAYMETHODS: TableDefinition<u64, &[u8]> = TableDefinition::new("paymethods");
@@ -128,6 +131,16 @@ pub(super) const LAYOUT: &str = "layout";
 /// converts a layout-2 directory when it opens).
 pub(super) const LAYOUT_VERSION: u8 = 3;
 
+/// The layout a store's `META` names; `None` where it names none (no `META`: an empty store,
+/// or one of the first layout).
+pub fn layout_of(txn: &ReadTransaction) -> Result<Option<u8>, super::StoreError> {
+    match txn.open_table(META) {
+        Ok(meta) => Ok(meta.get(LAYOUT)?.and_then(|v| v.value().first().copied())),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 pub fn refuse_old_layout(db: &Database) -> Result<(), super::StoreError> {
     let txn = db.begin_read()?;
     let tables: Vec<String> = txn.list_tables()?.map(|t| t.name().to_owned()).collect();
@@ -137,12 +150,7 @@ pub fn refuse_old_layout(db: &Database) -> Result<(), super::StoreError> {
     if tables.is_empty() {
         return Ok(());
     }
-    let found = match txn.open_table(META) {
-        Ok(meta) => meta.get(LAYOUT)?.and_then(|v| v.value().first().copied()),
-        Err(redb::TableError::TableDoesNotExist(_)) => None,
-        Err(e) => return Err(e.into()),
-    };
-    match found {
+    match layout_of(&txn)? {
         Some(LAYOUT_VERSION) => Ok(()),
         Some(2) => {
             drop(txn);
@@ -152,34 +160,64 @@ pub fn refuse_old_layout(db: &Database) -> Result<(), super::StoreError> {
     }
 }
 
+/// Something done to every table of the store, with its key and value types. [`for_each`]
+/// is the one list of tables: creating them at start and copying them into a backup both go
+/// through it, so a table cannot be created and then left out of backups.
+pub trait EachTable {
+    fn table<K: Key + 'static, V: Value + 'static>(
+        &mut self,
+        table: TableDefinition<'static, K, V>,
+    ) -> Result<(), super::StoreError>;
+}
+
+/// Calls `each` once for every table of the store.
+pub fn for_each(each: &mut impl EachTable) -> Result<(), super::StoreError> {
+    each.table(PAYMETHODS)?;
+    each.table(BY_CUSTOMER)?;
+    each.table(EVENTS)?;
+    each.table(PAYMENTS)?;
+    each.table(PAYMENTS_BY_PAYMETHOD)?;
+    each.table(SEQUENCES)?;
+    each.table(IDEMPOTENCY)?;
+    each.table(MESSAGES)?;
+    each.table(MESSAGES_PENDING)?;
+    each.table(DELIVERY_ATTEMPTS)?;
+    each.table(MYPAGE)?;
+    each.table(CHECKPOINTS)?;
+    each.table(IDEMPOTENCY_BY_TIME)?;
+    each.table(INTENTS)?;
+    each.table(INTENTS_OPEN)?;
+    each.table(REFUNDS_OWED)?;
+    each.table(API_KEYS)?;
+    each.table(KEY_IDS)?;
+    each.table(AUDIT)?;
+    each.table(PRODUCTS)?;
+    each.table(ORDERS)?;
+    each.table(SHIPMENTS)?;
+    each.table(SHIPMENT_OF_ORDER)?;
+    each.table(SHIPMENTS_BY_STATUS)?;
+    each.table(SAGA_STEPS)?;
+    each.table(META)?;
+    Ok(())
+}
+
+/// Opens (so creates) each table in a write transaction.
+struct Create<'t>(&'t WriteTransaction);
+
+impl EachTable for Create<'_> {
+    fn table<K: Key + 'static, V: Value + 'static>(
+        &mut self,
+        table: TableDefinition<'static, K, V>,
+    ) -> Result<(), super::StoreError> {
+        self.0.open_table(table)?;
+        Ok(())
+    }
+}
+
 pub fn create_all(db: &Database) -> Result<(), super::StoreError> {
     let txn = db.begin_write()?;
     {
-        txn.open_table(PAYMETHODS)?;
-        txn.open_table(BY_CUSTOMER)?;
-        txn.open_table(EVENTS)?;
-        txn.open_table(PAYMENTS)?;
-        txn.open_table(PAYMENTS_BY_PAYMETHOD)?;
-        txn.open_table(SEQUENCES)?;
-        txn.open_table(IDEMPOTENCY)?;
-        txn.open_table(MESSAGES)?;
-        txn.open_table(MESSAGES_PENDING)?;
-        txn.open_table(DELIVERY_ATTEMPTS)?;
-        txn.open_table(MYPAGE)?;
-        txn.open_table(CHECKPOINTS)?;
-        txn.open_table(IDEMPOTENCY_BY_TIME)?;
-        txn.open_table(INTENTS)?;
-        txn.open_table(INTENTS_OPEN)?;
-        txn.open_table(REFUNDS_OWED)?;
-        txn.open_table(API_KEYS)?;
-        txn.open_table(KEY_IDS)?;
-        txn.open_table(AUDIT)?;
-        txn.open_table(PRODUCTS)?;
-        txn.open_table(ORDERS)?;
-        txn.open_table(SHIPMENTS)?;
-        txn.open_table(SHIPMENT_OF_ORDER)?;
-        txn.open_table(SHIPMENTS_BY_STATUS)?;
-        txn.open_table(SAGA_STEPS)?;
+        for_each(&mut Create(&txn))?;
         let mut meta = txn.open_table(META)?;
         if meta.get(LAYOUT)?.is_none() {
             meta.insert(LAYOUT, [LAYOUT_VERSION].as_slice())?;

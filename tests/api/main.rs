@@ -8,6 +8,7 @@ mod helpers;
 
 mod access;
 mod aggregates;
+mod backup;
 mod breaker;
 mod catalogue;
 mod change;

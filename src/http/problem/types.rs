@@ -38,6 +38,7 @@ pub const TYPES: &[&str] = &[
     "not-ready",
     "no-webhook",
     "still-pending",
+    "insufficient-storage",
     "internal",
 ];
 

@@ -120,6 +120,7 @@ async fn request_for(admin: &TestApp, method: &str, path: &str) -> (String, Opti
             )
         }
         ("GET", "/admin/audit") => (path.into(), None, 200),
+        ("POST", "/admin/backup") => (path.into(), None, 200),
         ("GET", "/products" | "/me") => (path.into(), None, 200),
         ("GET", "/products/{sku}") => {
             let r = admin

@@ -6,12 +6,14 @@
 //! one method per route. `test_certs()` makes a CA and a certificate for HTTPS.
 
 mod app;
+pub mod audit;
 mod certs;
 mod load;
 mod process;
 mod provider;
 mod raw;
 mod shop;
+pub mod workload;
 
 pub use app::*;
 pub use certs::*;

@@ -187,3 +187,25 @@ impl TestProcess {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
+
+/// Runs the `paytree` binary with `args` to its end (at most 60 s): whether it succeeded, and
+/// what it printed (stdout, then stderr).
+pub async fn paytree_command(args: &[&str]) -> (bool, String) {
+    let output = tokio::time::timeout(
+        Duration::from_secs(60),
+        Command::new(env!("CARGO_BIN_EXE_paytree"))
+            .args(args)
+            .env_remove("PAYTREE_ADMIN_KEY")
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("paytree {args:?} ended in time"))
+    .unwrap();
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), printed)
+}
