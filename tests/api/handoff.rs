@@ -20,7 +20,7 @@ const CLIENTS: usize = 32;
 const RESTART_LIMIT: Duration = Duration::from_secs(120);
 
 /// How long the handoff run lasts: `PAYTREE_HANDOFF_TEST_SECS` (the figures in
-/// docs/operations-restart.md are from a 60 s run), 20 s by default.
+/// the README's Operations section are from a 60 s run), 20 s by default.
 fn handoff_run() -> Duration {
     let secs = std::env::var("PAYTREE_HANDOFF_TEST_SECS")
         .ok()
