@@ -7,6 +7,7 @@ mod command;
 mod health;
 mod migrate;
 pub mod offline;
+pub mod postgres;
 mod read;
 mod tables;
 mod write;

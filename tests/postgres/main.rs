@@ -1,0 +1,55 @@
+//! The PostgreSQL store against a real server. They need one: `PAYTREE_TEST_POSTGRES_URL`
+//! (a superuser's URL; each test makes a database of its own), which `.ci/with-postgres`
+//! sets after starting a private cluster. Without it each test says SKIPPED and passes, so
+//! that `cargo test` needs no database.
+
+mod log;
+mod migrations;
+
+use paytree::store::postgres::Postgres;
+
+/// A fresh database on the test server and its URL, or `None` (SKIPPED) without a server.
+pub async fn database(test: &str) -> Option<String> {
+    let Ok(admin) = std::env::var("PAYTREE_TEST_POSTGRES_URL") else {
+        eprintln!(
+            "SKIPPED {test}: PAYTREE_TEST_POSTGRES_URL is not set (.ci/with-postgres sets it)"
+        );
+        return None;
+    };
+    let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+        .await
+        .expect("connecting to PAYTREE_TEST_POSTGRES_URL");
+    tokio::spawn(connection);
+    let name = format!(
+        "paytree_test_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    let (base, _) = admin.rsplit_once('/').expect("a URL ending in /database");
+    Some(format!("{base}/{name}"))
+}
+
+/// A migrated store on a fresh database, or `None` without a server.
+pub async fn store(test: &str) -> Option<(Postgres, String)> {
+    let url = database(test).await?;
+    let store = Postgres::connect(&url, 8)
+        .await
+        .expect("connect and migrate");
+    Some((store, url))
+}
+
+/// A plain connection, for what a test does outside the store (holding a transaction).
+pub async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+}
