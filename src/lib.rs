@@ -4,6 +4,8 @@
 //! - [`domain`]: validated types and rules (numbers, customers, the catalogue, one folder per
 //!   aggregate kind: payment methods, orders, shipments; the event log's envelope); no I/O.
 //! - [`store`]: redb tables, the typed commands and the group commit; the source of truth.
+//!   [`store::postgres`] and [`bus`] are the beginnings of N replicas on PostgreSQL and NATS
+//!   JetStream (not yet served from).
 //! - [`provider`]: the payment system: an HTTP client and the simulated one.
 //! - [`actors`]: the generic [`actors::kernel`] (aggregate host, router per kind, writer
 //!   handle, log tail, supervisor over child specs) and the tree built on it — store writer,
@@ -27,6 +29,7 @@
 pub mod actors;
 pub mod app;
 pub mod auth;
+pub mod bus;
 pub mod config;
 pub mod domain;
 pub mod fate;

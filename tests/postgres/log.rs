@@ -37,6 +37,7 @@ async fn read_all(store: &Postgres, mut cursor: Cursor, seen: &mut Vec<i64>) -> 
 
 #[tokio::test]
 async fn a_transaction_held_open_while_later_ones_commit_is_read_once_in_its_place() {
+    let _serial = serial().await;
     let Some((store, url)) = store("commit order").await else {
         return;
     };
@@ -106,6 +107,7 @@ async fn a_transaction_held_open_while_later_ones_commit_is_read_once_in_its_pla
 
 #[tokio::test]
 async fn a_second_write_of_the_same_aggregate_version_fails_and_stores_nothing() {
+    let _serial = serial().await;
     let Some((store, _url)) = store("one writer per version").await else {
         return;
     };

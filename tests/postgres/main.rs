@@ -1,12 +1,23 @@
 //! The PostgreSQL store against a real server. They need one: `PAYTREE_TEST_POSTGRES_URL`
 //! (a superuser's URL; each test makes a database of its own), which `.ci/with-postgres`
 //! sets after starting a private cluster. Without it each test says SKIPPED and passes, so
-//! that `cargo test` needs no database.
+//! that `cargo test` needs no database. The relay test also needs `PAYTREE_TEST_NATS_URL`
+//! (`.ci/with-nats`).
 
 mod log;
 mod migrations;
+mod relay;
 
 use paytree::store::postgres::Postgres;
+use tokio::sync::{Mutex, MutexGuard};
+
+/// One test at a time: the log's reader waits for the oldest transaction running in the
+/// whole cluster (`pg_snapshot_xmin` is cluster-wide, whatever the database), so a test
+/// holding a transaction open would hold the others' readers back.
+pub async fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::const_new(());
+    SERIAL.lock().await
+}
 
 /// A fresh database on the test server and its URL, or `None` (SKIPPED) without a server.
 pub async fn database(test: &str) -> Option<String> {

@@ -5,6 +5,7 @@ use paytree::store::postgres::{MIGRATIONS, PgError};
 
 #[tokio::test]
 async fn replicas_starting_together_apply_each_migration_once_and_a_restart_applies_none() {
+    let _serial = serial().await;
     let Some(url) = database("migrations").await else {
         return;
     };
@@ -34,6 +35,7 @@ async fn replicas_starting_together_apply_each_migration_once_and_a_restart_appl
 
 #[tokio::test]
 async fn a_database_migrated_by_a_newer_paytree_is_refused() {
+    let _serial = serial().await;
     let Some((_store, url)) = store("newer schema").await else {
         return;
     };

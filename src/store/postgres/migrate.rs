@@ -8,11 +8,18 @@ use super::{PgError, Postgres};
 
 /// Every migration, in order: (version, name, SQL). Versions only grow; a file is never
 /// changed once released.
-pub const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "event_log",
-    include_str!("migrations/0001_event_log.sql"),
-)];
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "event_log",
+        include_str!("migrations/0001_event_log.sql"),
+    ),
+    (
+        2,
+        "leases_and_cursors",
+        include_str!("migrations/0002_leases_and_cursors.sql"),
+    ),
+];
 
 /// The advisory lock the migrating replica holds: any constant of ours ("paytree" in ASCII).
 const LOCK: i64 = 0x0070_6179_7472_6565;

@@ -1,10 +1,12 @@
 //! PostgreSQL as the store of record, for N replicas (issue 16). Built in steps; so far: the
-//! connection pool, the schema's migrations, and the event log read in commit order. The
-//! service does not serve from it yet (`paytree serve` has no `--store postgres://` until it
-//! does).
+//! connection pool, the schema's migrations, the event log read in commit order, leases and
+//! cursors, and the relay that publishes the log to NATS JetStream. The service does not
+//! serve from it yet (`paytree serve` has no `--store postgres://` until it does).
 
+mod lease;
 mod log;
 mod migrate;
+pub mod relay;
 
 pub use log::{Cursor, LoggedEvent, NewEvent, append};
 pub use migrate::MIGRATIONS;

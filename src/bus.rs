@@ -1,0 +1,169 @@
+//! NATS JetStream as the events' way between replicas (issue 16): one stream holds the event
+//! log as the relay publishes it, in commit order; the readers of the log (notifier,
+//! projector, saga, shipping) are durable pull consumers with explicit acks.
+//!
+//! Delivery is at least once, from both ends: the relay may publish an event again after a
+//! crash (JetStream drops a second message with the same `Nats-Msg-Id`, the event's position,
+//! but only within the stream's duplicate window), and a consumer may be handed a message
+//! again (an ack after `ack_wait` is answered Ok and the message still comes back). So a
+//! consumer deduplicates by the event's place in commit order, which every message carries
+//! ([`Delivered::cursor`]).
+
+use crate::store::postgres::{Cursor, LoggedEvent, NewEvent};
+use async_nats::HeaderMap;
+use async_nats::jetstream::{self, consumer::PullConsumer, stream};
+use std::time::Duration;
+
+/// How long JetStream remembers a `Nats-Msg-Id` to drop a second publication of it.
+pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+
+const XID: &str = "Paytree-Xid";
+const POSITION: &str = "Paytree-Position";
+const KIND: &str = "Paytree-Kind";
+const AGGREGATE: &str = "Paytree-Aggregate";
+const VERSION: &str = "Paytree-Version";
+const CUSTOMER: &str = "Paytree-Customer";
+
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("nats: {0}")]
+    Nats(String),
+    #[error("a message without what paytree puts in every event: {0}")]
+    Malformed(&'static str),
+}
+
+fn nats(e: impl std::fmt::Display) -> BusError {
+    BusError::Nats(e.to_string())
+}
+
+/// A connection to JetStream and the events' stream.
+#[derive(Clone)]
+pub struct Bus {
+    js: jetstream::Context,
+    stream: String,
+}
+
+impl Bus {
+    /// Connects to `url` and makes sure the stream `stream` exists (subjects `<stream>.>`).
+    pub async fn connect(url: &str, stream: &str) -> Result<Self, BusError> {
+        let client = async_nats::connect(url).await.map_err(nats)?;
+        let js = jetstream::new(client);
+        js.get_or_create_stream(stream::Config {
+            name: stream.to_owned(),
+            subjects: vec![format!("{stream}.>")],
+            duplicate_window: DUPLICATE_WINDOW,
+            ..Default::default()
+        })
+        .await
+        .map_err(nats)?;
+        Ok(Self {
+            js,
+            stream: stream.to_owned(),
+        })
+    }
+
+    /// Publishes `events` in their order and waits for every ack; how many JetStream took
+    /// as new (the rest it dropped as duplicates of an earlier publication).
+    pub async fn publish(&self, events: &[LoggedEvent]) -> Result<usize, BusError> {
+        let mut acks = Vec::with_capacity(events.len());
+        // Sent one after another without waiting, so they are stored in this order; the
+        // acks are awaited together.
+        for logged in events {
+            let e = &logged.event;
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                async_nats::header::NATS_MESSAGE_ID,
+                logged.cursor.position.to_string().as_str(),
+            );
+            headers.insert(XID, logged.cursor.xid.to_string().as_str());
+            headers.insert(POSITION, logged.cursor.position.to_string().as_str());
+            headers.insert(KIND, e.kind.as_str());
+            headers.insert(AGGREGATE, e.aggregate.to_string().as_str());
+            headers.insert(VERSION, e.version.to_string().as_str());
+            headers.insert(CUSTOMER, e.customer.as_str());
+            let subject = format!("{}.{}", self.stream, e.kind);
+            let ack = self
+                .js
+                .publish_with_headers(subject, headers, e.payload.clone().into())
+                .await
+                .map_err(nats)?;
+            acks.push(ack);
+        }
+        let mut new = 0;
+        for ack in acks {
+            if !ack.await.map_err(nats)?.duplicate {
+                new += 1;
+            }
+        }
+        Ok(new)
+    }
+
+    /// The durable pull consumer `group` (explicit acks; a message not acked within
+    /// `ack_wait` is delivered again), made if it does not exist.
+    pub async fn consumer(
+        &self,
+        group: &str,
+        ack_wait: Duration,
+    ) -> Result<PullConsumer, BusError> {
+        let stream = self.js.get_stream(&self.stream).await.map_err(nats)?;
+        stream
+            .get_or_create_consumer(
+                group,
+                jetstream::consumer::pull::Config {
+                    durable_name: Some(group.to_owned()),
+                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                    ack_wait,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(nats)
+    }
+}
+
+/// An event as a consumer receives it.
+#[derive(Debug)]
+pub struct Delivered {
+    pub cursor: Cursor,
+    pub event: NewEvent,
+    pub message: jetstream::Message,
+}
+
+impl Delivered {
+    /// Reads paytree's headers off a message.
+    pub fn from_message(message: jetstream::Message) -> Result<Self, BusError> {
+        let headers = message
+            .headers
+            .as_ref()
+            .ok_or(BusError::Malformed("headers"))?;
+        let text = |name: &'static str| -> Result<String, BusError> {
+            headers
+                .get(name)
+                .map(|v| v.as_str().to_owned())
+                .ok_or(BusError::Malformed(name))
+        };
+        let number = |name: &'static str| -> Result<i64, BusError> {
+            text(name)?.parse().map_err(|_| BusError::Malformed(name))
+        };
+        Ok(Self {
+            cursor: Cursor {
+                xid: text(XID)?.parse().map_err(|_| BusError::Malformed(XID))?,
+                position: number(POSITION)?,
+            },
+            event: NewEvent {
+                kind: text(KIND)?,
+                aggregate: number(AGGREGATE)?,
+                version: number(VERSION)?,
+                customer: text(CUSTOMER)?,
+                payload: message.payload.to_vec(),
+            },
+            message,
+        })
+    }
+}
+
+impl std::fmt::Debug for Bus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Bus({})", self.stream)
+    }
+}
