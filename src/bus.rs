@@ -99,11 +99,15 @@ impl Bus {
     }
 
     /// The durable pull consumer `group` (explicit acks; a message not acked within
-    /// `ack_wait` is delivered again), made if it does not exist.
+    /// `ack_wait` is delivered again), made if it does not exist. At most `in_flight`
+    /// messages are handed out unacked: the server hands out no newer one while that many
+    /// wait, so after a reader dies the ones it had come back (after `ack_wait`) before any
+    /// newer one, and the group reads in commit order still.
     pub async fn consumer(
         &self,
         group: &str,
         ack_wait: Duration,
+        in_flight: usize,
     ) -> Result<PullConsumer, BusError> {
         let stream = self.js.get_stream(&self.stream).await.map_err(nats)?;
         stream
@@ -113,6 +117,7 @@ impl Bus {
                     durable_name: Some(group.to_owned()),
                     ack_policy: jetstream::consumer::AckPolicy::Explicit,
                     ack_wait,
+                    max_ack_pending: in_flight.max(1) as i64,
                     ..Default::default()
                 },
             )

@@ -4,6 +4,7 @@
 //! that `cargo test` needs no database. The relay test also needs `PAYTREE_TEST_NATS_URL`
 //! (`.ci/with-nats`).
 
+mod group;
 mod log;
 mod migrations;
 mod relay;
@@ -54,6 +55,27 @@ pub async fn store(test: &str) -> Option<(Postgres, String)> {
         .await
         .expect("connect and migrate");
     Some((store, url))
+}
+
+/// The JetStream server's URL, or `None` (SKIPPED) without one.
+pub fn nats(test: &str) -> Option<String> {
+    let url = std::env::var("PAYTREE_TEST_NATS_URL").ok();
+    if url.is_none() {
+        eprintln!("SKIPPED {test}: PAYTREE_TEST_NATS_URL is not set (.ci/with-nats sets it)");
+    }
+    url
+}
+
+/// A stream of the test's own on the JetStream server, named after `prefix`.
+pub async fn bus(nats: &str, prefix: &str) -> paytree::bus::Bus {
+    let stream = format!(
+        "{prefix}_{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    paytree::bus::Bus::connect(nats, &stream).await.unwrap()
 }
 
 /// A plain connection, for what a test does outside the store (holding a transaction).

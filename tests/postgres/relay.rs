@@ -29,7 +29,10 @@ async fn commit(store: &Postgres, aggregates: &[i64]) {
 
 /// Everything the consumer group `group` is handed until the stream has no more, acked.
 async fn consume(bus: &Bus, group: &str) -> Vec<Delivered> {
-    let consumer = bus.consumer(group, Duration::from_secs(30)).await.unwrap();
+    let consumer = bus
+        .consumer(group, Duration::from_secs(30), 100)
+        .await
+        .unwrap();
     let mut all = Vec::new();
     loop {
         let mut batch = consumer
@@ -58,18 +61,10 @@ async fn the_log_reaches_the_stream_once_in_commit_order_across_a_relay_that_die
     let Some((store, url)) = store("relay").await else {
         return;
     };
-    let Ok(nats) = std::env::var("PAYTREE_TEST_NATS_URL") else {
-        eprintln!("SKIPPED relay: PAYTREE_TEST_NATS_URL is not set (.ci/with-nats sets it)");
+    let Some(nats) = nats("relay") else {
         return;
     };
-    let stream = format!(
-        "PAYTREE_TEST_{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
-    let bus = Bus::connect(&nats, &stream).await.unwrap();
+    let bus = bus(&nats, "PAYTREE_TEST").await;
     let relay = |holder: &str| Relay {
         store: store.clone(),
         bus: bus.clone(),

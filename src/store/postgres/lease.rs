@@ -9,6 +9,7 @@
 
 use super::{Cursor, PgError, Postgres};
 use std::time::Duration;
+use tokio_postgres::Transaction;
 
 impl Postgres {
     /// Takes or renews the lease `name` for `holder` for `ttl`: true if `holder` holds it now.
@@ -65,19 +66,32 @@ impl Postgres {
     /// Moves the cursor `name` to `to`, provided `holder` holds the lease of the same name
     /// and it has not expired: false (and nothing moved) otherwise.
     pub async fn advance(&self, name: &str, holder: &str, to: Cursor) -> Result<bool, PgError> {
-        let client = self.client().await?;
-        let moved = client
-            .execute(
-                "INSERT INTO cursors (name, xid, position)
-                 SELECT $1, $3::text::xid8, $4
-                 WHERE EXISTS (SELECT 1 FROM leases
-                               WHERE name = $1 AND holder = $2
-                                 AND expires_at > clock_timestamp())
-                 ON CONFLICT (name) DO UPDATE
-                     SET xid = EXCLUDED.xid, position = EXCLUDED.position",
-                &[&name, &holder, &to.xid.to_string(), &to.position],
-            )
-            .await?;
-        Ok(moved == 1)
+        let mut client = self.client().await?;
+        let txn = client.transaction().await?;
+        let moved = advance_in(&txn, name, holder, to).await?;
+        txn.commit().await?;
+        Ok(moved)
     }
+}
+
+/// [`Postgres::advance`] within `txn`, so that the cursor moves with what was done.
+pub async fn advance_in(
+    txn: &Transaction<'_>,
+    name: &str,
+    holder: &str,
+    to: Cursor,
+) -> Result<bool, PgError> {
+    let moved = txn
+        .execute(
+            "INSERT INTO cursors (name, xid, position)
+             SELECT $1, $3::text::xid8, $4
+             WHERE EXISTS (SELECT 1 FROM leases
+                           WHERE name = $1 AND holder = $2
+                             AND expires_at > clock_timestamp())
+             ON CONFLICT (name) DO UPDATE
+                 SET xid = EXCLUDED.xid, position = EXCLUDED.position",
+            &[&name, &holder, &to.xid.to_string(), &to.position],
+        )
+        .await?;
+    Ok(moved == 1)
 }

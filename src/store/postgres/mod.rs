@@ -3,6 +3,7 @@
 //! cursors, and the relay that publishes the log to NATS JetStream. The service does not
 //! serve from it yet (`paytree serve` has no `--store postgres://` until it does).
 
+pub mod group;
 mod lease;
 mod log;
 mod migrate;
@@ -29,6 +30,16 @@ pub enum PgError {
         "the database has migration {0}, which this version does not know: it was made by a newer paytree"
     )]
     NewerSchema(i32),
+}
+
+/// What can fail in moving the log through JetStream (the relay, a group's reader): the
+/// store or the bus.
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    #[error(transparent)]
+    Store(#[from] PgError),
+    #[error(transparent)]
+    Bus(#[from] crate::bus::BusError),
 }
 
 /// The server's own message and SQLSTATE where there is one (tokio-postgres shows only "db

@@ -4,20 +4,12 @@
 //! the batch again, which JetStream drops as duplicates within its window (and consumers
 //! deduplicate beyond it); a relay that lost its lease cannot move the cursor.
 
-use super::{PgError, Postgres};
-use crate::bus::{Bus, BusError};
+use super::{FlowError, Postgres};
+use crate::bus::Bus;
 use std::time::Duration;
 
 /// The lease's and the cursor's name.
 pub const RELAY: &str = "relay";
-
-#[derive(Debug, thiserror::Error)]
-pub enum RelayError {
-    #[error(transparent)]
-    Store(#[from] PgError),
-    #[error(transparent)]
-    Bus(#[from] BusError),
-}
 
 /// What one round did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -43,7 +35,7 @@ pub struct Relay {
 impl Relay {
     /// Takes or renews the lease; if held, publishes what the log has after the cursor, a
     /// batch at a time, moving the cursor after each batch's acks.
-    pub async fn round(&self) -> Result<Round, RelayError> {
+    pub async fn round(&self) -> Result<Round, FlowError> {
         let mut round = Round::default();
         if !self.store.lease(RELAY, &self.holder, self.lease).await? {
             return Ok(round);
