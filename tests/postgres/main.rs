@@ -5,6 +5,7 @@
 //! (`.ci/with-nats`).
 
 mod group;
+mod ids;
 mod log;
 mod migrations;
 mod relay;

@@ -19,6 +19,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "leases_and_cursors",
         include_str!("migrations/0002_leases_and_cursors.sql"),
     ),
+    (
+        3,
+        "id_sequences",
+        include_str!("migrations/0003_id_sequences.sql"),
+    ),
 ];
 
 /// The advisory lock the migrating replica holds: any constant of ours ("paytree" in ASCII).

@@ -1,9 +1,10 @@
 //! PostgreSQL as the store of record, for N replicas (issue 16). Built in steps; so far: the
-//! connection pool, the schema's migrations, the event log read in commit order, leases and
-//! cursors, and the relay that publishes the log to NATS JetStream. The service does not
+//! connection pool, the schema's migrations, the event log read in commit order, id
+//! sequences, leases and cursors, and the relay that publishes the log to NATS JetStream. The service does not
 //! serve from it yet (`paytree serve` has no `--store postgres://` until it does).
 
 pub mod group;
+mod ids;
 mod lease;
 mod log;
 mod migrate;
