@@ -207,6 +207,7 @@ async fn build_with(settings: Settings, handoff: Option<Ready>) -> anyhow::Resul
     let store = open_store(&db_path, store_wait).await?;
     // The same installation secret, under another label (see `KeyHasher::hash`).
     let hasher = KeyHasher::new(secret);
+    files::check_secret(&store, &secret)?;
     files::bootstrap_admin_key(&store, &hasher, &settings)?;
     if settings.rebuild_views {
         store.reset_views().context("emptying the mypage views")?;

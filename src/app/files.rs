@@ -3,9 +3,11 @@
 
 use crate::auth::{Bootstrap, KeyHasher};
 use crate::config::Settings;
-use crate::store::Store;
+use crate::store::{Command, PutMeta, SECRET_CHECK, Store};
 use anyhow::Context;
+use hmac::{Hmac, Mac};
 use rand::Rng;
+use sha2::Sha256;
 use std::io::Write;
 use std::path::Path;
 
@@ -70,6 +72,40 @@ pub(crate) fn parse_secret(text: &str) -> anyhow::Result<[u8; 32]> {
     bytes
         .try_into()
         .map_err(|_| anyhow::anyhow!("secret.key must hold 32 bytes"))
+}
+
+/// What tells whether a secret is the one a store was made with, and nothing else about it:
+/// HMAC-SHA256 under the secret of a label of its own.
+pub(crate) fn secret_check(secret: &[u8; 32]) -> Vec<u8> {
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes a key of any length");
+    mac.update(b"paytree installation secret check\0");
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// Refuses to start with a `secret.key` other than the one the store was made with (every
+/// API key would be refused and every number fingerprinted anew, silently); a store that
+/// has no check value yet gets this secret's.
+pub(super) fn check_secret(store: &Store, secret: &[u8; 32]) -> anyhow::Result<()> {
+    let expected = secret_check(secret);
+    match store.meta(SECRET_CHECK).context("reading the store")? {
+        Some(found) if found == expected => Ok(()),
+        Some(_) => anyhow::bail!(
+            "secret.key is not the secret this store was made with: its API keys and card \
+             fingerprints were made with another one. Put back the installation's secret.key \
+             (restoring a backup: paytree restore --secret FILE)"
+        ),
+        None => {
+            let record = Command::PutMeta(PutMeta {
+                name: SECRET_CHECK,
+                value: expected,
+            });
+            store
+                .commit(&[record])
+                .context("recording the secret's check value")?;
+            Ok(())
+        }
+    }
 }
 
 /// Makes sure an admin key exists (see [`crate::auth::bootstrap`]); a new one is written to

@@ -49,7 +49,24 @@ pub fn run(args: RestoreArgs) -> anyhow::Result<()> {
             args.data_dir.display()
         );
     }
-    let secret = secret_to_install(&args.data_dir, args.secret.as_deref())?;
+    let (secret, install) = secret_to_install(&args.data_dir, args.secret.as_deref())?;
+    match &summary.secret_check {
+        Some(check) => anyhow::ensure!(
+            *check == crate::app::files::secret_check(&secret),
+            "the secret ({}) is not the one this backup's store was made with: with it no API \
+             key would work and no number registered twice be recognised. Give the secret.key \
+             of the installation the backup came from",
+            if install {
+                "--secret"
+            } else {
+                "the data directory's secret.key"
+            }
+        ),
+        None => println!(
+            "the backup holds no check value of its secret (it predates them): make sure the \
+             secret is the installation's"
+        ),
+    }
 
     crate::app::files::create_data_dir(&args.data_dir)?;
     let incoming = args.data_dir.join(format!("{STORE_FILE}.restoring"));
@@ -59,12 +76,11 @@ pub fn run(args: RestoreArgs) -> anyhow::Result<()> {
         let _ = std::fs::remove_file(&incoming);
         return Err(e);
     }
-    let secret_line = match secret {
-        Some(secret) => {
-            install_secret(&args.data_dir, &secret)?;
-            "copied in from --secret"
-        }
-        None => "the one already there",
+    let secret_line = if install {
+        install_secret(&args.data_dir, &secret)?;
+        "copied in from --secret"
+    } else {
+        "the one already there"
     };
     std::fs::rename(&incoming, &store)
         .with_context(|| format!("renaming {} to {}", incoming.display(), store.display()))?;
@@ -89,9 +105,10 @@ pub fn run(args: RestoreArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The secret to copy in, if the data directory has none; refuses when neither the
-/// directory nor `--secret` has one, or when they differ.
-fn secret_to_install(dir: &Path, given: Option<&Path>) -> anyhow::Result<Option<[u8; 32]>> {
+/// The secret the restored store will be used with, and whether it must be copied in (the
+/// data directory has none); refuses when neither the directory nor `--secret` has one, or
+/// when they differ.
+fn secret_to_install(dir: &Path, given: Option<&Path>) -> anyhow::Result<([u8; 32], bool)> {
     let read = |path: &Path| -> anyhow::Result<[u8; 32]> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -103,20 +120,18 @@ fn secret_to_install(dir: &Path, given: Option<&Path>) -> anyhow::Result<Option<
             "{} has no {SECRET_FILE} and no --secret was given: {NO_SECRET}",
             dir.display()
         ),
-        (false, Some(given)) => Ok(Some(read(given)?)),
-        (true, None) => {
-            read(&present)?;
-            Ok(None)
-        }
+        (false, Some(given)) => Ok((read(given)?, true)),
+        (true, None) => Ok((read(&present)?, false)),
         (true, Some(given)) => {
+            let secret = read(&present)?;
             anyhow::ensure!(
-                read(&present)? == read(given)?,
+                secret == read(given)?,
                 "{} differs from --secret {}: keep the one of the installation the backup came \
                  from, and remove the other",
                 present.display(),
                 given.display()
             );
-            Ok(None)
+            Ok((secret, false))
         }
     }
 }

@@ -14,7 +14,9 @@ mod write;
 
 pub use command::*;
 pub use read::Page;
-pub use tables::{BREAKER_OPEN_UNTIL, NOTIFIER, PROJECTOR, SAGA, SHIPPING, SHIPPING_PAUSED};
+pub use tables::{
+    BREAKER_OPEN_UNTIL, NOTIFIER, PROJECTOR, SAGA, SECRET_CHECK, SHIPPING, SHIPPING_PAUSED,
+};
 #[cfg(test)]
 pub(crate) use write::testing;
 

@@ -3,7 +3,7 @@
 //! version's layout, and compacting it.
 
 use super::StoreError;
-use super::tables::{self, EVENTS, LAYOUT_VERSION, PAYMETHODS};
+use super::tables::{self, EVENTS, LAYOUT_VERSION, META, PAYMETHODS, SECRET_CHECK};
 use redb::{
     Database, DatabaseError, ReadOnlyDatabase, ReadableDatabase, ReadableTable,
     ReadableTableMetadata,
@@ -32,12 +32,15 @@ pub enum OfflineError {
 }
 
 /// What a paytree store file holds, in brief.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary {
     pub paymethods: u64,
     pub events: u64,
     /// The last event position (0 for an empty log).
     pub position: u64,
+    /// What tells the installation secret it was made with (none in a store from before
+    /// paytree recorded it).
+    pub secret_check: Option<Vec<u8>>,
 }
 
 /// Whether a process has the store at `path` open (false if there is no file).
@@ -81,6 +84,10 @@ pub fn inspect(path: &Path) -> Result<Summary, OfflineError> {
             paymethods: txn.open_table(PAYMETHODS)?.len()?,
             events: events.len()?,
             position: events.last()?.map_or(0, |(k, _)| k.value()),
+            secret_check: txn
+                .open_table(META)?
+                .get(SECRET_CHECK)?
+                .map(|v| v.value().to_vec()),
         })
     };
     read().map_err(store)
@@ -157,7 +164,8 @@ mod tests {
             Summary {
                 paymethods: 0,
                 events: 0,
-                position: 0
+                position: 0,
+                secret_check: None
             }
         );
         verify(&path).unwrap();

@@ -110,6 +110,9 @@ pub const SHIPPING: &str = "shipping";
 pub const SAGA: &str = "saga";
 /// The `META` entry that says shipping is paused (present) or running (absent).
 pub const SHIPPING_PAUSED: &str = "shipping_paused";
+/// The `META` entry that tells the installation secret this store was made with from any
+/// other (see `app::files::secret_check`).
+pub const SECRET_CHECK: &str = "secret_check";
 
 /// Tables of the layout before customer rows shared tables. Their rows are not read any more,
 /// so a data directory that has them would seem to have lost every listing: it is refused.

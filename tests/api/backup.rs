@@ -265,6 +265,37 @@ async fn restore_without_a_secret_is_refused_and_says_where_to_find_it() {
 }
 
 #[tokio::test]
+async fn restore_with_another_installations_secret_is_refused_and_so_is_a_start_with_one() {
+    let mut app = spawn_process().await;
+    let temp = tempfile::TempDir::new().unwrap();
+    let file = temp.path().join("paytree.backup");
+    assert!(backup(&app, &file).await.0);
+    let other = temp.path().join("other.key");
+    std::fs::write(&other, "ab".repeat(32)).unwrap();
+    let dir = temp.path().join("data");
+    let (ok, printed) = restore(&file, &dir, &["--secret", other.to_str().unwrap()]).await;
+    assert!(!ok, "{printed}");
+    assert!(
+        printed.contains("not the one this backup's store was made with"),
+        "{printed}"
+    );
+    assert!(files_in(&dir).is_empty(), "{:?}", files_in(&dir));
+    // The right one restores.
+    let secret = app.dir.join("secret.key");
+    let (ok, printed) = restore(&file, &dir, &["--secret", secret.to_str().unwrap()]).await;
+    assert!(ok, "{printed}");
+
+    // A store started with another secret.key than its own refuses to start.
+    assert!(app.stop().await.success());
+    std::fs::copy(&other, &secret).unwrap();
+    let printed = try_start_serve_with_env(&app.dir, &[], &[]).await;
+    assert!(
+        printed.contains("not the secret this store was made with"),
+        "{printed}"
+    );
+}
+
+#[tokio::test]
 async fn compact_refuses_a_live_directory_and_a_compacted_store_still_serves_its_data() {
     let mut app = spawn_process().await;
     let mut kept = Vec::new();
