@@ -98,6 +98,7 @@ pub async fn serve(
     let mut handoff = Handoff::listen(launch.exe, socket, refusal)?;
     let pid_file = settings.pid_file.clone();
     let app = build_with(settings, ready).await?;
+    handoff.expect_secret(app.secret_check.clone());
     announce(&format!(
         "paytree listening on {}://{}",
         app.scheme(),
@@ -168,6 +169,8 @@ pub struct App {
     accepting: Arc<AtomicBool>,
     data_dir: PathBuf,
     provider: ProviderSetting,
+    /// The installation secret's check value (hex), for a process this one hands over to.
+    secret_check: String,
 }
 
 /// Opens the data dir, the secret and the store, starts the payment system's client and the
@@ -191,20 +194,32 @@ async fn build_with(settings: Settings, handoff: Option<Ready>) -> anyhow::Resul
     };
     let client_tls = ClientTls::new(settings.tls.ca_file.as_deref())?;
     files::create_data_dir(&settings.data_dir)?;
-    crate::maintenance::remove_unfinished_backups(&settings.data_dir);
     let secret = files::load_or_create_secret(&settings.data_dir)?;
+    let secret_check = hex::encode(files::secret_check(&secret));
     let fingerprinter = Fingerprinter::new(secret);
     // It holds the payment system's tokens: owner-only, like the secret.
     let db_path = settings.data_dir.join("paytree.redb");
     files::create_private_file(&db_path)?;
     let store_wait = match handoff {
         Some(ready) => {
+            // What can be checked before the old process is told to stop: its secret.
+            if let Ok(theirs) = std::env::var(handoff::SECRET_CHECK_VAR) {
+                anyhow::ensure!(
+                    theirs == secret_check,
+                    "secret.key is not the secret the process handing over serves with: not \
+                     taking over (it serves on)"
+                );
+            }
             ready.send();
-            STORE_RELEASE_WAIT
+            // The old process stops accepting, gives in-flight requests the grace, waits for
+            // started commands, and drains its tree, then closes the store.
+            settings.limits.shutdown_grace + STORE_RELEASE_WAIT
         }
         None => Duration::ZERO,
     };
     let store = open_store(&db_path, store_wait).await?;
+    // Only now, holding the store: no other process can be taking a backup here.
+    crate::maintenance::remove_unfinished_backups(&settings.data_dir);
     // The same installation secret, under another label (see `KeyHasher::hash`).
     let hasher = KeyHasher::new(secret);
     files::check_secret(&store, &secret)?;
@@ -264,11 +279,13 @@ async fn build_with(settings: Settings, handoff: Option<Ready>) -> anyhow::Resul
         accepting,
         data_dir: settings.data_dir,
         provider: settings.provider,
+        secret_check,
     })
 }
 
-/// How long a process that takes over waits for the one handing over to close the store.
-const STORE_RELEASE_WAIT: Duration = Duration::from_secs(60);
+/// How long a process that takes over waits for the one handing over to close the store,
+/// beyond the shutdown grace: a started command (up to a minute) and the tree's drain.
+const STORE_RELEASE_WAIT: Duration = Duration::from_secs(180);
 
 /// Opens the store at `path`; while another process has it open (redb's
 /// `DatabaseAlreadyOpen`), tries again for at most `wait`.

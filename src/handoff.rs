@@ -18,6 +18,7 @@ use std::io::{PipeReader, Write};
 use std::os::fd::{OwnedFd, RawFd};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use tokio::signal::unix::{Signal, SignalKind, signal};
@@ -25,6 +26,9 @@ use tokio::sync::{oneshot, watch};
 
 /// Names the fd of the pipe on which a new process says it is ready.
 const READY_FD_VAR: &str = "PAYTREE_HANDOFF_READY_FD";
+/// The check value of the secret the process handing over serves with (hex): a new process
+/// with another `secret.key` refuses before it says ready, so the old one serves on.
+pub const SECRET_CHECK_VAR: &str = "PAYTREE_HANDOFF_SECRET_CHECK";
 /// Where the new process finds the socket (as systemd would put it) and the pipe.
 const LISTEN_FD: RawFd = 3;
 const READY_FD: RawFd = 4;
@@ -77,6 +81,7 @@ fn in_path(name: &Path) -> Option<PathBuf> {
 pub struct Handoff {
     taken_over: oneshot::Receiver<u32>,
     stopping: watch::Sender<bool>,
+    secret_check: Arc<Mutex<Option<String>>>,
 }
 
 impl Handoff {
@@ -90,17 +95,26 @@ impl Handoff {
         let hup = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
         let (taken, taken_over) = oneshot::channel();
         let (stopping, stopped) = watch::channel(false);
+        let secret_check = Arc::new(Mutex::new(None));
         let sighup = Sighup {
             hup,
             stopped,
             exe,
             refusal,
+            secret_check: secret_check.clone(),
         };
         tokio::spawn(sighup.handle(socket, taken));
         Ok(Self {
             taken_over,
             stopping,
+            secret_check,
         })
+    }
+
+    /// The check value (hex) of the secret this process serves with, which a new process must
+    /// match before it says ready.
+    pub fn expect_secret(&self, check: String) {
+        *self.secret_check.lock().unwrap_or_else(|e| e.into_inner()) = Some(check);
     }
 
     /// Completes with the new process's id once one has taken over (never if none does).
@@ -124,6 +138,7 @@ struct Sighup {
     stopped: watch::Receiver<bool>,
     exe: Exe,
     refusal: Option<&'static str>,
+    secret_check: Arc<Mutex<Option<String>>>,
 }
 
 impl Sighup {
@@ -162,16 +177,25 @@ impl Sighup {
             .env_remove("LISTEN_FDS_FIRST_FD")
             .env_remove("LISTEN_FDNAMES")
             .env(READY_FD_VAR, READY_FD.to_string())
-            .fd_mappings(vec![
-                FdMapping {
-                    parent_fd: socket.try_clone()?,
-                    child_fd: LISTEN_FD,
-                },
-                FdMapping {
-                    parent_fd: writer.into(),
-                    child_fd: READY_FD,
-                },
-            ])?;
+            .env_remove(SECRET_CHECK_VAR);
+        let check = self
+            .secret_check
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(check) = check {
+            command.env(SECRET_CHECK_VAR, check);
+        }
+        command.fd_mappings(vec![
+            FdMapping {
+                parent_fd: socket.try_clone()?,
+                child_fd: LISTEN_FD,
+            },
+            FdMapping {
+                parent_fd: writer.into(),
+                child_fd: READY_FD,
+            },
+        ])?;
         let spawned = command.spawn();
         // Closes this process's ends: the pipe reads end-of-file if the new process exits.
         drop(command);

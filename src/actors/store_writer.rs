@@ -137,22 +137,26 @@ async fn commit_loop(
             Ok(Err(e)) => {
                 // While the store is out of service (logged once, by the store), every batch
                 // fails at once: not worth a line each.
-                if matches!(e, crate::store::StoreError::Unavailable) {
-                    tracing::debug!(batch = size, "store unavailable; the batch is refused");
+                let answer = if e.is_outage() {
+                    if !matches!(e, crate::store::StoreError::Unavailable) {
+                        tracing::error!(error = %e, batch = size, "group commit failed; nothing of the batch is stored");
+                    }
+                    WriteError::Storage
                 } else {
-                    tracing::error!(error = %e, batch = size, "group commit failed; nothing of the batch is stored");
-                }
+                    tracing::error!(error = %e, batch = size, "group commit refused; nothing of the batch is stored");
+                    WriteError::Failed
+                };
                 replies
                     .into_iter()
                     .flatten()
-                    .for_each(|r| drop(r.send(Err(WriteError::Storage))));
+                    .for_each(|r| drop(r.send(Err(answer.clone()))));
             }
             Err(e) => {
                 tracing::error!(error = %e, batch = size, "group commit panicked; nothing of the batch is stored");
                 replies
                     .into_iter()
                     .flatten()
-                    .for_each(|r| drop(r.send(Err(WriteError::Storage))));
+                    .for_each(|r| drop(r.send(Err(WriteError::Failed))));
             }
         }
     }

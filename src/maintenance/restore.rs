@@ -69,11 +69,19 @@ pub fn run(args: RestoreArgs) -> anyhow::Result<()> {
     }
 
     crate::app::files::create_data_dir(&args.data_dir)?;
+    // Held until the rename: a paytree started meanwhile (by socket activation, by hand)
+    // cannot open the store being replaced and go on committing to a file that is then gone.
+    let existed = store.exists();
+    let held = offline::hold(&store)?;
     let incoming = args.data_dir.join(format!("{STORE_FILE}.restoring"));
     let copied = copy_in(&args.from, &incoming);
     let checked = copied.and_then(|()| Ok(offline::verify(&incoming)?));
     if let Err(e) = checked {
         let _ = std::fs::remove_file(&incoming);
+        drop(held);
+        if !existed {
+            let _ = std::fs::remove_file(&store);
+        }
         return Err(e);
     }
     let secret_line = if install {
@@ -84,6 +92,8 @@ pub fn run(args: RestoreArgs) -> anyhow::Result<()> {
     };
     std::fs::rename(&incoming, &store)
         .with_context(|| format!("renaming {} to {}", incoming.display(), store.display()))?;
+    // The old file's lock goes with it; a paytree that starts now opens the restored store.
+    drop(held);
     sync_dir(&store)?;
     println!(
         "restored {} into {}: {}, {} payment methods, events up to position {}, in {:.1} s",

@@ -76,16 +76,21 @@ impl Holder {
         self.writable.load(Ordering::SeqCst)
     }
 
-    /// Called with the error of a failed commit: an I/O error takes the database out of
-    /// service and starts reopening it (once, however many commits report the failure).
-    pub fn failed(self: &Arc<Self>, error: &StoreError) {
-        if !error.is_outage() || !self.writable.swap(false, Ordering::SeqCst) {
+    /// Called with the error of a failed commit on `db`: an I/O error takes the database out
+    /// of service and starts reopening it (once, however many commits report the failure,
+    /// and never for a database that has already been replaced by a reopened one).
+    pub fn failed(self: &Arc<Self>, db: &Arc<Database>, error: &StoreError) {
+        let current = self.db.load();
+        let replaced = current.as_ref().is_none_or(|now| !Arc::ptr_eq(now, db));
+        drop(current);
+        if !error.is_outage() || replaced || !self.writable.swap(false, Ordering::SeqCst) {
             return;
         }
         metrics::gauge!(names::STORE_WRITABLE).set(0.0);
         metrics::counter!(names::STORE_FAILURES).increment(1);
         tracing::error!(%error, "storage I/O error: the store is unwritable and not ready; reopening the database until it works");
-        // Our reference goes now; the transactions still running hold theirs until they end.
+        // Our reference goes now; redb closes the file once the last one goes (a running
+        // write transaction keeps it till it ends; read transactions then fail as closed).
         self.db.store(None);
         let holder = self.clone();
         let spawned = std::thread::Builder::new()
@@ -111,8 +116,8 @@ impl Holder {
                 }
                 Ok(db) => {
                     metrics::counter!(names::STORE_REOPENS, "outcome" => "reopened").increment(1);
-                    self.db.store(Some(Arc::new(db)));
                     self.writable.store(true, Ordering::SeqCst);
+                    self.db.store(Some(Arc::new(db)));
                     metrics::gauge!(names::STORE_WRITABLE).set(1.0);
                     tracing::info!(
                         attempts,

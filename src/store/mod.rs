@@ -93,9 +93,8 @@ impl Store {
     ) -> Result<Vec<Result<Outcome, Rejected>>, StoreError> {
         let db = self.db.get()?;
         let result = write::commit_batch(&db, commands);
-        drop(db);
         if let Err(e) = &result {
-            self.db.failed(e);
+            self.db.failed(&db, e);
         }
         result
     }

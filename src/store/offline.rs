@@ -102,6 +102,16 @@ pub fn open(path: &Path) -> Result<Database, OfflineError> {
     }
 }
 
+/// Holds the store at `path` (created empty if there is none) so that no paytree can open it
+/// while the returned database lives; refuses one that a process has open.
+pub fn hold(path: &Path) -> Result<Database, OfflineError> {
+    match Database::create(path) {
+        Ok(db) => Ok(db),
+        Err(DatabaseError::DatabaseAlreadyOpen) => Err(OfflineError::InUse(path.to_owned())),
+        Err(e) => Err(not_a_store(path, &e.to_string())),
+    }
+}
+
 /// Verifies every checksum of the store at `path` (reading the whole file).
 pub fn verify(path: &Path) -> Result<(), OfflineError> {
     let mut db = open(path)?;

@@ -256,8 +256,29 @@ async fn a_new_process_that_fails_before_it_is_ready_leaves_the_old_one_serving(
         app.log()
     );
 
-    // A second SIGHUP while a handoff is under way (or the old process stops) is ignored.
+    // Another installation's secret.key: the next process refuses before it is ready
+    // (it would have refused every API key once it had the store).
     std::fs::write(&config, "header_timeout_ms = 10000\n").unwrap();
+    let secret = temp.path().join("data").join("secret.key");
+    let ours = std::fs::read(&secret).unwrap();
+    std::fs::write(&secret, "ab".repeat(32)).unwrap();
+    let (upgraded, said) = upgrade(&lineage.pid_file, "3").await;
+    assert!(!upgraded, "{said}");
+    assert_eq!(lineage.pid(), Some(second));
+    assert_eq!(
+        app.health().await.status(),
+        200,
+        "the old process serves on"
+    );
+    assert!(
+        app.log()
+            .contains("not the secret the process handing over serves with"),
+        "{}",
+        app.log()
+    );
+    std::fs::write(&secret, ours).unwrap();
+
+    // A second SIGHUP while a handoff is under way (or the old process stops) is ignored.
     signal(second, Signal::SIGHUP);
     tokio::time::sleep(Duration::from_millis(20)).await;
     signal(second, Signal::SIGHUP);
@@ -268,7 +289,7 @@ async fn a_new_process_that_fails_before_it_is_ready_leaves_the_old_one_serving(
         .matches("started a new process to take over")
         .count();
     assert_eq!(
-        successors, 3,
+        successors, 4,
         "one for each handoff asked for, none for the ignored SIGHUP"
     );
     assert!(!is_gone(handoff.new));

@@ -16,9 +16,14 @@ pub enum WriteError {
     /// The store refused it; nothing of it was written.
     #[error(transparent)]
     Rejected(#[from] Rejected),
-    /// The transaction failed; nothing of its batch was written.
+    /// The transaction failed for a storage outage (an I/O error, the store being reopened
+    /// after one); nothing of its batch was written. It passes: 503, retry.
     #[error("the store could not commit")]
     Storage,
+    /// The transaction failed for another reason (a record that does not encode, a fault of
+    /// the code); nothing of its batch was written. Not an outage: it will not pass by itself.
+    #[error("the store refused the batch")]
+    Failed,
     /// No store writer is running (starting, restarting, shutting down), or the request
     /// was abandoned at the server's shutdown deadline; nothing was queued.
     #[error("the store writer is not running")]
@@ -36,7 +41,7 @@ impl WriteError {
         match self {
             // A full disk or the store reopening after it: it passes, so 503 and retry.
             Self::Unavailable | Self::Storage => super::Refusal::Unavailable,
-            Self::Rejected(_) | Self::Unconfirmed => super::Refusal::Internal,
+            Self::Rejected(_) | Self::Unconfirmed | Self::Failed => super::Refusal::Internal,
         }
     }
 
@@ -44,7 +49,7 @@ impl WriteError {
     /// trusted. After `Storage` the batch is almost always not stored, but a failure of the
     /// commit's very last sync can leave it stored: the state is reloaded all the same.
     pub fn leaves_unsure(&self) -> bool {
-        matches!(self, Self::Unconfirmed | Self::Storage)
+        matches!(self, Self::Unconfirmed | Self::Storage | Self::Failed)
     }
 }
 
@@ -144,7 +149,7 @@ fn output<C: Write>(answer: Result<Outcome, WriteError>) -> Result<C::Output, Wr
             command = std::any::type_name::<C>(),
             "the store did not report what it assigned"
         );
-        WriteError::Storage
+        WriteError::Failed
     })
 }
 
@@ -153,6 +158,21 @@ mod tests {
     use super::*;
     use ractor::{Actor, ActorProcessingErr, ActorRef};
     use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn an_outage_is_unavailable_and_passes_and_a_refused_batch_is_an_internal_error() {
+        use super::super::Refusal;
+        assert_eq!(WriteError::Storage.refusal(), Refusal::Unavailable);
+        assert_eq!(WriteError::Unavailable.refusal(), Refusal::Unavailable);
+        assert_eq!(WriteError::Failed.refusal(), Refusal::Internal);
+        let outage = |e: WriteError| crate::actors::kernel::is_outage(&e);
+        assert!(outage(WriteError::Storage) && outage(WriteError::Unavailable));
+        assert!(
+            !outage(WriteError::Failed),
+            "a log reader fails on it, not waits forever"
+        );
+        assert!(!outage(WriteError::Unconfirmed));
+    }
 
     /// A store writer that keeps every reply until told to answer.
     struct SlowWriter;
