@@ -25,9 +25,9 @@ pub struct Report {
     pub shipped: usize,
     pub refunds_wrong: usize,
     pub shipments_wrong: usize,
-    /// Orders refused 422 because their card, whose registration was acknowledged, is not
-    /// stored: a loss seen from the other side.
-    pub orders_of_lost_cards: usize,
+    /// Orders refused 422 because their card, whose registration was acknowledged, was not
+    /// stored when the order came (lost, or acknowledged before its commit).
+    pub orders_for_unstored_cards: usize,
 }
 
 /// Waits until the store has settled: every intent reconciled, shipping and the saga caught
@@ -94,7 +94,7 @@ pub async fn audit(
     let shipments = app.all_items("/shipments").await;
 
     // Lost: anything acknowledged that is not stored as acknowledged.
-    report.orders_of_lost_cards = a.refused_orders;
+    report.orders_for_unstored_cards = a.refused_orders;
     report.lost += a
         .registered
         .values()
@@ -316,12 +316,12 @@ impl Report {
         assert_eq!(self.charged_without_registration, 0, "{self:?}");
         assert_eq!(self.refunds_wrong, 0, "{self:?}");
         assert_eq!(self.shipments_wrong, 0, "{self:?}");
-        assert_eq!(self.orders_of_lost_cards, 0, "{self:?}");
+        assert_eq!(self.orders_for_unstored_cards, 0, "{self:?}");
     }
 
     pub fn summary(&self) -> String {
         format!(
-            "audit: {} kill rounds, {} acknowledged, {} lost, {} duplicate, {} messages missing, {} duplicated, {} unpaid, {} charged without a registration or order; {} orders ({} cancelled, {} shipped), {} with wrong refunds, {} with wrong shipments, {} orders refused for a lost card",
+            "audit: {} kill rounds, {} acknowledged, {} lost, {} duplicate, {} messages missing, {} duplicated, {} unpaid, {} charged without a registration or order; {} orders ({} cancelled, {} shipped), {} with wrong refunds, {} with wrong shipments, {} orders refused for an acknowledged card not stored",
             self.rounds,
             self.acknowledged,
             self.lost,
@@ -335,7 +335,7 @@ impl Report {
             self.shipped,
             self.refunds_wrong,
             self.shipments_wrong,
-            self.orders_of_lost_cards
+            self.orders_for_unstored_cards
         )
     }
 }
