@@ -16,7 +16,7 @@ use crate::config::{Overrides, ProviderSetting, Settings};
 use crate::domain::paymethod::Fingerprinter;
 use crate::handoff::{self, Exe, Handoff, Ready};
 use crate::http::{self, AppState};
-use crate::listen::{Inherited, Origin};
+use crate::listen::{self, Inherited, Origin};
 use crate::maintenance::DataDir;
 use crate::provider::{HttpPaymentSystem, PaymentSystem, Simulator};
 use crate::serve::Server;
@@ -89,7 +89,7 @@ pub async fn serve(
     launch: Launch,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let (listener, origin, ready) = listener(&settings, launch.inherited).await?;
+    let (listener, origin, ready) = listen::listener(settings.listen, launch.inherited).await?;
     // Before anything slow: from here on a SIGHUP never ends the process (its default).
     let refusal = (origin == Some(Origin::Systemd) || systemd::is_notified()).then_some(
         "paytree runs under systemd: restart it with `systemctl restart paytree`, which fails no request when systemd holds the socket (paytree.socket)",
@@ -127,28 +127,6 @@ pub async fn serve(
         let _ = std::fs::remove_file(path);
     }
     Ok(())
-}
-
-/// The socket handed over, else `settings.listen` bound; who handed it over, and (after a
-/// handoff) where to say this process is ready.
-async fn listener(
-    settings: &Settings,
-    inherited: Option<Inherited>,
-) -> anyhow::Result<(tokio::net::TcpListener, Option<Origin>, Option<Ready>)> {
-    let Some(inherited) = inherited else {
-        let listener = tokio::net::TcpListener::bind(settings.listen)
-            .await
-            .with_context(|| format!("binding {}", settings.listen))?;
-        tracing::info!(addr = %settings.listen, "listening socket bound (--listen)");
-        return Ok((listener, None, None));
-    };
-    let listener = tokio::net::TcpListener::from_std(inherited.listener)?;
-    let from = match inherited.origin {
-        Origin::Systemd => "systemd (socket activation)",
-        Origin::Handoff => "the paytree process this one takes over from",
-    };
-    tracing::info!(addr = %listener.local_addr()?, from, "listening socket handed over; --listen is not used");
-    Ok((listener, Some(inherited.origin), inherited.ready))
 }
 
 /// Why a serving paytree stops.

@@ -54,3 +54,25 @@ pub fn take_inherited() -> anyhow::Result<Option<Inherited>> {
         ready,
     }))
 }
+
+/// The socket handed over, else `listen` bound; who handed it over, and (after a
+/// handoff) where to say this process is ready.
+pub async fn listener(
+    listen: std::net::SocketAddr,
+    inherited: Option<Inherited>,
+) -> anyhow::Result<(tokio::net::TcpListener, Option<Origin>, Option<Ready>)> {
+    let Some(inherited) = inherited else {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding {}", listen))?;
+        tracing::info!(addr = %listen, "listening socket bound (--listen)");
+        return Ok((listener, None, None));
+    };
+    let listener = tokio::net::TcpListener::from_std(inherited.listener)?;
+    let from = match inherited.origin {
+        Origin::Systemd => "systemd (socket activation)",
+        Origin::Handoff => "the paytree process this one takes over from",
+    };
+    tracing::info!(addr = %listener.local_addr()?, from, "listening socket handed over; --listen is not used");
+    Ok((listener, Some(inherited.origin), inherited.ready))
+}

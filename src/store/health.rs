@@ -44,11 +44,6 @@ pub(super) struct Holder {
 impl Holder {
     pub fn new(path: &Path, db: Database) -> Self {
         metrics::gauge!(names::STORE_WRITABLE).set(1.0);
-        // At zero from the start, so that a rate over them is defined before the first.
-        metrics::counter!(names::STORE_FAILURES).increment(0);
-        for outcome in ["reopened", "failed"] {
-            metrics::counter!(names::STORE_REOPENS, "outcome" => outcome).increment(0);
-        }
         Self {
             path: path.to_path_buf(),
             db: ArcSwapOption::from_pointee(db),

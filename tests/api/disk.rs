@@ -43,19 +43,6 @@ impl Tmpfs {
             point: point.to_owned(),
         })
     }
-
-    fn free_bytes(&self) -> u64 {
-        let out = std::process::Command::new("df")
-            .args(["--output=avail", "-B1"])
-            .arg(&self.point)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .nth(1)
-            .and_then(|l| l.trim().parse().ok())
-            .unwrap()
-    }
 }
 
 impl Drop for Tmpfs {
@@ -65,6 +52,14 @@ impl Drop for Tmpfs {
             .arg(&self.point)
             .status();
     }
+}
+
+/// Free space on the filesystem of `dir`, as paytree reports it.
+fn free_bytes(dir: &Path) -> u64 {
+    paytree::maintenance::disk::usage(dir)
+        .free
+        .expect("statvfs works on a tmpfs")
+        .available
 }
 
 /// What the writers saw.
@@ -155,7 +150,7 @@ async fn a_full_disk_turns_readiness_off_refuses_writes_with_503_and_recovers_by
     // Leave the store a few hundred KB to grow into.
     let ballast = dir.join("ballast");
     let room = 400 << 10;
-    let ballast_bytes = fs.free_bytes().saturating_sub(room);
+    let ballast_bytes = free_bytes(&fs.point).saturating_sub(room);
     std::fs::write(&ballast, vec![0u8; ballast_bytes as usize]).unwrap();
     assert_eq!(admin.ready().await.status(), 200);
 

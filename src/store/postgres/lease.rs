@@ -51,16 +51,8 @@ impl Postgres {
                 &[&name],
             )
             .await?;
-        row.map(|row| {
-            let xid: &str = row.get(0);
-            Ok(Cursor {
-                xid: xid
-                    .parse()
-                    .map_err(|_| PgError::Decode(format!("xid8 {xid:?}")))?,
-                position: row.get(1),
-            })
-        })
-        .unwrap_or(Ok(Cursor::default()))
+        row.map(|row| Cursor::from_row(&row))
+            .unwrap_or(Ok(Cursor::default()))
     }
 
     /// Moves the cursor `name` to `to`, provided `holder` holds the lease of the same name

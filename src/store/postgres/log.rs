@@ -23,6 +23,19 @@ pub struct Cursor {
     pub position: i64,
 }
 
+impl Cursor {
+    /// The cursor in the first two columns of `row`: `xid::text` and `position`.
+    pub(super) fn from_row(row: &tokio_postgres::Row) -> Result<Self, PgError> {
+        let xid: &str = row.get(0);
+        Ok(Self {
+            xid: xid
+                .parse()
+                .map_err(|_| PgError::Decode(format!("xid8 {xid:?}")))?,
+            position: row.get(1),
+        })
+    }
+}
+
 /// An event to append: the aggregate it belongs to, its version, its encoded payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEvent {
@@ -83,14 +96,8 @@ impl Postgres {
             .await?;
         rows.iter()
             .map(|row| {
-                let xid: &str = row.get(0);
                 Ok(LoggedEvent {
-                    cursor: Cursor {
-                        xid: xid
-                            .parse()
-                            .map_err(|_| PgError::Decode(format!("xid8 {xid:?}")))?,
-                        position: row.get(1),
-                    },
+                    cursor: Cursor::from_row(row)?,
                     event: NewEvent {
                         kind: row.get(2),
                         aggregate: row.get(3),
