@@ -213,19 +213,42 @@ await page.keyboard.press("Enter");
 await page.waitForFunction((id) => document.querySelector(`#method-list li[data-id="${id}"] .masked`)?.textContent.endsWith("4444"), card);
 ok(true, "a card's number is changed in place");
 await noFullNumber(page, "5555555555554444", "after a change");
-await page.focus(`#method-list li[data-id="${card}"] button.danger`);
-await page.keyboard.press("Enter");
-await page.waitForSelector("#confirm[open]");
+// A second card, for the last step.
+await page.fill("#add-number", "5105 1051 0510 5100");
+await page.click("#add-method button[type=submit]");
+await page.waitForFunction(() => document.querySelectorAll("#method-list li[data-id]").length === 2);
+const other = await page.evaluate((id) =>
+  [...document.querySelectorAll("#method-list li[data-id]")].map((li) => li.dataset.id).find((x) => x !== id), card);
+const deletes = [];
+page.on("request", (request) => { if (request.method() === "DELETE") deletes.push(request.url()); });
+const confirmRemoval = async (id) => {
+  await page.focus(`#method-list li[data-id="${id}"] button.danger`);
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("#confirm[open]");
+};
+await confirmRemoval(card);
 await page.keyboard.press("Escape");
 await page.waitForSelector("#confirm", { state: "hidden" });
 ok(await page.$(`#method-list li[data-id="${card}"]`), "the confirmation, dismissed, keeps the card");
-await page.focus(`#method-list li[data-id="${card}"] button.danger`);
-await page.keyboard.press("Enter");
+// The dialog's close event comes a moment after it closes; here the confirmation is opened
+// again before that event arrives (as a quick second Enter can): it still takes its own answer.
+await confirmRemoval(card);
+await page.evaluate((id) => {
+  document.getElementById("confirm").close();
+  document.querySelector(`#method-list li[data-id="${id}"] button.danger`).click();
+}, card);
 await page.waitForSelector("#confirm[open]");
 await page.focus("#confirm-yes");
 await page.keyboard.press("Enter");
 await page.waitForSelector(`#method-list li[data-id="${card}"]`, { state: "detached" });
-ok(true, "the confirmation, accepted, removes the card");
+ok(true, "the confirmation, accepted, removes the card (also when opened again at once)");
+// After an accepted confirmation, a dismissed one (Escape: no answer of its own) removes nothing.
+await confirmRemoval(other);
+await page.keyboard.press("Escape");
+await page.waitForSelector("#confirm", { state: "hidden" });
+await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 300)));
+ok(deletes.length === 1 && await page.$(`#method-list li[data-id="${other}"]`),
+  `a dismissed confirmation after an accepted one removes nothing (${deletes.length} removals sent)`);
 await clean(page, "mypage after a change and a removal");
 
 // A phone-width screen: nothing wider than the screen.

@@ -23,12 +23,14 @@ async function start() {
     return;
   }
   state.customer = me.customerId;
+  $("who").textContent = t("who", { who: state.customer });
   $("who").hidden = false;
   $("signout").addEventListener("click", () => {
     key.clear();
     location.reload();
   });
   $("add-method").addEventListener("submit", addMethod);
+  $("confirm").addEventListener("close", confirmed);
   $("order-form").addEventListener("submit", placeOrder);
   await loadProducts();
   every(3000, () => refresh());
@@ -152,23 +154,35 @@ function changeForm(method) {
   input.focus();
 }
 
+/** The removal the open confirmation asks about; its answer is read when the dialog closes. */
+let confirming = null;
+
 function remove(method) {
   const dialog = $("confirm");
   $("confirm-text").textContent = t("confirm.remove", { masked: method.maskedNumber });
-  dialog.addEventListener("close", async function once() {
-    dialog.removeEventListener("close", once);
-    if (dialog.returnValue !== "yes") return;
-    try {
-      const { headers } = await api(`/paymethods/${method.id}`, {
-        method: "DELETE",
-        headers: { "If-Match": `"${method.version}"` },
-      });
-      await refreshAfter(headers);
-    } catch (error) {
-      $("add-method-message").textContent = explain(error);
-    }
-  });
+  // Escape closes the dialog without a value: an earlier "yes" must not answer this one.
+  dialog.returnValue = "";
+  confirming = method;
   dialog.showModal();
+}
+
+/** One listener for every confirmation. A close event comes a moment after the closing, so
+ * one can arrive after the dialog has been opened again: that one is not the answer. */
+async function confirmed() {
+  const dialog = $("confirm");
+  if (dialog.open || !confirming) return;
+  const method = confirming;
+  confirming = null;
+  if (dialog.returnValue !== "yes") return;
+  try {
+    const { headers } = await api(`/paymethods/${method.id}`, {
+      method: "DELETE",
+      headers: { "If-Match": `"${method.version}"` },
+    });
+    await refreshAfter(headers);
+  } catch (error) {
+    $("add-method-message").textContent = explain(error);
+  }
 }
 
 function renderProducts() {
