@@ -1,5 +1,5 @@
 //! The store's group commit: rows per second against batch size. Each batch is one durable
-//! (fsynced, `Durability::Immediate`) redb transaction, as `Store::commit` makes it for the
+//! (fsynced, `Durability::Immediate`) redb transaction, as `Redb::commit` makes it for the
 //! store writer, so the figures show how far a bigger batch amortizes the fsync. Two kinds of
 //! command: `OpenIntent` (what every payment call records first) and `Register` (method,
 //! payment, event and the closed intent); only the `Register` commit is timed, its intents are
@@ -11,15 +11,15 @@ use criterion::{
 };
 use paytree::domain::intent::IntentRef;
 use paytree::domain::{AccountNumber, CustomerId, Kind, Payment, PaymethodId, StoredMethod};
-use paytree::store::{Command, OpenIntent, Register, Store};
+use paytree::store::{Command, OpenIntent, Redb, Register};
 use std::time::{Duration, Instant};
 
 const BATCHES: [u64; 5] = [1, 4, 16, 64, 256];
 
 /// A store in a fresh temporary directory (on disk, so the fsync is real).
-fn store() -> (tempfile::TempDir, Store) {
+fn store() -> (tempfile::TempDir, Redb) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("bench.redb")).unwrap();
+    let store = Redb::open(&dir.path().join("bench.redb")).unwrap();
     (dir, store)
 }
 
@@ -75,7 +75,7 @@ fn register(n: u64) -> Command {
 }
 
 /// Commits `commands` in one transaction and fails unless every one of them was stored.
-fn commit_all(store: &Store, commands: &[Command]) {
+fn commit_all(store: &Redb, commands: &[Command]) {
     let outcomes = store.commit(commands).unwrap();
     assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
 }

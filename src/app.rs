@@ -200,10 +200,13 @@ async fn build_with(settings: Settings, handoff: Option<Ready>) -> anyhow::Resul
     crate::maintenance::remove_unfinished_backups(&settings.data_dir);
     // The same installation secret, under another label (see `KeyHasher::hash`).
     let hasher = KeyHasher::new(secret);
-    files::check_secret(&store, &secret)?;
-    files::bootstrap_admin_key(&store, &hasher, &settings)?;
+    files::check_secret(&store, &secret).await?;
+    files::bootstrap_admin_key(&store, &hasher, &settings).await?;
     if settings.rebuild_views {
-        store.reset_views().context("emptying the mypage views")?;
+        store
+            .reset_views()
+            .await
+            .context("emptying the mypage views")?;
         tracing::info!("mypage views emptied; the projector folds the event log from the start");
     }
     let webhook = match settings.notify.webhook.clone() {
@@ -235,6 +238,7 @@ async fn build_with(settings: Settings, handoff: Option<Ready>) -> anyhow::Resul
         actors.writer(),
         settings.access.rate_limit_per_key,
     )
+    .await
     .context("reading the API keys")?;
     keys.keep_last_use();
     let limits = crate::auth::Limits::new(settings.access.auth_failures_per_minute);

@@ -24,7 +24,7 @@ impl Actors {
     }
 
     pub async fn product(&self, sku: Sku) -> Result<Product, CommandError> {
-        self.query(move |s| s.product(&sku))
+        self.query(self.store.product(&sku))
             .await?
             .ok_or(CommandError::NotFound)
     }
@@ -35,7 +35,7 @@ impl Actors {
         after: Option<Sku>,
         limit: usize,
     ) -> Result<(Vec<Product>, bool), CommandError> {
-        self.query(move |s| s.active_products(after.as_ref(), limit))
+        self.query(self.store.active_products(after.as_ref(), limit))
             .await
     }
 }

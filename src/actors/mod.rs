@@ -80,13 +80,13 @@ pub struct Actors {
 impl Actors {
     /// Starts the tree under its root supervisor.
     pub async fn start(options: TreeOptions) -> Result<Self, ractor::SpawnErr> {
-        let head = options.store.last_position().map_err(|e| {
+        let head = options.store.last_position().await.map_err(|e| {
             tracing::error!(error = %e, "cannot read the event log");
             ractor::SpawnErr::StartupFailed("cannot read the event log".into())
         })?;
         let store = options.store.clone();
         let fingerprinter = options.fingerprinter.clone();
-        let tree = tree::Tree::new(&options, head);
+        let tree = tree::Tree::new(&options, head).await;
         let healthy = Arc::new(tokio::sync::watch::Sender::new(true));
         let args = RootArgs {
             children: tree.children(options),
@@ -126,7 +126,7 @@ impl Actors {
         after: u64,
         limit: usize,
     ) -> Result<crate::store::Page<crate::auth::AuditEntry>, CommandError> {
-        self.query(move |s| s.audit(after, limit)).await
+        self.query(self.store.audit(after, limit)).await
     }
 
     /// False once the supervisor has given up restarting a child.
@@ -150,9 +150,9 @@ impl Actors {
     /// less than the two thread wake-ups a hop to the blocking pool would add to every read.
     async fn query<T>(
         &self,
-        read: impl FnOnce(&Store) -> Result<T, StoreError>,
+        read: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, CommandError> {
-        read(&self.store).map_err(|e| {
+        read.await.map_err(|e| {
             if e.is_outage() {
                 return CommandError::Unavailable;
             }
@@ -167,16 +167,17 @@ impl Actors {
     /// with a key runs (`run` gets the key's claim, to store with the final outcome) and its
     /// outcome is kept with the key; a repeat of the same request (same `fingerprint`) gets
     /// that outcome again (`replay`), a different request 422, a concurrent one 409.
-    async fn idempotent<T, F>(
+    async fn idempotent<T, F, R>(
         &self,
         customer: &CustomerId,
         key: Option<IdempotencyKey>,
         fingerprint: String,
-        replay: impl FnOnce(IdempotentOutcome) -> Result<T, CommandError>,
+        replay: impl FnOnce(IdempotentOutcome) -> R,
         run: impl FnOnce(Option<(IdempotencyClaim, idempotency::Claim)>) -> F,
     ) -> Answer<T>
     where
         F: Future<Output = Result<T, CommandError>>,
+        R: Future<Output = Result<T, CommandError>>,
     {
         let Some(key) = key else {
             return Answer::fresh(run(None).await);
@@ -186,7 +187,7 @@ impl Actors {
             return Answer::fresh(Err(CommandError::IdempotencyInFlight));
         };
         let (lookup, owner) = (key.clone(), customer.clone());
-        match self.query(move |s| s.idempotency(&owner, &lookup)).await {
+        match self.query(self.store.idempotency(&owner, &lookup)).await {
             Err(e) => Answer::fresh(Err(e)),
             Ok(Some(record)) if record.fingerprint != fingerprint => {
                 count_key("mismatch");
@@ -195,7 +196,7 @@ impl Actors {
             Ok(Some(record)) => {
                 count_key("replayed");
                 Answer {
-                    result: replay(record.outcome),
+                    result: replay(record.outcome).await,
                     replayed: true,
                 }
             }

@@ -102,7 +102,7 @@ impl ReconcilerState {
             self.pay_refunds_owed().await;
         }
         self.prune(now).await;
-        if let Some(open) = self.read(|s| s.open_intents()).await {
+        if let Some(open) = self.read(self.args.store.open_intents()).await {
             metrics::gauge!(names::INTENTS_OPEN).set(open as f64);
         }
     }
@@ -115,7 +115,10 @@ impl ReconcilerState {
         let mut left = 0;
         for _ in 0..BATCHES_PER_ROUND {
             let cursor = after.take();
-            let read = move |s: &Store| s.open_intents_before(due, cursor.as_ref(), BATCH);
+            let read = self
+                .args
+                .store
+                .open_intents_before(due, cursor.as_ref(), BATCH);
             let Some(intents) = self.read(read).await else {
                 break;
             };
@@ -142,7 +145,7 @@ impl ReconcilerState {
         let mut left = 0;
         for _ in 0..BATCHES_PER_ROUND {
             let cursor = after.take();
-            let read = move |s: &Store| s.refunds_owed(cursor.as_deref(), BATCH);
+            let read = self.args.store.refunds_owed(cursor.as_deref(), BATCH);
             let Some(owed) = self.read(read).await else {
                 break;
             };
@@ -280,18 +283,16 @@ impl ReconcilerState {
         }
     }
 
-    async fn read<T: Send + 'static>(
+    async fn read<T>(
         &self,
-        query: impl FnOnce(&Store) -> Result<T, crate::store::StoreError> + Send + 'static,
+        query: impl Future<Output = Result<T, crate::store::StoreError>>,
     ) -> Option<T> {
-        let store = self.args.store.clone();
-        match tokio::task::spawn_blocking(move || query(&store)).await {
-            Ok(Ok(v)) => Some(v),
-            Ok(Err(e)) => {
+        match query.await {
+            Ok(v) => Some(v),
+            Err(e) => {
                 tracing::error!(error = %e, "reconciler cannot read the store");
                 None
             }
-            Err(_) => None,
         }
     }
 

@@ -47,7 +47,8 @@ impl Actor for ShippingActor {
     ) -> Result<ShippingState, ActorProcessingErr> {
         let paused = args
             .store
-            .meta(store::SHIPPING_PAUSED)?
+            .meta(store::SHIPPING_PAUSED)
+            .await?
             .is_some_and(|v| v == [1]);
         args.paused.send_replace(paused);
         metrics::gauge!(names::SHIPPING_PAUSED).set(f64::from(u8::from(paused)));

@@ -116,11 +116,11 @@ async fn commit_loop(
         let size = commands.len();
         let store = store.clone();
         let started = Instant::now();
-        let result = tokio::task::spawn_blocking(move || store.commit(&commands)).await;
+        let result = store.commit(commands).await;
         metrics::histogram!(names::STORE_COMMIT_DURATION).record(started.elapsed().as_secs_f64());
         metrics::histogram!(names::STORE_BATCH_SIZE).record(size as f64);
         match result {
-            Ok(Ok(outcomes)) => {
+            Ok(outcomes) => {
                 let last = outcomes
                     .iter()
                     .filter_map(|o| o.as_ref().ok()?.position)
@@ -134,7 +134,7 @@ async fn commit_loop(
                     }
                 }
             }
-            Ok(Err(e)) => {
+            Err(e) => {
                 // While the store is out of service (logged once, by the store), every batch
                 // fails at once: not worth a line each.
                 let answer = if e.is_outage() {
@@ -150,13 +150,6 @@ async fn commit_loop(
                     .into_iter()
                     .flatten()
                     .for_each(|r| drop(r.send(Err(answer.clone()))));
-            }
-            Err(e) => {
-                tracing::error!(error = %e, batch = size, "group commit panicked; nothing of the batch is stored");
-                replies
-                    .into_iter()
-                    .flatten()
-                    .for_each(|r| drop(r.send(Err(WriteError::Failed))));
             }
         }
     }

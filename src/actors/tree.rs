@@ -95,12 +95,12 @@ pub(super) struct Tree {
 
 impl Tree {
     /// Empty slots, and the breaker as the store last recorded it.
-    pub fn new(options: &TreeOptions, head: Position) -> Self {
+    pub async fn new(options: &TreeOptions, head: Position) -> Self {
         let payment_wait = options.breaker.call_timeout + Duration::from_secs(1);
         let writer = Writer::new(Slot::default(), Duration::from_secs(10));
         let payment = Slot::default();
         let breaker = Breaker::new(options.breaker.clone());
-        breaker_record::restore(&options.store, &breaker);
+        breaker_record::restore(&options.store, &breaker).await;
         breaker_record::keep_openings(&breaker, writer.clone());
         let line = PaymentLine {
             actor: payment.clone(),

@@ -86,9 +86,13 @@ pub(crate) fn secret_check(secret: &[u8; 32]) -> Vec<u8> {
 /// Refuses to start with a `secret.key` other than the one the store was made with (every
 /// API key would be refused and every number fingerprinted anew, silently); a store that
 /// has no check value yet gets this secret's.
-pub(super) fn check_secret(store: &Store, secret: &[u8; 32]) -> anyhow::Result<()> {
+pub(super) async fn check_secret(store: &Store, secret: &[u8; 32]) -> anyhow::Result<()> {
     let expected = secret_check(secret);
-    match store.meta(SECRET_CHECK).context("reading the store")? {
+    match store
+        .meta(SECRET_CHECK)
+        .await
+        .context("reading the store")?
+    {
         Some(found) if found == expected => Ok(()),
         Some(_) => anyhow::bail!(
             "secret.key is not the secret this store was made with: its API keys and card \
@@ -101,7 +105,8 @@ pub(super) fn check_secret(store: &Store, secret: &[u8; 32]) -> anyhow::Result<(
                 value: expected,
             });
             store
-                .commit(&[record])
+                .commit(vec![record])
+                .await
                 .context("recording the secret's check value")?;
             Ok(())
         }
@@ -110,13 +115,16 @@ pub(super) fn check_secret(store: &Store, secret: &[u8; 32]) -> anyhow::Result<(
 
 /// Makes sure an admin key exists (see [`crate::auth::bootstrap`]); a new one is written to
 /// `<data-dir>/admin.key` (mode 0600), and the log names the file, never the key.
-pub(super) fn bootstrap_admin_key(
+pub(super) async fn bootstrap_admin_key(
     store: &Store,
     hasher: &KeyHasher,
     settings: &Settings,
 ) -> anyhow::Result<()> {
     let given = settings.access.admin_key.as_ref();
-    match crate::auth::bootstrap(store, hasher, given).context("making the admin key")? {
+    match crate::auth::bootstrap(store, hasher, given)
+        .await
+        .context("making the admin key")?
+    {
         Bootstrap::Existing => {}
         Bootstrap::FromEnvironment => {
             tracing::info!("PAYTREE_ADMIN_KEY is stored as an admin key");

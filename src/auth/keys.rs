@@ -110,7 +110,7 @@ pub enum KeyError {
 impl Keys {
     /// Every stored key, with per-key buckets of `rate_per_second` (bursts of twice it; 0:
     /// no per-key limit).
-    pub fn load(
+    pub async fn load(
         store: &Store,
         hasher: KeyHasher,
         writer: Writer,
@@ -128,7 +128,7 @@ impl Keys {
                 quota,
             }),
         };
-        for record in store.keys()? {
+        for record in store.keys().await? {
             keys.insert(record);
         }
         Ok(keys)
@@ -328,13 +328,13 @@ pub enum Bootstrap {
 /// Makes sure an admin key can be used: `given` (from `PAYTREE_ADMIN_KEY`) is stored as one
 /// unless it is already; without it, a new one is made when no usable admin key is stored.
 /// Runs before the tree starts, so it commits on the store directly.
-pub fn bootstrap(
+pub async fn bootstrap(
     store: &Store,
     hasher: &KeyHasher,
     given: Option<&ApiKey>,
 ) -> anyhow::Result<Bootstrap> {
     let now = Timestamp::now();
-    let stored = store.keys()?;
+    let stored = store.keys().await?;
     let (key, outcome) = match given {
         Some(key) => {
             let hash = hasher.hash(key);
@@ -377,6 +377,6 @@ pub fn bootstrap(
         record,
         audit: Some(audit),
     };
-    store.commit(&[command.into()])?;
+    store.commit(vec![command.into()]).await?;
     Ok(outcome)
 }

@@ -42,6 +42,9 @@ pub enum BackupFailed {
     Copy(#[from] BackupError),
     #[error("backup file: {0}")]
     Io(#[from] std::io::Error),
+    /// The store is not the embedded one: PostgreSQL's backups are PostgreSQL's own.
+    #[error("backups are taken with PostgreSQL's tools when PostgreSQL is the store")]
+    NotEmbedded,
     /// The copying thread panicked or was cancelled at shutdown.
     #[error("the backup's thread ended without an answer")]
     Stopped,
@@ -77,7 +80,11 @@ impl DataDir {
         let to = self
             .path
             .join(format!("{UNFINISHED}{:016x}.redb", rand::random::<u64>()));
-        let store = self.store.clone();
+        let store = self
+            .store
+            .embedded()
+            .cloned()
+            .ok_or(BackupFailed::NotEmbedded)?;
         let copy = move || {
             let _turn = turn;
             let backup = store

@@ -29,7 +29,7 @@ pub struct Copied {
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Redb(#[from] StoreError),
     /// The snapshot holds tables the copy does not know: a backup would silently lack them.
     #[error("the store has tables that a backup does not copy: {0:?}")]
     Incomplete(Vec<String>),
@@ -123,7 +123,7 @@ fn last_position(snapshot: &ReadTransaction) -> Result<u64, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
+    use crate::store::Redb;
     use crate::store::tables::*;
     use redb::{ReadOnlyDatabase, ReadableTableMetadata};
     use std::collections::BTreeMap;
@@ -201,7 +201,7 @@ mod tests {
                 .unwrap()
                 .insert((1, 0), ())
                 .unwrap();
-            // META has its layout entry from `Store::open`.
+            // META has its layout entry from `Redb::open`.
         }
         txn.commit().unwrap();
     }
@@ -223,11 +223,11 @@ mod tests {
         all
     }
 
-    /// A store made by `Store::open`, then given rows by `write` through redb directly.
-    fn store_with(path: &Path, write: impl FnOnce(&Database)) -> Store {
-        drop(Store::open(path).unwrap());
+    /// A store made by `Redb::open`, then given rows by `write` through redb directly.
+    fn store_with(path: &Path, write: impl FnOnce(&Database)) -> Redb {
+        drop(Redb::open(path).unwrap());
         write(&Database::create(path).unwrap());
-        Store::open(path).unwrap()
+        Redb::open(path).unwrap()
     }
 
     #[test]

@@ -179,7 +179,7 @@ pub(super) fn from_layout_2(db: &Database) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
+    use crate::store::Redb;
 
     #[test]
     fn a_layout_2_directory_is_converted_when_it_opens_and_keeps_every_record() {
@@ -251,7 +251,7 @@ mod tests {
             }
             txn.commit().unwrap();
         }
-        let store = Store::open(&path).unwrap();
+        let store = Redb::open(&path).unwrap();
         let payment = store.payment(PaymentId(3)).unwrap().unwrap();
         assert_eq!(payment.paymethod_id, Some(PaymethodId(7)));
         assert_eq!(payment.order_id, None);
@@ -267,6 +267,6 @@ mod tests {
         assert_eq!((intents[0].amount, intents[0].checks), (0, 1));
         drop(store);
         // Converted once: it opens again as layout 3.
-        assert!(Store::open(&path).is_ok());
+        assert!(Redb::open(&path).is_ok());
     }
 }

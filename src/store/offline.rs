@@ -28,7 +28,7 @@ pub enum OfflineError {
     #[error("{path} is damaged (its checksums do not match): {reason}")]
     Damaged { path: PathBuf, reason: String },
     #[error("{0}: {1}")]
-    Store(PathBuf, StoreError),
+    Redb(PathBuf, StoreError),
 }
 
 /// What a paytree store file holds, in brief.
@@ -68,7 +68,7 @@ pub fn inspect(path: &Path) -> Result<Summary, OfflineError> {
         }
         Err(e) => return Err(not_a_store(path, &e.to_string())),
     };
-    let store = |e: StoreError| OfflineError::Store(path.to_owned(), e);
+    let store = |e: StoreError| OfflineError::Redb(path.to_owned(), e);
     let txn = db.begin_read().map_err(|e| store(e.into()))?;
     let layout = tables::layout_of(&txn).map_err(store)?;
     if layout != Some(LAYOUT_VERSION) {
@@ -140,7 +140,7 @@ pub fn compact(path: &Path) -> Result<Compacted, OfflineError> {
     let before = size(path);
     let mut db = open(path)?;
     db.compact()
-        .map_err(|e| OfflineError::Store(path.to_owned(), redb::Error::from(e).into()))?;
+        .map_err(|e| OfflineError::Redb(path.to_owned(), redb::Error::from(e).into()))?;
     drop(db);
     Ok(Compacted {
         before,
@@ -158,13 +158,13 @@ fn not_a_store(path: &Path, reason: &str) -> OfflineError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
+    use crate::store::Redb;
 
     #[test]
     fn a_store_in_use_is_refused_and_a_closed_one_inspected_and_compacted() {
         let dir = tempfile::TempDir::new().unwrap();
         let path = dir.path().join("paytree.redb");
-        let store = Store::open(&path).unwrap();
+        let store = Redb::open(&path).unwrap();
         assert!(in_use(&path));
         assert!(matches!(compact(&path), Err(OfflineError::InUse(_))));
         drop(store);
@@ -181,7 +181,7 @@ mod tests {
         verify(&path).unwrap();
         let sizes = compact(&path).unwrap();
         assert!(sizes.after <= sizes.before, "{sizes:?}");
-        Store::open(&path).unwrap();
+        Redb::open(&path).unwrap();
     }
 
     #[test]

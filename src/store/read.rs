@@ -3,7 +3,7 @@
 
 use super::codec::decode;
 use super::tables::*;
-use super::{Store, StoreError};
+use super::{Redb, StoreError};
 use crate::domain::MessageId;
 use crate::domain::message::{DeliveryAttempt, Message};
 use crate::domain::mypage::Mypage;
@@ -32,7 +32,7 @@ impl<T> Page<T> {
     }
 }
 
-impl Store {
+impl Redb {
     pub fn paymethod(&self, id: PaymethodId) -> Result<Option<StoredMethod>, StoreError> {
         self.get(PAYMETHODS, id.0)
     }

@@ -232,15 +232,15 @@ pub fn create_all(db: &Database) -> Result<(), super::StoreError> {
 
 #[cfg(test)]
 mod tests {
-    use crate::store::{Store, StoreError};
+    use crate::store::{Redb, StoreError};
     use redb::{Database, TableDefinition};
 
     #[test]
     fn a_data_directory_with_the_old_layout_is_refused_and_a_current_one_opens_again() {
         let dir = tempfile::TempDir::new().unwrap();
         let current = dir.path().join("current.redb");
-        drop(Store::open(&current).unwrap());
-        assert!(Store::open(&current).is_ok());
+        drop(Redb::open(&current).unwrap());
+        assert!(Redb::open(&current).is_ok());
 
         let old = dir.path().join("old.redb");
         {
@@ -251,7 +251,7 @@ mod tests {
             txn.open_table(table).unwrap();
             txn.commit().unwrap();
         }
-        match Store::open(&old) {
+        match Redb::open(&old) {
             Err(StoreError::OldLayout(name)) => assert_eq!(name, "paymethods_by_customer"),
             other => panic!("an old data directory was opened: {:?}", other.map(|_| ())),
         }
@@ -269,7 +269,7 @@ mod tests {
             txn.open_table(super::META).unwrap();
             txn.commit().unwrap();
         }
-        match Store::open(&first) {
+        match Redb::open(&first) {
             Err(e @ StoreError::OldFormat(1)) => {
                 assert!(e.to_string().contains("fresh data directory"), "{e}")
             }

@@ -83,19 +83,14 @@ impl Handled {
     }
 }
 
-/// Reads an aggregate's stored state off the async threads (the store's reads block).
-pub async fn read_state<T: Send + 'static>(
-    store: &crate::store::Store,
-    read: impl FnOnce(&crate::store::Store) -> Result<T, crate::store::StoreError> + Send + 'static,
+/// An aggregate's stored state, read by `read`; an outage apart from other failures.
+pub async fn read_state<T>(
+    read: impl Future<Output = Result<T, crate::store::StoreError>>,
 ) -> Result<T, LoadError> {
-    let store = store.clone();
-    tokio::task::spawn_blocking(move || read(&store))
-        .await
-        .map_err(|e| LoadError::Failed(e.to_string()))?
-        .map_err(|e| match e.is_outage() {
-            true => LoadError::Outage,
-            false => LoadError::Failed(e.to_string()),
-        })
+    read.await.map_err(|e| match e.is_outage() {
+        true => LoadError::Outage,
+        false => LoadError::Failed(e.to_string()),
+    })
 }
 
 /// The state could not be read from the store.

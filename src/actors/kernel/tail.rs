@@ -59,7 +59,7 @@ impl LogTail {
         actor: &ActorRef<M>,
         wake: fn() -> M,
     ) -> Result<Self, ActorProcessingErr> {
-        let checkpoint = read(&store, move |s| s.checkpoint(name)).await?;
+        let checkpoint = (store.checkpoint(name)).await?;
         let woken = Arc::new(AtomicBool::new(true));
         actor.send_message(wake())?;
         let waker = wake_on_commit(actor.clone(), commits.clone(), wake, woken.clone());
@@ -90,7 +90,7 @@ impl LogTail {
         self.woken.store(false, Ordering::SeqCst);
         if let Some(last) = self.unsure {
             let name = self.name;
-            let stored = read(&self.store, move |s| s.checkpoint(name)).await?;
+            let stored = (self.store.checkpoint(name)).await?;
             if stored >= last {
                 return Err(format!(
                     "{name}: a batch reported unwritten was stored after all; restarting from the store"
@@ -100,7 +100,7 @@ impl LogTail {
             self.unsure = None;
         }
         let after = self.checkpoint;
-        let events = read(&self.store, move |s| s.events_after(after, BATCH)).await?;
+        let events = (self.store.events_after(after, BATCH)).await?;
         if events.is_empty() {
             self.record_lag();
         }
@@ -131,12 +131,9 @@ impl LogTail {
         Ok(events.len() == BATCH)
     }
 
-    /// Runs a store read off the actor's thread.
-    pub async fn read<T: Send + 'static>(
-        &self,
-        read_fn: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, ActorProcessingErr> {
-        read(&self.store, read_fn).await
+    /// The store, for the reader.s reads.
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     /// The store-writer handle, for the reader's other writes.
@@ -219,13 +216,4 @@ pub fn is_outage(e: &(dyn std::error::Error + 'static)) -> bool {
         e.downcast_ref::<WriteError>(),
         Some(WriteError::Storage | WriteError::Unavailable)
     )
-}
-
-/// Runs a store read off the actor's thread.
-async fn read<T: Send + 'static>(
-    store: &Store,
-    read: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, ActorProcessingErr> {
-    let store = store.clone();
-    Ok(tokio::task::spawn_blocking(move || read(&store)).await??)
 }

@@ -15,7 +15,7 @@ impl NotifierState {
         id: MessageId,
         audit: AuditEntry,
     ) -> Result<Message, RedeliverError> {
-        let found = self.tail.read(move |s| s.message(id)).await;
+        let found = self.tail.store().message(id).await;
         let mut message = match found {
             Ok(Some(m)) => m,
             Ok(None) => return Err(RedeliverError::NotFound),

@@ -16,7 +16,7 @@ impl Actors {
         after: u64,
         limit: usize,
     ) -> Result<Page<Message>, CommandError> {
-        self.query(move |s| s.messages_of(&customer, after, limit))
+        self.query(self.store.messages_of(&customer, after, limit))
             .await
     }
 
@@ -26,7 +26,12 @@ impl Actors {
         id: MessageId,
     ) -> Result<(Message, Vec<DeliveryAttempt>), CommandError> {
         let (message, attempts) = self
-            .query(move |s| Ok((s.message(id)?, s.attempts_of(id)?)))
+            .query(async {
+                Ok((
+                    self.store.message(id).await?,
+                    self.store.attempts_of(id).await?,
+                ))
+            })
             .await?;
         Ok((message.ok_or(CommandError::NotFound)?, attempts))
     }

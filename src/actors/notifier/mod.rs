@@ -123,7 +123,7 @@ impl Actor for NotifierActor {
             busy: Default::default(),
             sending: Arc::new(Semaphore::new(MAX_SENDING)),
         };
-        let pending = state.tail.read(|s| s.pending_messages()).await?;
+        let pending = state.tail.store().pending_messages().await?;
         match state.webhook {
             Some(_) => state.enqueue(&myself, pending),
             None => state.fail_for_want_of_a_webhook(pending).await?,

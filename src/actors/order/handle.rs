@@ -51,10 +51,10 @@ impl Actors {
     }
 
     /// The stored outcome of a placement under a key: the order as it is now, or the decline.
-    fn replay_order(&self, outcome: IdempotentOutcome) -> Result<OrderDone, CommandError> {
+    async fn replay_order(&self, outcome: IdempotentOutcome) -> Result<OrderDone, CommandError> {
         match outcome {
             IdempotentOutcome::OrderPlaced { order_id, position } => {
-                let stored = self.store.order(order_id).map_err(|e| {
+                let stored = self.store.order(order_id).await.map_err(|e| {
                     tracing::error!(error = %e, "store read failed");
                     CommandError::Internal
                 })?;
@@ -90,7 +90,12 @@ impl Actors {
         owner: Option<&CustomerId>,
     ) -> Result<OrderRead, CommandError> {
         let (stored, shipment_id) = self
-            .query(move |s| Ok((s.order(id)?, s.shipment_of_order(id)?)))
+            .query(async {
+                Ok((
+                    self.store.order(id).await?,
+                    self.store.shipment_of_order(id).await?,
+                ))
+            })
             .await?;
         match stored {
             Some(s) if owner.is_none_or(|o| *o == s.order.customer_id) => Ok(OrderRead {
@@ -108,7 +113,7 @@ impl Actors {
 
     /// The id of an order's shipment, once it has one.
     pub async fn shipment_of_order(&self, id: OrderId) -> Result<Option<u64>, CommandError> {
-        let shipment = self.query(move |s| s.shipment_of_order(id)).await?;
+        let shipment = self.query(self.store.shipment_of_order(id)).await?;
         Ok(shipment.map(|s| s.0))
     }
 
@@ -119,11 +124,11 @@ impl Actors {
         after: u64,
         limit: usize,
     ) -> Result<Page<OrderRead>, CommandError> {
-        self.query(move |s| {
-            let page = s.orders_of(&customer, after, limit)?;
+        self.query(async {
+            let page = self.store.orders_of(&customer, after, limit).await?;
             let mut items = Vec::with_capacity(page.items.len());
             for StoredOrder { order, .. } in page.items {
-                let shipment_id = s.shipment_of_order(order.id)?;
+                let shipment_id = self.store.shipment_of_order(order.id).await?;
                 items.push(OrderRead { order, shipment_id });
             }
             Ok(Page {

@@ -151,7 +151,7 @@ impl Aggregate for OrderAggregate {
     }
 
     async fn load(id: OrderId, services: &OrderServices) -> Result<Self, LoadError> {
-        let current = read_state(&services.store, move |s| s.order(id)).await?;
+        let current = read_state(services.store.order(id)).await?;
         Ok(Self {
             id,
             current,

@@ -31,12 +31,27 @@ impl OrderAggregate {
             .unwrap_or_default();
         // Priced from the catalogue as it is now; the method must be the customer's.
         let store = &svc.store;
-        let mut errors = Vec::new();
-        let priced = order::price(&p.lines, |sku| store.product(sku).ok().flatten());
-        let method = store.paymethod(p.paymethod_id).map_err(|e| {
-            tracing::error!(error = %e, "reading a payment method failed");
+        let failed = |e: crate::store::StoreError| {
+            tracing::error!(error = %e, "reading the catalogue or a payment method failed");
             Refusal::Internal
-        })?;
+        };
+        let mut products = Vec::with_capacity(p.lines.len());
+        for line in &p.lines {
+            if !products.iter().any(|(sku, _)| sku == &line.sku) {
+                products.push((
+                    line.sku.clone(),
+                    store.product(&line.sku).await.map_err(failed)?,
+                ));
+            }
+        }
+        let mut errors = Vec::new();
+        let priced = order::price(&p.lines, |sku| {
+            products
+                .iter()
+                .find(|(s, _)| s == sku)
+                .and_then(|(_, p)| p.clone())
+        });
+        let method = store.paymethod(p.paymethod_id).await.map_err(failed)?;
         let method = match method {
             Some(m) if m.method.customer_id == p.customer_id => Some(m),
             _ => {

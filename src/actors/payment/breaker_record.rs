@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Opens the breaker for what is left of an open period recorded before a restart, so a
 /// restart during a payment outage does not send a burst of calls to the payment system.
-pub(crate) fn restore(store: &Store, breaker: &Breaker) {
-    let until = open_until(store).unwrap_or_else(|e| {
+pub(crate) async fn restore(store: &Store, breaker: &Breaker) {
+    let until = open_until(store).await.unwrap_or_else(|e| {
         tracing::error!(error = %e, "cannot read the breaker's state; it starts closed");
         None
     });
@@ -26,8 +26,8 @@ pub(crate) fn restore(store: &Store, breaker: &Breaker) {
 }
 
 /// The end of the breaker's last open period, as recorded in the store.
-pub(crate) fn open_until(store: &Store) -> Result<Option<SystemTime>, StoreError> {
-    let bytes = store.meta(crate::store::BREAKER_OPEN_UNTIL)?;
+pub(crate) async fn open_until(store: &Store) -> Result<Option<SystemTime>, StoreError> {
+    let bytes = store.meta(crate::store::BREAKER_OPEN_UNTIL).await?;
     Ok(bytes
         .and_then(|b| b.try_into().ok())
         .map(|b| UNIX_EPOCH + Duration::from_millis(u64::from_be_bytes(b))))

@@ -18,7 +18,7 @@ pub enum PaymentFilter {
 
 impl Actors {
     pub async fn payment(&self, id: PaymentId) -> Result<Payment, CommandError> {
-        self.query(move |s| s.payment(id))
+        self.query(self.store.payment(id))
             .await?
             .ok_or(CommandError::NotFound)
     }
@@ -29,18 +29,22 @@ impl Actors {
         after: u64,
         limit: usize,
     ) -> Result<Page<Payment>, CommandError> {
-        self.query(move |s| match &filter {
-            PaymentFilter::Customer(c) => s.payments_of_customer(c, after, limit),
-            PaymentFilter::Paymethod(p, customer) => {
-                let mut page = s.payments_of_paymethod(*p, after, limit)?;
-                if let Some(c) = customer {
-                    // A method belongs to one customer: its records all match or none do.
-                    page.items.retain(|payment| &payment.customer_id == c);
-                    if page.items.is_empty() {
-                        page.next_after = None;
-                    }
+        self.query(async {
+            match &filter {
+                PaymentFilter::Customer(c) => {
+                    self.store.payments_of_customer(c, after, limit).await
                 }
-                Ok(page)
+                PaymentFilter::Paymethod(p, customer) => {
+                    let mut page = self.store.payments_of_paymethod(*p, after, limit).await?;
+                    if let Some(c) = customer {
+                        // A method belongs to one customer: its records all match or none do.
+                        page.items.retain(|payment| &payment.customer_id == c);
+                        if page.items.is_empty() {
+                            page.next_after = None;
+                        }
+                    }
+                    Ok(page)
+                }
             }
         })
         .await
@@ -51,7 +55,9 @@ impl Actors {
     pub async fn breaker(&self) -> Result<(BreakerSnapshot, Option<SystemTime>), CommandError> {
         let payment = self.payment.get()?;
         let snapshot = ask(&payment, PaymentMessage::GetBreaker, Duration::from_secs(2)).await?;
-        let recorded = self.query(super::breaker_record::open_until).await?;
+        let recorded = self
+            .query(super::breaker_record::open_until(&self.store))
+            .await?;
         Ok((snapshot, recorded))
     }
 }

@@ -70,7 +70,7 @@ impl Actors {
     }
 
     pub async fn paymethod(&self, id: PaymethodId) -> Result<PaymentMethod, CommandError> {
-        let stored = self.query(move |s| s.paymethod(id)).await?;
+        let stored = self.query(self.store.paymethod(id)).await?;
         stored.map(|s| s.method).ok_or(CommandError::NotFound)
     }
 
@@ -80,7 +80,7 @@ impl Actors {
         after: u64,
         limit: usize,
     ) -> Result<Page<PaymentMethod>, CommandError> {
-        let page = self.query(move |s| s.paymethods_of(&customer, after, limit));
+        let page = self.query(self.store.paymethods_of(&customer, after, limit));
         Ok(page.await?.map(|s| s.method))
     }
 
@@ -90,7 +90,7 @@ impl Actors {
     }
 }
 
-fn replay(outcome: IdempotentOutcome) -> Result<Done, CommandError> {
+async fn replay(outcome: IdempotentOutcome) -> Result<Done, CommandError> {
     match outcome {
         IdempotentOutcome::Registered { method, position } => Ok(Done { position, method }),
         IdempotentOutcome::Declined { payment_id } => Err(PaymethodError::Declined {

@@ -124,7 +124,7 @@ impl Aggregate for Paymethod {
     }
 
     async fn load(id: PaymethodId, services: &PaymethodServices) -> Result<Self, LoadError> {
-        let current = read_state(&services.store, move |s| s.paymethod(id)).await?;
+        let current = read_state(services.store.paymethod(id)).await?;
         Ok(Self {
             id,
             current,

@@ -42,12 +42,12 @@ impl Actors {
             Some(view) => view,
             None => {
                 let c = customer.clone();
-                let stored = self.query(move |s| s.mypage(&c)).await?;
+                let stored = self.query(self.store.mypage(&c)).await?;
                 Arc::new(stored.unwrap_or_else(|| Mypage::empty(customer)))
             }
         };
         let ids: Vec<MessageId> = view.recent.iter().map(|m| m.id).collect();
-        let states = self.query(move |s| s.messages_by_id(&ids)).await?;
+        let states = self.query(self.store.messages_by_id(&ids)).await?;
         // The view has each message as its event defines it; the notifier has how far its
         // delivery got. One not created yet is pending.
         let messages = view

@@ -175,17 +175,10 @@ impl ProjectorState {
                 );
             }
         }
-        let stored = self
-            .tail
-            .read(move |s| {
-                touched
-                    .into_iter()
-                    .map(|c| s.mypage(&c))
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .await?;
-        for view in stored.into_iter().flatten() {
-            views.insert(view.customer_id.clone(), view);
+        for customer in touched {
+            if let Some(view) = self.tail.store().mypage(&customer).await? {
+                views.insert(view.customer_id.clone(), view);
+            }
         }
         let mut changes = Vec::new();
         for event in &events {
@@ -220,6 +213,7 @@ mod tests {
     use crate::actors::kernel::{Slot, WriteError};
     use crate::actors::store_writer::StoreWriterMessage;
     use crate::domain::mypage::RECENT_MESSAGES;
+    use crate::store::Redb;
     use crate::store::testing::register;
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -232,7 +226,7 @@ mod tests {
 
     impl Actor for SlowWriter {
         type Msg = StoreWriterMessage;
-        type State = (Store, Arc<AtomicBool>, Held);
+        type State = (Redb, Arc<AtomicBool>, Held);
         type Arguments = Self::State;
 
         async fn pre_start(
@@ -258,7 +252,7 @@ mod tests {
         }
     }
 
-    fn commit(store: &Store, StoreWriterMessage::Write(command, reply): StoreWriterMessage) {
+    fn commit(store: &Redb, StoreWriterMessage::Write(command, reply): StoreWriterMessage) {
         let outcome = store.commit(&[command]).unwrap().remove(0);
         let _ = reply.send(outcome.map_err(WriteError::from));
     }
@@ -268,7 +262,7 @@ mod tests {
     }
 
     /// What `GET /mypages/alice` reads: the view in memory, else the stored one.
-    fn read(views: &Views, store: &Store) -> Mypage {
+    fn read(views: &Views, store: &Redb) -> Mypage {
         match views.cached(&alice()) {
             Some(view) => (*view).clone(),
             None => store.mypage(&alice()).unwrap().unwrap(),
@@ -279,12 +273,13 @@ mod tests {
     async fn a_restarted_projector_builds_on_the_stored_views_not_on_what_an_earlier_one_kept() {
         let dir = tempfile::TempDir::new().unwrap();
         let store = Store::open(&dir.path().join("t.redb")).unwrap();
+        let db = store.embedded().unwrap().clone();
         let mut full = Position(0);
         for id in 1..=RECENT_MESSAGES as u64 {
-            full = register(&store, id, &alice());
+            full = register(&db, id, &alice());
         }
         let (hold, held) = (Arc::new(AtomicBool::new(false)), Held::default());
-        let state = (store.clone(), hold.clone(), held.clone());
+        let state = (db.clone(), hold.clone(), held.clone());
         let (writer, _) = Actor::spawn(None, SlowWriter, state).await.unwrap();
         let slot = Slot::default();
         slot.set(Some(writer));
@@ -303,31 +298,31 @@ mod tests {
         // The write of the 21st event outlasts the projector's wait: it fails, and the write
         // commits afterwards.
         hold.store(true, Ordering::SeqCst);
-        let late = register(&store, 21, &alice());
+        let late = register(&db, 21, &alice());
         first.send_message(ProjectorMessage::CatchUp).unwrap();
         ended.await.unwrap();
         hold.store(false, Ordering::SeqCst);
         for write in held.lock().unwrap().drain(..) {
-            commit(&store, write);
+            commit(&db, write);
         }
 
         let (second, _) = Actor::spawn(None, ProjectorActor, args()).await.unwrap();
         assert_eq!(views.applied(), late);
         assert_eq!(
-            read(&views, &store).recent[0].event_id,
+            read(&views, &db).recent[0].event_id,
             late,
             "a read at the applied position shows the event"
         );
-        let next = register(&store, 22, &alice());
+        let next = register(&db, 22, &alice());
         second.send_message(ProjectorMessage::CatchUp).unwrap();
         assert!(views.reached(next, wait).await);
-        let stored = store.mypage(&alice()).unwrap().unwrap();
+        let stored = db.mypage(&alice()).unwrap().unwrap();
         assert_eq!(
             stored.recent.len(),
             RECENT_MESSAGES,
             "the stored view keeps its bound"
         );
-        assert_eq!(read(&views, &store), stored);
+        assert_eq!(read(&views, &db), stored);
         second.stop(None);
     }
 }

@@ -68,7 +68,7 @@ impl Actor for SagaActor {
         args: SagaArgs,
     ) -> Result<SagaState, ActorProcessingErr> {
         let mut queue = queue::StepQueue::default();
-        for key in args.store.saga_steps()? {
+        for key in args.store.saga_steps().await? {
             queue.add(key);
         }
         let steps = steps::Steps {

@@ -44,9 +44,10 @@ impl Steps {
             let shipment = self
                 .store
                 .shipment_of_order(order)
+                .await
                 .map_err(|e| e.to_string())?;
             let Some(shipment) = shipment else {
-                let stored = self.store.order(order).map_err(|e| e.to_string())?;
+                let stored = self.store.order(order).await.map_err(|e| e.to_string())?;
                 let Some(stored) = stored else {
                     return Ok(()); // no such order: nothing to cancel
                 };

@@ -26,7 +26,7 @@ impl Actors {
     }
 
     pub async fn shipment(&self, id: ShipmentId) -> Result<Shipment, CommandError> {
-        self.query(move |s| s.shipment(id))
+        self.query(self.store.shipment(id))
             .await?
             .ok_or(CommandError::NotFound)
     }
@@ -37,7 +37,7 @@ impl Actors {
         after: u64,
         limit: usize,
     ) -> Result<Page<Shipment>, CommandError> {
-        self.query(move |s| s.shipments(status, after, limit)).await
+        self.query(self.store.shipments(status, after, limit)).await
     }
 }
 

@@ -105,7 +105,7 @@ impl Aggregate for ShipmentAggregate {
     }
 
     async fn load(id: ShipmentId, services: &ShipmentServices) -> Result<Self, LoadError> {
-        let current = read_state(&services.store, move |s| s.shipment(id)).await?;
+        let current = read_state(services.store.shipment(id)).await?;
         Ok(Self {
             id,
             current,

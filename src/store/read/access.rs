@@ -5,10 +5,10 @@ use crate::auth::{AuditEntry, KeyRecord};
 use crate::domain::catalogue::{Product, Sku};
 use crate::store::codec::decode;
 use crate::store::tables::{API_KEYS, AUDIT, PRODUCTS};
-use crate::store::{Store, StoreError};
+use crate::store::{Redb, StoreError};
 use redb::ReadableTable;
 
-impl Store {
+impl Redb {
     /// Every key ever made, revoked ones included (`Keys` holds them all in memory).
     pub fn keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
         let txn = self.read()?;

@@ -4,11 +4,11 @@ use crate::domain::Timestamp;
 use crate::domain::intent::{Intent, RefundOwed};
 use crate::store::codec::decode;
 use crate::store::tables::*;
-use crate::store::{Store, StoreError};
+use crate::store::{Redb, StoreError};
 use redb::ReadableTableMetadata;
 use std::ops::Bound;
 
-impl Store {
+impl Redb {
     /// Open intents opened before `before`, oldest first, at most `limit` of them; with
     /// `after`, only those that come after that intent (so a caller can page past intents it
     /// could not settle).

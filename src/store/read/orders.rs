@@ -5,10 +5,10 @@ use crate::domain::order::{SagaStep, StoredOrder};
 use crate::domain::shipment::ShipmentStatus;
 use crate::domain::{CustomerId, OrderId, Shipment, ShipmentId};
 use crate::store::tables::*;
-use crate::store::{Store, StoreError};
+use crate::store::{Redb, StoreError};
 use redb::ReadableTable;
 
-impl Store {
+impl Redb {
     pub fn order(&self, id: OrderId) -> Result<Option<StoredOrder>, StoreError> {
         self.get(ORDERS, id.0)
     }

@@ -170,19 +170,19 @@ impl Tables<'_> {
 mod tests {
     use crate::domain::intent::{IntentRef, RefundOwed, Verdict};
     use crate::domain::{CustomerId, Timestamp};
-    use crate::store::{Command, OpenIntent, Outcome, Rejected, ResolveIntent, Store};
+    use crate::store::{Command, OpenIntent, Outcome, Redb, Rejected, ResolveIntent};
 
-    fn store() -> (tempfile::TempDir, Store) {
+    fn store() -> (tempfile::TempDir, Redb) {
         let dir = tempfile::TempDir::new().unwrap();
-        let store = Store::open(&dir.path().join("t.redb")).unwrap();
+        let store = Redb::open(&dir.path().join("t.redb")).unwrap();
         (dir, store)
     }
 
-    fn one(store: &Store, command: impl Into<Command>) -> Result<Outcome, Rejected> {
+    fn one(store: &Redb, command: impl Into<Command>) -> Result<Outcome, Rejected> {
         store.commit(&[command.into()]).unwrap().remove(0)
     }
 
-    fn open(store: &Store, nonce: &str) -> IntentRef {
+    fn open(store: &Redb, nonce: &str) -> IntentRef {
         let outcome = one(
             store,
             OpenIntent {
@@ -201,7 +201,7 @@ mod tests {
         }
     }
 
-    fn resolve(store: &Store, verdict: Verdict) -> Result<Outcome, Rejected> {
+    fn resolve(store: &Redb, verdict: Verdict) -> Result<Outcome, Rejected> {
         let intent = store
             .open_intents_before(Timestamp(i64::MAX), None, 10)
             .unwrap()

@@ -100,7 +100,7 @@ mod tests {
     use crate::domain::message::Message;
     use crate::domain::{CustomerId, Position};
     use crate::store::testing::register;
-    use crate::store::{RecordDelivery, RecordMessages, Store};
+    use crate::store::{RecordDelivery, RecordMessages, Redb};
 
     fn alice() -> CustomerId {
         CustomerId::parse("alice").unwrap()
@@ -109,7 +109,7 @@ mod tests {
     #[test]
     fn an_events_message_is_listed_once_the_notifier_has_created_it_and_only_once() {
         let dir = tempfile::TempDir::new().unwrap();
-        let store = Store::open(&dir.path().join("t.redb")).unwrap();
+        let store = Redb::open(&dir.path().join("t.redb")).unwrap();
         register(&store, 1, &alice());
         // The registration listed its event's message; it is not there to show yet.
         assert!(store.messages_of(&alice(), 0, 10).unwrap().items.is_empty());
@@ -143,7 +143,7 @@ mod tests {
         use crate::domain::Timestamp;
         use crate::domain::message::{Channel, DeliveryAttempt, MessageStatus};
         let dir = tempfile::TempDir::new().unwrap();
-        let store = Store::open(&dir.path().join("t.redb")).unwrap();
+        let store = Redb::open(&dir.path().join("t.redb")).unwrap();
         let position = register(&store, 1, &alice());
         let event = store.events_after(Position(0), 1).unwrap().remove(0);
         let created = Message::for_event(&event).unwrap();

@@ -207,14 +207,14 @@ mod tests {
     use crate::domain::{
         AccountNumber, CustomerId, IdempotencyKey, Kind, Payment, PaymethodId, StoredMethod,
     };
-    use crate::store::{Command, OpenIntent, Outcome, Register, Rejected, Store};
+    use crate::store::{Command, OpenIntent, Outcome, Redb, Register, Rejected};
 
-    fn one(store: &Store, command: impl Into<Command>) -> Result<Outcome, Rejected> {
+    fn one(store: &Redb, command: impl Into<Command>) -> Result<Outcome, Rejected> {
         store.commit(&[command.into()]).unwrap().remove(0)
     }
 
     /// Opens an intent under `base` and registers method `id` with it, under `claim`.
-    fn register(store: &Store, id: u64, base: &str, claim: &IdempotencyClaim) -> Register {
+    fn register(store: &Redb, id: u64, base: &str, claim: &IdempotencyClaim) -> Register {
         let customer = CustomerId::parse("alice").unwrap();
         let open = OpenIntent {
             base: base.into(),
@@ -247,7 +247,7 @@ mod tests {
     #[test]
     fn a_second_registration_under_a_key_that_has_an_outcome_is_refused_and_stores_nothing() {
         let dir = tempfile::TempDir::new().unwrap();
-        let store = Store::open(&dir.path().join("t.redb")).unwrap();
+        let store = Redb::open(&dir.path().join("t.redb")).unwrap();
         let claim = IdempotencyClaim {
             key: IdempotencyKey::parse("k1").unwrap(),
             fingerprint: "f".into(),

@@ -4,11 +4,11 @@ use crate::domain::intent::IntentRef;
 use crate::domain::{
     AccountNumber, CustomerId, Kind, Payment, PaymethodId, Position, StoredMethod,
 };
-use crate::store::{OpenIntent, Register, Store};
+use crate::store::{OpenIntent, Redb, Register};
 
 /// Registers payment method `id` for `customer` as its aggregate does after an approval, and
 /// returns the position of its event.
-pub fn register(store: &Store, id: u64, customer: &CustomerId) -> Position {
+pub fn register(store: &Redb, id: u64, customer: &CustomerId) -> Position {
     let base = format!("reg_{id}");
     let open = OpenIntent {
         base: base.clone(),
