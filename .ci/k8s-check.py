@@ -357,7 +357,7 @@ def negative_controls(root: Path, src: Path, validate: str) -> int:
             errors, _ = check(copy, src, Path(tmp) / str(i) / "out", validate)
             hit = [e for e in errors if expect in e]
             if hit:
-                print(f"fails as it should: {rel}: {old.strip()!r} -> {new.strip()!r}\n    {hit[0][:300]}")
+                print(f"fails as it should: {rel}: {old.strip()!r} -> {new.strip()!r}\n    {' | '.join(hit[0].splitlines())[:300]}")
             else:
                 print(f"NOT CAUGHT: {rel}: {old.strip()!r} -> {new.strip()!r}; expected {expect!r}, "
                       f"got {errors}")
