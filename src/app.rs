@@ -12,7 +12,7 @@ use crate::actors::notifier::WebhookChannel;
 use crate::actors::webhook::Webhook;
 use crate::actors::{Actors, TreeOptions};
 use crate::auth::{KeyHasher, Keys};
-use crate::config::{Overrides, ProviderSetting, Settings};
+use crate::config::{Overrides, ProviderSetting, Settings, StoreSetting};
 use crate::domain::paymethod::Fingerprinter;
 use crate::handoff::{self, Exe, Handoff, Ready};
 use crate::http::{self, AppState};
@@ -171,8 +171,15 @@ async fn build_with(settings: Settings, handoff: Option<Ready>) -> anyhow::Resul
         limits: settings.limits.clone(),
     };
     let client_tls = ClientTls::new(settings.tls.ca_file.as_deref())?;
+    if let StoreSetting::Postgres { .. } = settings.store {
+        anyhow::bail!("paytree does not serve from PostgreSQL yet: it is being built (issue 16)");
+    }
     files::create_data_dir(&settings.data_dir)?;
-    let secret = files::load_or_create_secret(&settings.data_dir)?;
+    let secret = match &settings.secret {
+        Some(given) => files::parse_secret(given.expose())
+            .context("PAYTREE_SECRET must be 64 hex digits (32 bytes)")?,
+        None => files::load_or_create_secret(&settings.data_dir)?,
+    };
     let secret_check = hex::encode(files::secret_check(&secret));
     let fingerprinter = Fingerprinter::new(secret);
     // It holds the payment system's tokens: owner-only, like the secret.

@@ -93,6 +93,14 @@ overrides! {
     shutdown_grace_ms: u64 = "PAYTREE_SHUTDOWN_GRACE_MS";
     /// Milliseconds paytree goes on accepting after SIGTERM with /readyz answering 503, so that a load balancer or probe stops sending before the listener closes [default: 0].
     shutdown_unready_ms: u64 = "PAYTREE_SHUTDOWN_UNREADY_MS";
+    /// Where the records are kept: `redb` (one file in --data-dir, for one process; `redb:DIR` names the directory) or PostgreSQL, `postgres://user:password@host:port/database`, shared by N replicas (needs --events) [default: redb].
+    #[arg(hide_env_values = true)]
+    store: Secret = "PAYTREE_STORE";
+    /// With a PostgreSQL store, the NATS server (JetStream on) that carries the event log between replicas: `nats://host:4222` [default: none].
+    events: String = "PAYTREE_EVENTS";
+    /// The installation secret, 64 hex digits, instead of `<data-dir>/secret.key`; the replicas of a PostgreSQL store need the same one [default: secret.key, made at the first start].
+    #[arg(hide_env_values = true)]
+    secret: Secret = "PAYTREE_SECRET";
     /// A file that holds paytree's process id once it serves (for `kill -HUP`: a new process takes over the socket); a process that takes over rewrites it [default: none].
     pid_file: PathBuf = "PAYTREE_PID_FILE";
 }
@@ -130,11 +138,23 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// Where the records are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSetting {
+    /// The embedded store, `paytree.redb` in the data directory.
+    Redb,
+    /// PostgreSQL, shared by N replicas, and the NATS server that carries the event log.
+    Postgres { url: Secret, events: String },
+}
+
 /// Resolved settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
+    pub store: StoreSetting,
+    /// `PAYTREE_SECRET`: the installation secret, rather than `secret.key`.
+    pub secret: Option<Secret>,
     /// Written with the process id once serving.
     pub pid_file: Option<PathBuf>,
     pub provider: ProviderSetting,
@@ -247,6 +267,38 @@ fn parse_schedule(text: &str) -> anyhow::Result<Vec<Duration>> {
         .collect()
 }
 
+/// The store and the data directory from `--store`, `--events` and `--data-dir`.
+fn store_setting(
+    store: Option<Secret>,
+    events: Option<String>,
+    data_dir: Option<PathBuf>,
+) -> anyhow::Result<(StoreSetting, PathBuf)> {
+    let store = store.as_ref().map_or("redb", Secret::expose);
+    let data_dir = data_dir.unwrap_or_else(|| PathBuf::from("./data"));
+    if store.starts_with("postgres://") || store.starts_with("postgresql://") {
+        let Some(events) = events else {
+            bail!(
+                "a PostgreSQL store needs --events nats://host:port (the replicas' event log \
+                 travels through NATS JetStream)"
+            );
+        };
+        if !events.starts_with("nats://") {
+            bail!("--events must be a nats:// URL, not {events:?}");
+        }
+        let url = Secret::from(store.to_owned());
+        return Ok((StoreSetting::Postgres { url, events }, data_dir));
+    }
+    if events.is_some() {
+        bail!("--events is for a PostgreSQL store; the embedded store needs none");
+    }
+    match store.strip_prefix("redb:") {
+        _ if store == "redb" => Ok((StoreSetting::Redb, data_dir)),
+        Some(dir) if !dir.is_empty() => Ok((StoreSetting::Redb, PathBuf::from(dir))),
+        // Not repeated: it may be a URL with a password.
+        _ => bail!("--store must be `redb`, `redb:DIR` or a postgres:// URL"),
+    }
+}
+
 impl Settings {
     /// Merges `flags` (flags and environment, from clap) over the file at `config` (if any)
     /// over the defaults.
@@ -338,6 +390,7 @@ impl Settings {
             },
             ca_file: o.ca_file,
         };
+        let (store, data_dir) = store_setting(o.store, o.events, o.data_dir)?;
         let defaults = Limits::default();
         let millis =
             |ms: Option<u64>, default| ms.map_or(default, |ms| Duration::from_millis(ms.max(1)));
@@ -364,7 +417,9 @@ impl Settings {
             listen: o
                 .listen
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
-            data_dir: o.data_dir.unwrap_or_else(|| PathBuf::from("./data")),
+            data_dir,
+            store,
+            secret: o.secret,
             pid_file: o.pid_file,
             provider,
             breaker,

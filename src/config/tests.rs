@@ -111,7 +111,9 @@ fn tls_files_come_in_pairs() {
 fn secrets_never_show_in_debug_output() {
     let o: Overrides = toml::from_str(
         "provider = \"https://127.0.0.1:1\"\nprovider_key = \"psk_live_1\"\n\
-         notify_webhook = \"https://127.0.0.1:2/hook\"\nnotify_webhook_secret = \"whsec_1\"",
+         notify_webhook = \"https://127.0.0.1:2/hook\"\nnotify_webhook_secret = \"whsec_1\"\n\
+         store = \"postgres://paytree:pgpass_1@127.0.0.1/paytree\"\n\
+         events = \"nats://127.0.0.1:4222\"\nsecret = \"5ec2e7_1\"",
     )
     .unwrap();
     let s = Settings::resolve(o.clone()).unwrap();
@@ -119,6 +121,8 @@ fn secrets_never_show_in_debug_output() {
     for text in [format!("{o:?}"), format!("{s:?}")] {
         assert!(!text.contains("psk_live_1"), "{text}");
         assert!(!text.contains("whsec_1"), "{text}");
+        assert!(!text.contains("pgpass_1"), "{text}");
+        assert!(!text.contains("5ec2e7_1"), "{text}");
         assert!(text.contains("<redacted>"), "{text}");
     }
 }
@@ -131,4 +135,44 @@ fn unknown_file_keys_and_bad_providers_are_refused() {
         ..Overrides::default()
     };
     assert!(Settings::resolve(o).is_err());
+}
+
+#[test]
+fn the_store_is_embedded_unless_a_postgres_url_and_a_nats_server_are_given() {
+    let resolve = |toml: &str| Settings::resolve(toml::from_str(toml).unwrap());
+    let s = resolve("").unwrap();
+    assert_eq!(
+        (s.store, s.data_dir),
+        (StoreSetting::Redb, PathBuf::from("./data"))
+    );
+    let s = resolve("store = \"redb:/var/lib/paytree\"").unwrap();
+    assert_eq!(
+        (s.store, s.data_dir),
+        (StoreSetting::Redb, PathBuf::from("/var/lib/paytree"))
+    );
+    let s = resolve("store = \"postgres://u@db/p\"\nevents = \"nats://bus:4222\"").unwrap();
+    assert_eq!(
+        s.store,
+        StoreSetting::Postgres {
+            url: Secret::from("postgres://u@db/p".to_owned()),
+            events: "nats://bus:4222".into()
+        }
+    );
+    for (toml, says) in [
+        ("store = \"postgres://u:pw@db/p\"", "needs --events"),
+        (
+            "store = \"postgres://u@db/p\"\nevents = \"http://bus\"",
+            "nats://",
+        ),
+        ("events = \"nats://bus:4222\"", "embedded store needs none"),
+        ("store = \"mysql://u:pw@db/p\"", "must be `redb`"),
+        ("store = \"redb:\"", "must be `redb`"),
+    ] {
+        let error = resolve(toml).unwrap_err().to_string();
+        assert!(error.contains(says), "{toml}: {error}");
+        assert!(
+            !error.contains("pw@"),
+            "the password is not repeated: {error}"
+        );
+    }
 }

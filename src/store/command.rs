@@ -2,6 +2,7 @@
 //! the output the store answers for it), gathered as [`Command`]s for the store; what the
 //! store assigned ([`Outcome`]) or why it refused ([`Rejected`]).
 
+use super::Advance;
 use crate::auth::{AuditEntry, KeyId, KeyRecord};
 use crate::domain::catalogue::Product;
 use crate::domain::idempotency::IdempotencyClaim;
@@ -126,7 +127,7 @@ pub struct Remove {
 #[derive(Debug, Clone)]
 pub struct RecordMessages {
     pub messages: Vec<Message>,
-    pub checkpoint: Position,
+    pub checkpoint: Advance,
 }
 
 /// A message's new delivery state and, when it comes from an attempt, that attempt.
@@ -142,7 +143,7 @@ pub struct RecordDelivery {
 #[derive(Debug, Clone)]
 pub struct ProjectViews {
     pub changes: Vec<ViewChange>,
-    pub checkpoint: Position,
+    pub checkpoint: Advance,
 }
 
 /// Reserves `count` ids of an aggregate kind's sequence (named by the kind), so that an id
@@ -215,7 +216,7 @@ pub struct SaveOrder {
 #[derive(Debug, Clone)]
 pub struct CreateShipments {
     pub orders: Vec<Order>,
-    pub checkpoint: Position,
+    pub checkpoint: Advance,
 }
 
 /// The shipment of an order cancelled before shipping made it: it is made cancelled (so no
@@ -237,7 +238,7 @@ pub struct SaveShipment {
 #[derive(Debug, Clone)]
 pub struct PlanSagaSteps {
     pub steps: Vec<(OrderId, SagaStep)>,
-    pub checkpoint: Position,
+    pub checkpoint: Advance,
 }
 
 /// A saga step carried out.

@@ -9,7 +9,7 @@
 
 use super::command::{Command, Outcome, Rejected};
 use super::read::Page;
-use super::{Redb, StoreError};
+use super::{Cursor, Redb, StoreError};
 use crate::auth::{AuditEntry, KeyRecord};
 use crate::domain::catalogue::{Product, Sku};
 use crate::domain::idempotency::IdempotencyRecord;
@@ -136,7 +136,7 @@ reads! {
     inline attempts_of(message: MessageId) -> Vec<DeliveryAttempt>;
     inline mypage(customer: &CustomerId) -> Option<Mypage>;
     /// How far the log reader `name` has got.
-    inline checkpoint(name: &str) -> Position;
+    inline checkpoint(name: &str) -> Cursor;
     /// At most `limit` events after `after`, in log order.
     blocking events_after(after: Position, limit: usize) -> Vec<Event>;
     /// The position of the last event of the log.

@@ -5,6 +5,7 @@
 pub mod backup;
 mod codec;
 mod command;
+mod cursor;
 mod embedded;
 mod front;
 mod health;
@@ -16,6 +17,7 @@ mod tables;
 mod write;
 
 pub use command::*;
+pub use cursor::{Advance, Cursor};
 pub use embedded::Redb;
 pub use front::Store;
 pub use read::Page;

@@ -164,10 +164,11 @@ impl Redb {
     }
 
     /// Where the reader `name` has got to in the event log.
-    pub fn checkpoint(&self, name: &str) -> Result<Position, StoreError> {
+    pub fn checkpoint(&self, name: &str) -> Result<super::Cursor, StoreError> {
         let txn = self.read()?;
         let table = txn.open_table(CHECKPOINTS)?;
-        Ok(Position(table.get(name)?.map(|v| v.value()).unwrap_or(0)))
+        let position = Position(table.get(name)?.map(|v| v.value()).unwrap_or(0));
+        Ok(super::Cursor::at(position))
     }
 
     /// Events after `after`, in log order, at most `limit` of them.

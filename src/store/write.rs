@@ -2,10 +2,10 @@
 //! write transaction. Ids and event positions are assigned here, inside the transaction, so
 //! they follow commit order and have no gaps.
 
-use super::StoreError;
 use super::codec::encode;
 use super::command::*;
 use super::tables::*;
+use super::{Advance, StoreError};
 use crate::domain::message::Message;
 use crate::domain::{CustomerId, Event, Payload, Payment, PaymentId, Position, Timestamp};
 use redb::{Database, Durability, ReadableTable, Table, WriteTransaction};
@@ -135,13 +135,12 @@ impl<'t> Tables<'t> {
             Command::RecordMessages(RecordMessages {
                 messages,
                 checkpoint,
-            }) => {
+            }) => self.advancing(NOTIFIER, checkpoint, |t| {
                 for message in messages {
-                    self.insert_message(message)?;
+                    t.insert_message(message)?;
                 }
-                self.checkpoints.insert(NOTIFIER, checkpoint.0)?;
-                Ok(Ok(Outcome::default()))
-            }
+                Ok(())
+            }),
             Command::RecordDelivery(RecordDelivery {
                 message,
                 attempt,
@@ -156,13 +155,12 @@ impl<'t> Tables<'t> {
             Command::ProjectViews(ProjectViews {
                 changes,
                 checkpoint,
-            }) => {
+            }) => self.advancing(PROJECTOR, checkpoint, |t| {
                 for change in changes {
-                    self.change_view(change)?;
+                    t.change_view(change)?;
                 }
-                self.checkpoints.insert(PROJECTOR, checkpoint.0)?;
-                Ok(Ok(Outcome::default()))
-            }
+                Ok(())
+            }),
             Command::ResolveIntent(ResolveIntent {
                 intent,
                 opened_at,
@@ -209,20 +207,19 @@ impl<'t> Tables<'t> {
             Command::PlaceOrder(place) => self.place_order(place),
             Command::SaveOrder(save) => self.save_order(save),
             Command::CreateShipments(CreateShipments { orders, checkpoint }) => {
-                for order in orders {
-                    self.create_shipment(order)?;
-                }
-                self.checkpoints.insert(SHIPPING, checkpoint.0)?;
-                Ok(Ok(Outcome::default()))
+                self.advancing(SHIPPING, checkpoint, |t| {
+                    for order in orders {
+                        t.create_shipment(order)?;
+                    }
+                    Ok(())
+                })
             }
             Command::CancelMissingShipment(CancelMissingShipment { order }) => {
                 self.cancel_missing_shipment(order)
             }
             Command::SaveShipment(save) => self.save_shipment(save),
             Command::PlanSagaSteps(PlanSagaSteps { steps, checkpoint }) => {
-                self.plan_saga_steps(steps)?;
-                self.checkpoints.insert(SAGA, checkpoint.0)?;
-                Ok(Ok(Outcome::default()))
+                self.advancing(SAGA, checkpoint, |t| t.plan_saga_steps(steps))
             }
             Command::FinishSagaStep(FinishSagaStep { order, step }) => {
                 self.finish_saga_step(*order, *step)?;
@@ -246,6 +243,23 @@ impl<'t> Tables<'t> {
                 }))
             }
         }
+    }
+
+    /// A log reader's batch: `write` what the reader made of it and move its checkpoint, only
+    /// if the checkpoint is still where the reader read the batch from (see [`Advance`]).
+    fn advancing(
+        &mut self,
+        reader: &str,
+        advance: &Advance,
+        write: impl FnOnce(&mut Self) -> Result<(), StoreError>,
+    ) -> Result<Result<Outcome, Rejected>, StoreError> {
+        let stored = self.checkpoints.get(reader)?.map_or(0, |v| v.value());
+        if stored != advance.from.position().0 {
+            return Ok(Err(Rejected::VersionConflict));
+        }
+        write(self)?;
+        self.checkpoints.insert(reader, advance.to.position().0)?;
+        Ok(Ok(Outcome::default()))
     }
 
     fn insert_payment(&mut self, mut payment: Payment) -> Result<PaymentId, StoreError> {

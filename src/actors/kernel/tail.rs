@@ -14,7 +14,7 @@
 
 use super::writer::{WriteError, Writer};
 use crate::domain::{Event, Position};
-use crate::store::{Store, StoreError, Write};
+use crate::store::{Advance, Cursor, Rejected, Store, StoreError, Write};
 use ractor::{ActorProcessingErr, ActorRef};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,7 +36,7 @@ pub struct LogTail {
     store: Store,
     writer: Writer,
     commits: watch::Receiver<Position>,
-    checkpoint: Position,
+    checkpoint: Cursor,
     /// Set while a wake-up is queued at the reader and its batch not yet read.
     woken: Arc<AtomicBool>,
     waker: JoinHandle<()>,
@@ -44,7 +44,7 @@ pub struct LogTail {
     wake_now: Arc<dyn Fn() -> bool + Send + Sync>,
     /// The last position of a batch whose write failed with a storage error: almost surely
     /// not stored, which the next batch checks before going on.
-    unsure: Option<Position>,
+    unsure: Option<Cursor>,
 }
 
 impl LogTail {
@@ -79,8 +79,8 @@ impl LogTail {
         })
     }
 
-    /// The position of the last event handled.
-    pub fn checkpoint(&self) -> Position {
+    /// The last event handled.
+    pub fn checkpoint(&self) -> Cursor {
         self.checkpoint
     }
 
@@ -99,7 +99,7 @@ impl LogTail {
             }
             self.unsure = None;
         }
-        let after = self.checkpoint;
+        let after = self.checkpoint.position();
         let events = (self.store.events_after(after, BATCH)).await?;
         if events.is_empty() {
             self.record_lag();
@@ -107,22 +107,35 @@ impl LogTail {
         Ok(events)
     }
 
-    /// Writes what the reader made of `events` (a command that also moves the checkpoint to
-    /// the last of them, which `build` is given) and advances. True when the batch was full
-    /// and more events may wait.
+    /// Writes what the reader made of `events` (a command that also moves the checkpoint
+    /// from where the batch was read to the last of them, which `build` is given) and
+    /// advances. True when the batch was full and more events may wait. A checkpoint that is
+    /// no longer where this reader read from (another reader moved it, or a batch reported
+    /// unwritten was stored after all) fails the reader, which restarts from the store.
     pub async fn advance<C: Write>(
         &mut self,
         events: &[Event],
-        build: impl FnOnce(Position) -> C,
+        build: impl FnOnce(Advance) -> C,
     ) -> Result<bool, ActorProcessingErr> {
-        let Some(last) = events.last().map(|e| e.position) else {
+        let Some(last) = events.last().map(|e| Cursor::at(e.position)) else {
             return Ok(false);
         };
-        match self.writer.write(build(last)).await {
+        let advance = Advance {
+            from: self.checkpoint,
+            to: last,
+        };
+        match self.writer.write(build(advance)).await {
             Ok(_) => {}
             Err(e @ WriteError::Storage) => {
                 self.unsure = Some(last);
                 return Err(e.into());
+            }
+            Err(WriteError::Rejected(Rejected::VersionConflict)) => {
+                return Err(format!(
+                    "{}: the checkpoint moved under this reader; restarting from the store",
+                    self.name
+                )
+                .into());
             }
             Err(e) => return Err(e.into()),
         }
@@ -131,7 +144,7 @@ impl LogTail {
         Ok(events.len() == BATCH)
     }
 
-    /// The store, for the reader.s reads.
+    /// The store, for the reader's reads.
     pub fn store(&self) -> &Store {
         &self.store
     }
@@ -174,7 +187,11 @@ impl LogTail {
     }
 
     fn record_lag(&self) {
-        let lag = self.commits.borrow().0.saturating_sub(self.checkpoint.0);
+        let lag = self
+            .commits
+            .borrow()
+            .0
+            .saturating_sub(self.checkpoint.position().0);
         metrics::gauge!(self.lag_gauge).set(lag as f64);
         tracing::trace!(tail = self.name, lag, "log tail");
     }

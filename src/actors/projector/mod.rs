@@ -120,7 +120,7 @@ impl Actor for ProjectorActor {
             || ProjectorMessage::CatchUp,
         )
         .await?;
-        let checkpoint = tail.checkpoint();
+        let checkpoint = tail.checkpoint().position();
         args.views.applied.send_if_modified(|p| {
             let moved = checkpoint > *p;
             *p = (*p).max(checkpoint);
@@ -194,7 +194,9 @@ impl ProjectorState {
             })
             .await?;
         self.views.put(views.into_values().map(Arc::new).collect());
-        self.views.applied.send_replace(self.tail.checkpoint());
+        self.views
+            .applied
+            .send_replace(self.tail.checkpoint().position());
         let now = Timestamp::now();
         for event in &events {
             let delay = (now.0 - event.recorded_at.0).max(0) as f64 / 1_000.0;

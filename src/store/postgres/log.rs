@@ -15,13 +15,7 @@
 use super::{PgError, Postgres};
 use tokio_postgres::Transaction;
 
-/// The last event a reader took, in commit order. [`Cursor::default`] is before the first.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Cursor {
-    /// The transaction that wrote it (PostgreSQL's 64-bit `xid8`, never wrapping).
-    pub xid: u64,
-    pub position: i64,
-}
+pub use crate::store::Cursor;
 
 impl Cursor {
     /// The cursor in the first two columns of `row`: `xid::text` and `position`.

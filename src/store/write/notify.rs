@@ -100,7 +100,7 @@ mod tests {
     use crate::domain::message::Message;
     use crate::domain::{CustomerId, Position};
     use crate::store::testing::register;
-    use crate::store::{RecordDelivery, RecordMessages, Redb};
+    use crate::store::{Advance, Cursor, NOTIFIER, RecordDelivery, RecordMessages, Redb, Rejected};
 
     fn alice() -> CustomerId {
         CustomerId::parse("alice").unwrap()
@@ -116,19 +116,37 @@ mod tests {
 
         let events = store.events_after(Position(0), 10).unwrap();
         assert_eq!(events.len(), 1);
-        let record = || RecordMessages {
+        let record = |from: Position| RecordMessages {
             messages: vec![Message::for_event(&events[0]).unwrap()],
-            checkpoint: events[0].position,
+            checkpoint: Advance {
+                from: Cursor::at(from),
+                to: Cursor::at(events[0].position),
+            },
         };
-        store.commit(&[record().into()]).unwrap().remove(0).unwrap();
+        store
+            .commit(&[record(Position(0)).into()])
+            .unwrap()
+            .remove(0)
+            .unwrap();
         let listed = store.messages_of(&alice(), 0, 10).unwrap();
         assert_eq!(listed.items.len(), 1);
         assert_eq!(listed.items[0].id.0, events[0].position.0);
         assert_eq!(listed.next_after, None);
 
-        // A redelivery after a crash creates nothing twice.
-        store.commit(&[record().into()]).unwrap().remove(0).unwrap();
+        // The batch written again from where it was read (a second reader of the log): refused,
+        // nothing written.
+        let again = store.commit(&[record(Position(0)).into()]).unwrap();
+        assert_eq!(again, vec![Err(Rejected::VersionConflict)]);
         assert_eq!(store.messages_of(&alice(), 0, 10).unwrap().items.len(), 1);
+        // A message for an event that has one already is skipped.
+        let from = events[0].position;
+        store
+            .commit(&[record(from).into()])
+            .unwrap()
+            .remove(0)
+            .unwrap();
+        assert_eq!(store.messages_of(&alice(), 0, 10).unwrap().items.len(), 1);
+        assert_eq!(store.checkpoint(NOTIFIER).unwrap(), Cursor::at(from));
         assert!(
             store
                 .messages_of(&CustomerId::parse("bob").unwrap(), 0, 10)
@@ -149,7 +167,10 @@ mod tests {
         let created = Message::for_event(&event).unwrap();
         let record = RecordMessages {
             messages: vec![created.clone()],
-            checkpoint: position,
+            checkpoint: Advance {
+                from: Cursor::default(),
+                to: Cursor::at(position),
+            },
         };
         store.commit(&[record.into()]).unwrap().remove(0).unwrap();
         let attempt = |at: i64, status_code: u16| DeliveryAttempt {
