@@ -9,6 +9,8 @@
 //! consumer deduplicates by the event's place in commit order, which every message carries
 //! ([`Delivered::cursor`]).
 
+use crate::domain::{CustomerId, Event, Timestamp};
+use crate::store::decode;
 use crate::store::postgres::{Cursor, LoggedEvent, NewEvent};
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, consumer::PullConsumer, stream};
@@ -23,6 +25,7 @@ const KIND: &str = "Paytree-Kind";
 const AGGREGATE: &str = "Paytree-Aggregate";
 const VERSION: &str = "Paytree-Version";
 const CUSTOMER: &str = "Paytree-Customer";
+const RECORDED_AT: &str = "Paytree-Recorded-At";
 
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
@@ -81,6 +84,7 @@ impl Bus {
             headers.insert(AGGREGATE, e.aggregate.to_string().as_str());
             headers.insert(VERSION, e.version.to_string().as_str());
             headers.insert(CUSTOMER, e.customer.as_str());
+            headers.insert(RECORDED_AT, logged.recorded_at.to_string().as_str());
             let subject = format!("{}.{}", self.stream, e.kind);
             let ack = self
                 .js
@@ -98,29 +102,32 @@ impl Bus {
         Ok(new)
     }
 
-    /// The durable pull consumer `group` (explicit acks; a message not acked within
-    /// `ack_wait` is delivered again), made if it does not exist. At most `in_flight`
-    /// messages are handed out unacked: the server hands out no newer one while that many
-    /// wait, so after a reader dies the ones it had come back (after `ack_wait`) before any
-    /// newer one, and the group reads in commit order still.
-    pub async fn consumer(
+    /// The durable pull consumer `group` made anew to deliver from the stream's message
+    /// `start` on (explicit acks; a message not acked within `ack_wait` is delivered again;
+    /// at most `in_flight` handed out unacked). A reader that takes a group over starts it
+    /// where the group's checkpoint says, rather than trust what an earlier reader left
+    /// unacked.
+    pub async fn consumer_from(
         &self,
         group: &str,
+        start: u64,
         ack_wait: Duration,
         in_flight: usize,
     ) -> Result<PullConsumer, BusError> {
         let stream = self.js.get_stream(&self.stream).await.map_err(nats)?;
+        // Absent the first time; any other failure shows in the creation.
+        let _ = stream.delete_consumer(group).await;
         stream
-            .get_or_create_consumer(
-                group,
-                jetstream::consumer::pull::Config {
-                    durable_name: Some(group.to_owned()),
-                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                    ack_wait,
-                    max_ack_pending: in_flight.max(1) as i64,
-                    ..Default::default()
+            .create_consumer(jetstream::consumer::pull::Config {
+                durable_name: Some(group.to_owned()),
+                deliver_policy: jetstream::consumer::DeliverPolicy::ByStartSequence {
+                    start_sequence: start.max(1),
                 },
-            )
+                ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                ack_wait,
+                max_ack_pending: in_flight.max(1) as i64,
+                ..Default::default()
+            })
             .await
             .map_err(nats)
     }
@@ -130,6 +137,10 @@ impl Bus {
 #[derive(Debug)]
 pub struct Delivered {
     pub cursor: Cursor,
+    /// Its sequence number in the stream.
+    pub stream: u64,
+    /// When it was stored, in milliseconds since the Unix epoch.
+    pub recorded_at: i64,
     pub event: NewEvent,
     pub message: jetstream::Message,
 }
@@ -150,11 +161,17 @@ impl Delivered {
         let number = |name: &'static str| -> Result<i64, BusError> {
             text(name)?.parse().map_err(|_| BusError::Malformed(name))
         };
+        let stream = message
+            .info()
+            .map_err(|_| BusError::Malformed("stream sequence"))?
+            .stream_sequence;
         Ok(Self {
+            stream,
             cursor: Cursor {
                 xid: text(XID)?.parse().map_err(|_| BusError::Malformed(XID))?,
                 position: number(POSITION)?,
             },
+            recorded_at: number(RECORDED_AT)?,
             event: NewEvent {
                 kind: text(KIND)?,
                 aggregate: number(AGGREGATE)?,
@@ -163,6 +180,22 @@ impl Delivered {
                 payload: message.payload.to_vec(),
             },
             message,
+        })
+    }
+}
+
+impl Delivered {
+    /// The event as the log's readers take it.
+    pub fn to_event(&self) -> Result<Event, BusError> {
+        let number = |n: i64, what| u64::try_from(n).map_err(|_| BusError::Malformed(what));
+        Ok(Event {
+            position: self.cursor.position(),
+            aggregate_id: number(self.event.aggregate, AGGREGATE)?,
+            customer_id: CustomerId::parse(&self.event.customer)
+                .map_err(|_| BusError::Malformed(CUSTOMER))?,
+            version: number(self.event.version, VERSION)?,
+            recorded_at: Timestamp(self.recorded_at),
+            payload: decode(&self.event.payload).map_err(|_| BusError::Malformed("payload"))?,
         })
     }
 }

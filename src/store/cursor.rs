@@ -30,13 +30,21 @@ impl Cursor {
     }
 }
 
+/// Where a log reader is: its last event, and that event's sequence number in the bus's
+/// stream when the reader reads from NATS JetStream (0 otherwise), where it goes on from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub at: Cursor,
+    pub stream: u64,
+}
+
 /// A log reader's move past a batch: from the cursor it read the batch after to the batch's
-/// last event. The store moves the reader's cursor only if it is still `from`; otherwise the
-/// command is refused (`Rejected::VersionConflict`) and writes nothing, so two readers of one
-/// log (a replica that lost the reader's lease and one that took it) never both apply a
-/// batch.
+/// last event. The store moves the reader's checkpoint only if it is still at `from`;
+/// otherwise the command is refused (`Rejected::VersionConflict`) and writes nothing, so two
+/// readers of one log (a replica that lost the reader's lease and one that took it) never
+/// both apply a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Advance {
     pub from: Cursor,
-    pub to: Cursor,
+    pub to: Checkpoint,
 }

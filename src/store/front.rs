@@ -8,9 +8,11 @@
 //! blocking pool.
 
 use super::command::{Command, Outcome, Rejected};
+use super::postgres::Postgres;
 use super::read::Page;
-use super::{Cursor, Redb, StoreError};
+use super::{Checkpoint, Redb, StoreError};
 use crate::auth::{AuditEntry, KeyRecord};
+use crate::bus::Bus;
 use crate::domain::catalogue::{Product, Sku};
 use crate::domain::idempotency::IdempotencyRecord;
 use crate::domain::intent::{Intent, RefundOwed};
@@ -23,6 +25,15 @@ use crate::domain::{
     Position, Shipment, ShipmentId, StoredMethod, Timestamp,
 };
 use std::path::Path;
+
+/// How the log's readers of a replica on PostgreSQL read it: through NATS JetStream, where
+/// the relay publishes it, as this replica (a name unique to the process, for leases).
+#[derive(Clone)]
+pub struct BusLog {
+    pub store: Postgres,
+    pub bus: Bus,
+    pub holder: String,
+}
 
 /// A handle on the store, cheap to clone.
 #[derive(Clone)]
@@ -41,6 +52,13 @@ impl Store {
         Ok(Self {
             backend: Backend::Redb(Redb::open(path)?),
         })
+    }
+
+    /// With PostgreSQL, where the log's readers read it: the bus, and who this replica is.
+    pub fn bus_log(&self) -> Option<&BusLog> {
+        match &self.backend {
+            Backend::Redb(_) => None,
+        }
     }
 
     /// The embedded store, for what only it does (backups, its file's size).
@@ -136,7 +154,7 @@ reads! {
     inline attempts_of(message: MessageId) -> Vec<DeliveryAttempt>;
     inline mypage(customer: &CustomerId) -> Option<Mypage>;
     /// How far the log reader `name` has got.
-    inline checkpoint(name: &str) -> Cursor;
+    inline checkpoint(name: &str) -> Checkpoint;
     /// At most `limit` events after `after`, in log order.
     blocking events_after(after: Position, limit: usize) -> Vec<Event>;
     /// The position of the last event of the log.

@@ -16,10 +16,11 @@ mod read;
 mod tables;
 mod write;
 
+pub(crate) use codec::decode;
 pub use command::*;
-pub use cursor::{Advance, Cursor};
+pub use cursor::{Advance, Checkpoint, Cursor};
 pub use embedded::Redb;
-pub use front::Store;
+pub use front::{BusLog, Store};
 pub use read::Page;
 pub use tables::{
     BREAKER_OPEN_UNTIL, NOTIFIER, PROJECTOR, SAGA, SECRET_CHECK, SHIPPING, SHIPPING_PAUSED,

@@ -164,11 +164,14 @@ impl Redb {
     }
 
     /// Where the reader `name` has got to in the event log.
-    pub fn checkpoint(&self, name: &str) -> Result<super::Cursor, StoreError> {
+    pub fn checkpoint(&self, name: &str) -> Result<super::Checkpoint, StoreError> {
         let txn = self.read()?;
         let table = txn.open_table(CHECKPOINTS)?;
         let position = Position(table.get(name)?.map(|v| v.value()).unwrap_or(0));
-        Ok(super::Cursor::at(position))
+        Ok(super::Checkpoint {
+            at: super::Cursor::at(position),
+            stream: 0,
+        })
     }
 
     /// Events after `after`, in log order, at most `limit` of them.

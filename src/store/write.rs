@@ -258,7 +258,8 @@ impl<'t> Tables<'t> {
             return Ok(Err(Rejected::VersionConflict));
         }
         write(self)?;
-        self.checkpoints.insert(reader, advance.to.position().0)?;
+        self.checkpoints
+            .insert(reader, advance.to.at.position().0)?;
         Ok(Ok(Outcome::default()))
     }
 

@@ -69,6 +69,11 @@ pub fn nats(test: &str) -> Option<String> {
 
 /// A stream of the test's own on the JetStream server, named after `prefix`.
 pub async fn bus(nats: &str, prefix: &str) -> paytree::bus::Bus {
+    named_bus(nats, prefix).await.0
+}
+
+/// [`bus`], and the stream's name.
+pub async fn named_bus(nats: &str, prefix: &str) -> (paytree::bus::Bus, String) {
     let stream = format!(
         "{prefix}_{}",
         std::time::SystemTime::now()
@@ -76,7 +81,10 @@ pub async fn bus(nats: &str, prefix: &str) -> paytree::bus::Bus {
             .unwrap()
             .as_nanos()
     );
-    paytree::bus::Bus::connect(nats, &stream).await.unwrap()
+    (
+        paytree::bus::Bus::connect(nats, &stream).await.unwrap(),
+        stream,
+    )
 }
 
 /// A plain connection, for what a test does outside the store (holding a transaction).

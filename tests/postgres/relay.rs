@@ -30,7 +30,7 @@ async fn commit(store: &Postgres, aggregates: &[i64]) {
 /// Everything the consumer group `group` is handed until the stream has no more, acked.
 async fn consume(bus: &Bus, group: &str) -> Vec<Delivered> {
     let consumer = bus
-        .consumer(group, Duration::from_secs(30), 100)
+        .consumer_from(group, 1, Duration::from_secs(30), 100)
         .await
         .unwrap();
     let mut all = Vec::new();

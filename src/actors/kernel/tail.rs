@@ -13,13 +13,15 @@
 //! what the store holds.
 
 use super::writer::{WriteError, Writer};
+use crate::bus::Delivered;
 use crate::domain::{Event, Position};
-use crate::store::{Advance, Cursor, Rejected, Store, StoreError, Write};
+use crate::store::postgres::group::{Batch, GroupReader};
+use crate::store::{Advance, Checkpoint, Cursor, Rejected, Store, StoreError, Write};
 use ractor::{ActorProcessingErr, ActorRef};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 /// Events read per batch.
@@ -39,17 +41,40 @@ pub struct LogTail {
     checkpoint: Cursor,
     /// Set while a wake-up is queued at the reader and its batch not yet read.
     woken: Arc<AtomicBool>,
-    waker: JoinHandle<()>,
     /// Sends the reader a wake-up (false once it is gone).
     wake_now: Arc<dyn Fn() -> bool + Send + Sync>,
     /// The last position of a batch whose write failed with a storage error: almost surely
     /// not stored, which the next batch checks before going on.
     unsure: Option<Cursor>,
+    source: Source,
 }
+
+/// Where a reader's events come from.
+enum Source {
+    /// The embedded store's log, read after the checkpoint; a commit of this process wakes
+    /// the reader (`waker`).
+    Store { waker: JoinHandle<()> },
+    /// The reader's consumer group on NATS JetStream (N replicas on PostgreSQL): a task
+    /// fetches batches while this replica holds the group's lease, hands them over one at a
+    /// time and wakes the reader. A batch stays `pending` until its write is stored; then its
+    /// messages are acked.
+    Bus {
+        batches: mpsc::Receiver<Batch>,
+        feeder: JoinHandle<()>,
+        pending: Option<Batch>,
+    },
+}
+
+/// How long the bus feeder waits for messages in one fetch.
+const FETCH_WAIT: Duration = Duration::from_secs(1);
+/// How long a replica holds a reader's lease unless it renews it (each fetch does).
+const READER_LEASE: Duration = Duration::from_secs(10);
+/// How long a fetched message may stay unacked before JetStream hands it out again.
+const ACK_WAIT: Duration = Duration::from_secs(30);
 
 impl LogTail {
     /// Reads the checkpoint `name` and has `wake()` sent to `actor` now and after every
-    /// commit, until the tail is dropped.
+    /// commit (or batch from the bus), until the tail is dropped.
     pub async fn start<M: ractor::Message>(
         name: &'static str,
         lag_gauge: &'static str,
@@ -59,12 +84,34 @@ impl LogTail {
         actor: &ActorRef<M>,
         wake: fn() -> M,
     ) -> Result<Self, ActorProcessingErr> {
-        let checkpoint = (store.checkpoint(name)).await?;
+        let checkpoint = store.checkpoint(name).await?.at;
         let woken = Arc::new(AtomicBool::new(true));
         actor.send_message(wake())?;
-        let waker = wake_on_commit(actor.clone(), commits.clone(), wake, woken.clone());
         let target = actor.clone();
-        let wake_now = Arc::new(move || target.send_message(wake()).is_ok());
+        let wake_now: Arc<dyn Fn() -> bool + Send + Sync> =
+            Arc::new(move || target.send_message(wake()).is_ok());
+        let source = match store.bus_log() {
+            None => Source::Store {
+                waker: wake_on_commit(actor.clone(), commits.clone(), wake, woken.clone()),
+            },
+            Some(log) => {
+                let reader = GroupReader::new(
+                    log.store.clone(),
+                    &log.bus,
+                    name,
+                    &log.holder,
+                    READER_LEASE,
+                    ACK_WAIT,
+                    BATCH,
+                );
+                let (tx, batches) = mpsc::channel(1);
+                Source::Bus {
+                    batches,
+                    feeder: feed(reader, tx, wake_now.clone(), woken.clone()),
+                    pending: None,
+                }
+            }
+        };
         Ok(Self {
             name,
             lag_gauge,
@@ -73,9 +120,9 @@ impl LogTail {
             commits,
             checkpoint,
             woken,
-            waker,
             wake_now,
             unsure: None,
+            source,
         })
     }
 
@@ -90,7 +137,7 @@ impl LogTail {
         self.woken.store(false, Ordering::SeqCst);
         if let Some(last) = self.unsure {
             let name = self.name;
-            let stored = (self.store.checkpoint(name)).await?;
+            let stored = self.store.checkpoint(name).await?.at;
             if stored >= last {
                 return Err(format!(
                     "{name}: a batch reported unwritten was stored after all; restarting from the store"
@@ -99,8 +146,27 @@ impl LogTail {
             }
             self.unsure = None;
         }
-        let after = self.checkpoint.position();
-        let events = (self.store.events_after(after, BATCH)).await?;
+        let events = match &mut self.source {
+            Source::Store { .. } => {
+                let after = self.checkpoint.position();
+                self.store.events_after(after, BATCH).await?
+            }
+            Source::Bus {
+                batches, pending, ..
+            } => {
+                if pending.is_none() {
+                    *pending = batches.try_recv().ok();
+                }
+                match pending {
+                    Some(batch) => batch
+                        .events
+                        .iter()
+                        .map(Delivered::to_event)
+                        .collect::<Result<_, _>>()?,
+                    None => Vec::new(),
+                }
+            }
+        };
         if events.is_empty() {
             self.record_lag();
         }
@@ -120,10 +186,20 @@ impl LogTail {
         let Some(last) = events.last().map(|e| Cursor::at(e.position)) else {
             return Ok(false);
         };
-        let advance = Advance {
-            from: self.checkpoint,
-            to: last,
+        let advance = match &self.source {
+            Source::Store { .. } => Advance {
+                from: self.checkpoint,
+                to: Checkpoint {
+                    at: last,
+                    stream: 0,
+                },
+            },
+            Source::Bus { pending, .. } => pending
+                .as_ref()
+                .map(Batch::advance)
+                .ok_or("a batch written that the bus did not hand over")?,
         };
+        let last = advance.to.at;
         match self.writer.write(build(advance)).await {
             Ok(_) => {}
             Err(e @ WriteError::Storage) => {
@@ -140,6 +216,16 @@ impl LogTail {
             Err(e) => return Err(e.into()),
         }
         self.checkpoint = last;
+        if let Source::Bus { pending, .. } = &mut self.source
+            && let Some(batch) = pending.take()
+        {
+            tokio::spawn(async move {
+                // Unacked, the messages come again (after the ack wait) and are skipped.
+                if let Err(e) = GroupReader::ack(batch).await {
+                    tracing::debug!(error = %e, "acking a written batch failed");
+                }
+            });
+        }
         self.record_lag();
         Ok(events.len() == BATCH)
     }
@@ -187,6 +273,10 @@ impl LogTail {
     }
 
     fn record_lag(&self) {
+        if let Source::Bus { .. } = self.source {
+            // The commits watch is this replica's; the group's lag is the bus consumer's.
+            return;
+        }
         let lag = self
             .commits
             .borrow()
@@ -199,8 +289,47 @@ impl LogTail {
 
 impl Drop for LogTail {
     fn drop(&mut self) {
-        self.waker.abort();
+        match &self.source {
+            Source::Store { waker } => waker.abort(),
+            Source::Bus { feeder, .. } => feeder.abort(),
+        }
     }
+}
+
+/// Fetches the group's batches while this replica holds its lease, hands each to the reader
+/// (one waits at a time) and wakes it.
+fn feed(
+    mut reader: GroupReader,
+    batches: mpsc::Sender<Batch>,
+    wake_now: Arc<dyn Fn() -> bool + Send + Sync>,
+    woken: Arc<AtomicBool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match reader.next(FETCH_WAIT).await {
+                Ok(Some(batch)) if batch.events.is_empty() => {
+                    // Nothing new (or only messages handled before): nothing to write.
+                    if let Err(e) = GroupReader::ack(batch).await {
+                        tracing::debug!(error = %e, "acking skipped messages failed");
+                    }
+                }
+                Ok(Some(batch)) => {
+                    if batches.send(batch).await.is_err() {
+                        break;
+                    }
+                    if !woken.swap(true, Ordering::SeqCst) && !wake_now() {
+                        break;
+                    }
+                }
+                // Another replica reads for the group.
+                Ok(None) => tokio::time::sleep(READER_LEASE / 3).await,
+                Err(e) => {
+                    tracing::warn!(reader = ?reader, error = %e, "fetching the group's events failed; trying again");
+                    tokio::time::sleep(FETCH_WAIT).await;
+                }
+            }
+        }
+    })
 }
 
 /// Sends `wake()` to `actor` whenever the store writer reports a new commit, unless a

@@ -1,25 +1,42 @@
-//! A consumer group's reader: how the notifier, projector, saga and shipping will read the
-//! log from JetStream across replicas. One replica at a time reads for a group (it holds the
-//! group's lease); what a batch does is written in one transaction with the group's cursor,
-//! and only then are its messages acked. So a reader that dies before its commit leaves the
-//! batch to be delivered again (at most `in_flight` messages are out unacked, so they come
-//! back before any newer one), and one that dies after its commit but before its acks has
-//! them delivered again too: they are at or before the cursor, and skipped.
+//! A consumer group's reader: how the notifier, projector, saga and shipping read the log
+//! from JetStream across replicas. One replica at a time reads for a group (it holds the
+//! group's lease); what a batch did is written in one transaction with the group's
+//! checkpoint (its cursor, and the stream's sequence number of its last message), and only
+//! then are its messages acked.
+//!
+//! A reader never trusts what an earlier one left unacked: when it takes the group (over),
+//! it makes the group's consumer anew to deliver from the message after the checkpoint. So
+//! a reader that dies before its commit leaves its batch to be delivered again at once to the
+//! next, and one that dies after its commit but before its acks leaves nothing to skip. The
+//! stream's sequence numbers have no gaps: a message past the next one expected (one handed
+//! out to a fetch that was never received comes back only after `ack_wait`) makes the
+//! reader start the consumer again at the one it expects, so it never reads past an event.
+//! Messages at or before the checkpoint (an event published twice beyond JetStream's
+//! duplicate window, a delivery again after a late ack) are acked and skipped.
 
-use super::{Cursor, FlowError, Postgres};
+use super::{FlowError, Postgres};
 use crate::bus::{Bus, BusError, Delivered};
+use crate::store::{Advance, Checkpoint};
 use async_nats::jetstream::consumer::PullConsumer;
 use futures_util::StreamExt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_postgres::Transaction;
 
 pub struct GroupReader {
     store: Postgres,
-    consumer: PullConsumer,
+    bus: Bus,
+    /// The group's consumer while this reader holds the lease.
+    consumer: Option<PullConsumer>,
+    /// Until when this reader surely holds the lease (counted from before it last asked):
+    /// past it, another replica may have read for the group meanwhile.
+    held_until: Option<Instant>,
     group: String,
     holder: String,
     lease: Duration,
+    ack_wait: Duration,
     batch: usize,
+    /// Where the group is: the checkpoint as stored, then as far as this reader has read.
+    read: Checkpoint,
 }
 
 /// Messages fetched for a group: the events it has not handled yet, in commit order, and
@@ -29,12 +46,24 @@ pub struct Batch {
     /// Delivered again after they were handled: acked without being handed out.
     pub skipped: usize,
     acks: Vec<async_nats::jetstream::Message>,
-    last: Option<Cursor>,
+    /// The checkpoint the batch was read after, and the one after its last message.
+    from: Checkpoint,
+    to: Checkpoint,
+}
+
+impl Batch {
+    /// The checkpoint's move past this batch, for the command that writes what it did.
+    pub fn advance(&self) -> Advance {
+        Advance {
+            from: self.from.at,
+            to: self.to,
+        }
+    }
 }
 
 impl GroupReader {
-    /// The reader of `group` for this replica (`holder`), on the group's durable consumer.
-    pub async fn new(
+    /// The reader of `group` for this replica (`holder`); it reads once it holds the lease.
+    pub fn new(
         store: Postgres,
         bus: &Bus,
         group: &str,
@@ -42,31 +71,45 @@ impl GroupReader {
         lease: Duration,
         ack_wait: Duration,
         batch: usize,
-    ) -> Result<Self, FlowError> {
-        let consumer = bus.consumer(group, ack_wait, batch).await?;
-        Ok(Self {
+    ) -> Self {
+        Self {
             store,
-            consumer,
+            bus: bus.clone(),
+            consumer: None,
+            held_until: None,
             group: group.to_owned(),
             holder: holder.to_owned(),
             lease,
+            ack_wait,
             batch,
-        })
+            read: Checkpoint::default(),
+        }
     }
 
     /// The next batch, waiting at most `wait` for one; `None` if another replica reads for
     /// the group (this one does not hold its lease).
-    pub async fn next(&self, wait: Duration) -> Result<Option<Batch>, FlowError> {
+    pub async fn next(&mut self, wait: Duration) -> Result<Option<Batch>, FlowError> {
+        let asked = Instant::now();
+        let lapsed = self.held_until.is_none_or(|until| asked >= until);
         if !self
             .store
             .lease(&self.group, &self.holder, self.lease)
             .await?
         {
+            self.consumer = None;
+            self.held_until = None;
             return Ok(None);
         }
-        let handled = self.store.cursor(&self.group).await?;
-        let mut messages = self
-            .consumer
+        self.held_until = Some(asked + self.lease);
+        let consumer = match &self.consumer {
+            Some(consumer) if !lapsed => consumer.clone(),
+            _ => {
+                // Taken (over): from the stored checkpoint, whatever this reader read before.
+                self.read = self.store.checkpoint_of(&self.group).await?;
+                self.start_at(self.read.stream + 1).await?
+            }
+        };
+        let mut messages = consumer
             .fetch()
             .max_messages(self.batch)
             .expires(wait)
@@ -77,35 +120,57 @@ impl GroupReader {
             events: Vec::new(),
             skipped: 0,
             acks: Vec::new(),
-            last: None,
+            from: self.read,
+            to: self.read,
         };
         while let Some(message) = messages.next().await {
             let message = message.map_err(|e| BusError::Nats(e.to_string()))?;
             let delivered = Delivered::from_message(message)?;
+            let expected = batch.to.stream + 1;
+            if delivered.stream > expected {
+                // An earlier message is out unreceived: read again from it.
+                tracing::warn!(group = %self.group, expected, got = delivered.stream, "a gap in the group's messages; starting its consumer again");
+                self.start_at(expected).await?;
+                break;
+            }
             batch.acks.push(delivered.message.clone());
-            let seen = batch.last.unwrap_or(handled);
-            if delivered.cursor <= seen {
+            if delivered.stream < expected || delivered.cursor <= batch.to.at {
                 batch.skipped += 1;
+                batch.to.stream = batch.to.stream.max(delivered.stream);
                 continue;
             }
-            batch.last = Some(delivered.cursor);
+            batch.to = Checkpoint {
+                at: delivered.cursor,
+                stream: delivered.stream,
+            };
             batch.events.push(delivered);
         }
+        self.read = batch.to;
         Ok(Some(batch))
     }
 
-    /// Moves the group's cursor past `batch` within `txn`, the transaction that writes what
-    /// the batch did: false if this replica lost the group's lease meanwhile (then `txn`
-    /// must not commit).
+    /// Starts the group's consumer at the stream's message `start`.
+    async fn start_at(&mut self, start: u64) -> Result<PullConsumer, FlowError> {
+        let consumer = self
+            .bus
+            .consumer_from(&self.group, start, self.ack_wait, self.batch)
+            .await?;
+        self.consumer = Some(consumer.clone());
+        Ok(consumer)
+    }
+
+    /// Moves the group's checkpoint past `batch` within `txn`, the transaction that writes
+    /// what the batch did: false if another reader moved it meanwhile (then `txn` must not
+    /// commit).
     pub async fn finish(&self, txn: &Transaction<'_>, batch: &Batch) -> Result<bool, FlowError> {
-        let Some(last) = batch.last else {
+        if batch.to == batch.from {
             return Ok(true);
-        };
-        Ok(super::lease::advance_in(txn, &self.group, &self.holder, last).await?)
+        }
+        Ok(super::lease::advance_checkpoint_in(txn, &self.group, &batch.advance()).await?)
     }
 
     /// Acks every message of a batch whose transaction committed.
-    pub async fn ack(&self, batch: Batch) -> Result<(), FlowError> {
+    pub async fn ack(batch: Batch) -> Result<(), FlowError> {
         for message in batch.acks {
             message
                 .ack()
@@ -113,5 +178,11 @@ impl GroupReader {
                 .map_err(|e| BusError::Nats(e.to_string()))?;
         }
         Ok(())
+    }
+}
+
+impl std::fmt::Debug for GroupReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GroupReader({} as {})", self.group, self.holder)
     }
 }

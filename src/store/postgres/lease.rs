@@ -8,6 +8,7 @@
 //! move the cursor of the one that took it over.
 
 use super::{Cursor, PgError, Postgres};
+use crate::store::{Advance, Checkpoint};
 use std::time::Duration;
 use tokio_postgres::Transaction;
 
@@ -44,15 +45,26 @@ impl Postgres {
 
     /// Where the reader `name` has got ([`Cursor::default`] before its first event).
     pub async fn cursor(&self, name: &str) -> Result<Cursor, PgError> {
+        Ok(self.checkpoint_of(name).await?.at)
+    }
+
+    /// The reader `name`'s checkpoint: its cursor and its place in the bus's stream.
+    pub async fn checkpoint_of(&self, name: &str) -> Result<Checkpoint, PgError> {
         let client = self.client().await?;
         let row = client
             .query_opt(
-                "SELECT xid::text, position FROM cursors WHERE name = $1",
+                "SELECT xid::text, position, stream FROM cursors WHERE name = $1",
                 &[&name],
             )
             .await?;
-        row.map(|row| Cursor::from_row(&row))
-            .unwrap_or(Ok(Cursor::default()))
+        let Some(row) = row else {
+            return Ok(Checkpoint::default());
+        };
+        let stream: i64 = row.get(2);
+        Ok(Checkpoint {
+            at: Cursor::from_row(&row)?,
+            stream: u64::try_from(stream).unwrap_or(0),
+        })
     }
 
     /// Moves the cursor `name` to `to`, provided `holder` holds the lease of the same name
@@ -64,6 +76,46 @@ impl Postgres {
         txn.commit().await?;
         Ok(moved)
     }
+}
+
+/// Moves the reader `name`'s checkpoint within `txn` (the transaction that writes what the
+/// reader made of its batch), only if it is still at `advance.from`: false, and nothing
+/// moved, if another reader moved it (see [`Advance`]).
+pub async fn advance_checkpoint_in(
+    txn: &Transaction<'_>,
+    name: &str,
+    advance: &Advance,
+) -> Result<bool, PgError> {
+    let to = advance.to;
+    let stream = i64::try_from(to.stream).map_err(|_| PgError::Decode("stream".into()))?;
+    let (xid, from_xid) = (to.at.xid.to_string(), advance.from.xid.to_string());
+    let moved = if advance.from == Cursor::default() {
+        // A reader's first batch: no row yet, unless another reader made one first.
+        txn.execute(
+            "INSERT INTO cursors (name, xid, position, stream)
+             VALUES ($1, $2::text::xid8, $3, $4)
+             ON CONFLICT (name) DO UPDATE
+                 SET xid = EXCLUDED.xid, position = EXCLUDED.position, stream = EXCLUDED.stream
+                 WHERE cursors.xid = '0'::xid8 AND cursors.position = 0",
+            &[&name, &xid, &to.at.position, &stream],
+        )
+        .await?
+    } else {
+        txn.execute(
+            "UPDATE cursors SET xid = $2::text::xid8, position = $3, stream = $4
+             WHERE name = $1 AND xid = $5::text::xid8 AND position = $6",
+            &[
+                &name,
+                &xid,
+                &to.at.position,
+                &stream,
+                &from_xid,
+                &advance.from.position,
+            ],
+        )
+        .await?
+    };
+    Ok(moved == 1)
 }
 
 /// [`Postgres::advance`] within `txn`, so that the cursor moves with what was done.

@@ -44,6 +44,8 @@ pub struct NewEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoggedEvent {
     pub cursor: Cursor,
+    /// When its transaction stored it, in milliseconds since the Unix epoch.
+    pub recorded_at: i64,
     pub event: NewEvent,
 }
 
@@ -79,7 +81,8 @@ impl Postgres {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT xid::text, position, kind, aggregate, version, customer, payload
+                "SELECT xid::text, position, kind, aggregate, version, customer, payload,
+                        (extract(epoch FROM recorded_at) * 1000)::bigint
                  FROM events
                  WHERE (xid, position) > ($1::text::xid8, $2)
                    AND xid < pg_snapshot_xmin(pg_current_snapshot())
@@ -92,6 +95,7 @@ impl Postgres {
             .map(|row| {
                 Ok(LoggedEvent {
                     cursor: Cursor::from_row(row)?,
+                    recorded_at: row.get(7),
                     event: NewEvent {
                         kind: row.get(2),
                         aggregate: row.get(3),
@@ -102,5 +106,40 @@ impl Postgres {
                 })
             })
             .collect()
+    }
+}
+
+/// Whether a reader of the log has handled an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Yes,
+    NotYet,
+    /// No event has that position (yet): the log's last position is `head`.
+    Unknown {
+        head: i64,
+    },
+}
+
+impl Postgres {
+    /// Whether the reader `reader` has handled the event at `position`: it has if the event
+    /// is at or before the reader's cursor in commit order.
+    pub async fn applied(&self, reader: &str, position: i64) -> Result<Applied, PgError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT e.position IS NOT NULL,
+                        coalesce((e.xid, e.position) <= (c.xid, c.position), false),
+                        (SELECT coalesce(max(position), 0) FROM events)
+                 FROM (SELECT 1) AS one
+                 LEFT JOIN events e ON e.position = $2
+                 LEFT JOIN cursors c ON c.name = $1",
+                &[&reader, &position],
+            )
+            .await?;
+        Ok(match (row.get(0), row.get(1)) {
+            (true, true) => Applied::Yes,
+            (true, false) => Applied::NotYet,
+            (false, _) => Applied::Unknown { head: row.get(2) },
+        })
     }
 }

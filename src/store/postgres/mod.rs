@@ -6,11 +6,12 @@
 pub mod group;
 mod ids;
 mod lease;
+pub use lease::advance_checkpoint_in;
 mod log;
 mod migrate;
 pub mod relay;
 
-pub use log::{Cursor, LoggedEvent, NewEvent, append};
+pub use log::{Applied, Cursor, LoggedEvent, NewEvent, append};
 pub use migrate::MIGRATIONS;
 
 use deadpool_postgres::{Pool, Runtime};

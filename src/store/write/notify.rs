@@ -100,7 +100,9 @@ mod tests {
     use crate::domain::message::Message;
     use crate::domain::{CustomerId, Position};
     use crate::store::testing::register;
-    use crate::store::{Advance, Cursor, NOTIFIER, RecordDelivery, RecordMessages, Redb, Rejected};
+    use crate::store::{
+        Advance, Checkpoint, Cursor, NOTIFIER, RecordDelivery, RecordMessages, Redb, Rejected,
+    };
 
     fn alice() -> CustomerId {
         CustomerId::parse("alice").unwrap()
@@ -120,7 +122,10 @@ mod tests {
             messages: vec![Message::for_event(&events[0]).unwrap()],
             checkpoint: Advance {
                 from: Cursor::at(from),
-                to: Cursor::at(events[0].position),
+                to: Checkpoint {
+                    at: Cursor::at(events[0].position),
+                    stream: 0,
+                },
             },
         };
         store
@@ -146,7 +151,7 @@ mod tests {
             .remove(0)
             .unwrap();
         assert_eq!(store.messages_of(&alice(), 0, 10).unwrap().items.len(), 1);
-        assert_eq!(store.checkpoint(NOTIFIER).unwrap(), Cursor::at(from));
+        assert_eq!(store.checkpoint(NOTIFIER).unwrap().at, Cursor::at(from));
         assert!(
             store
                 .messages_of(&CustomerId::parse("bob").unwrap(), 0, 10)
@@ -169,7 +174,10 @@ mod tests {
             messages: vec![created.clone()],
             checkpoint: Advance {
                 from: Cursor::default(),
-                to: Cursor::at(position),
+                to: Checkpoint {
+                    at: Cursor::at(position),
+                    stream: 0,
+                },
             },
         };
         store.commit(&[record.into()]).unwrap().remove(0).unwrap();
