@@ -209,6 +209,9 @@ pub struct AggregateLimits {
     pub queue_wait: Duration,
     pub quarantine_failures: usize,
     pub quarantine_window: Duration,
+    /// Other processes write the same store (replicas on PostgreSQL): an aggregate's state
+    /// is read again before each command, since the copy in memory may be behind.
+    pub reload_each_command: bool,
 }
 
 /// When open payment intents are reconciled and how long idempotency records are kept.
@@ -368,6 +371,7 @@ impl Settings {
             ),
             quarantine_failures: o.quarantine_failures.unwrap_or(3).max(1),
             quarantine_window: Duration::from_millis(o.quarantine_window_ms.unwrap_or(60_000)),
+            reload_each_command: false,
         };
         // An intent must outlive its own payment call, or the reconciler would judge a call
         // that is still waiting for its answer.
@@ -391,6 +395,10 @@ impl Settings {
             ca_file: o.ca_file,
         };
         let (store, data_dir) = store_setting(o.store, o.events, o.data_dir)?;
+        let aggregates = AggregateLimits {
+            reload_each_command: matches!(store, StoreSetting::Postgres { .. }),
+            ..aggregates
+        };
         let defaults = Limits::default();
         let millis =
             |ms: Option<u64>, default| ms.map_or(default, |ms| Duration::from_millis(ms.max(1)));

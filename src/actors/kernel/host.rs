@@ -33,6 +33,8 @@ pub struct HostArgs<A: Aggregate> {
     pub(super) queued: Queued,
     /// Idle this long, the host passivates.
     pub idle_timeout: Duration,
+    /// Read the state again before each command (other processes write the store too).
+    pub reload_each_command: bool,
 }
 
 pub struct HostState<A: Aggregate> {
@@ -42,6 +44,7 @@ pub struct HostState<A: Aggregate> {
     services: Arc<A::Services>,
     queued: Queued,
     idle_timeout: Duration,
+    reload_each_command: bool,
     last_active: Instant,
     idle_timer_armed: bool,
 }
@@ -111,6 +114,7 @@ impl<A: Aggregate> Actor for AggregateHost<A> {
             services: args.services,
             queued: args.queued,
             idle_timeout: args.idle_timeout,
+            reload_each_command: args.reload_each_command,
             last_active: Instant::now(),
             idle_timer_armed: false,
         })
@@ -227,7 +231,12 @@ impl<A: Aggregate> HostState<A> {
         }
         // Each command's future is boxed for the time it runs: inline, the largest command
         // future would size the processing loop that every live aggregate keeps allocated.
-        match Box::pin(aggregate.handle(command, &self.services)).await {
+        let handled = Box::pin(aggregate.handle(command, &self.services)).await;
+        if self.reload_each_command {
+            // Another replica may write it before the next command: it reads it again.
+            self.aggregate = None;
+        }
+        match handled {
             Handled::Done => Ok(()),
             Handled::Unsure => {
                 tracing::warn!(kind = A::KIND, id = %self.id, "a write's fate is unknown; the state is reloaded before the next command");

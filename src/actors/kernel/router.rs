@@ -340,6 +340,7 @@ impl<A: Aggregate> RouterState<A> {
             services: self.services.clone(),
             queued: queued.clone(),
             idle_timeout: self.idle_timeout,
+            reload_each_command: self.limits.reload_each_command,
         };
         let host = AggregateHost::<A>::default();
         let actor = match Actor::spawn_linked(None, host, args, myself.get_cell()).await {

@@ -151,6 +151,7 @@ fn limits() -> AggregateLimits {
         queue_wait: Duration::from_secs(60),
         quarantine_failures: 3,
         quarantine_window: Duration::from_secs(60),
+        reload_each_command: false,
     }
 }
 
