@@ -24,6 +24,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "id_sequences",
         include_str!("migrations/0003_id_sequences.sql"),
     ),
+    (
+        4,
+        "store_tables",
+        include_str!("migrations/0004_store_tables.sql"),
+    ),
 ];
 
 /// The advisory lock the migrating replica holds: any constant of ours ("paytree" in ASCII).
