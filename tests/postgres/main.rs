@@ -9,6 +9,7 @@ mod group;
 mod ids;
 mod log;
 mod migrations;
+mod races;
 mod relay;
 
 use paytree::store::postgres::Postgres;

@@ -5,7 +5,7 @@
 mod access;
 mod agree;
 mod both;
-mod build;
+pub mod build;
 mod mask;
 mod notify;
 mod orders;
