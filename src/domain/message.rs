@@ -73,7 +73,12 @@ impl Message {
 
     /// Whether `event` has a message (see [`Message::for_event`]).
     pub fn is_for(event: &Event) -> bool {
-        match &event.payload {
+        Self::is_for_payload(&event.payload)
+    }
+
+    /// Whether an event with `payload` has a message (all it depends on).
+    pub fn is_for_payload(payload: &Payload) -> bool {
+        match payload {
             Payload::Paymethod(_) => true,
             Payload::Order(e) => !matches!(e, OrderEvent::CancellationRequested { .. }),
             Payload::Shipment(_) => false,

@@ -4,10 +4,12 @@
 //! that `cargo test` needs no database. The relay test also needs `PAYTREE_TEST_NATS_URL`
 //! (`.ci/with-nats`).
 
+mod differential;
 mod group;
 mod ids;
 mod log;
 mod migrations;
+mod races;
 mod relay;
 
 use paytree::store::postgres::Postgres;

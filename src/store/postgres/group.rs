@@ -105,7 +105,7 @@ impl GroupReader {
             Some(consumer) if !lapsed => consumer.clone(),
             _ => {
                 // Taken (over): from the stored checkpoint, whatever this reader read before.
-                self.read = self.store.checkpoint_of(&self.group).await?;
+                self.read = self.store.checkpoint(&self.group).await?;
                 self.start_at(self.read.stream + 1).await?
             }
         };

@@ -45,11 +45,11 @@ impl Postgres {
 
     /// Where the reader `name` has got ([`Cursor::default`] before its first event).
     pub async fn cursor(&self, name: &str) -> Result<Cursor, PgError> {
-        Ok(self.checkpoint_of(name).await?.at)
+        Ok(self.checkpoint(name).await?.at)
     }
 
     /// The reader `name`'s checkpoint: its cursor and its place in the bus's stream.
-    pub async fn checkpoint_of(&self, name: &str) -> Result<Checkpoint, PgError> {
+    pub async fn checkpoint(&self, name: &str) -> Result<Checkpoint, PgError> {
         let client = self.client().await?;
         let row = client
             .query_opt(
@@ -78,44 +78,55 @@ impl Postgres {
     }
 }
 
+/// A statement's parameter, owned.
+pub(super) type Param = Box<dyn tokio_postgres::types::ToSql + Sync + Send>;
+
+/// A log reader's first checkpoint: no row yet (or one still at the start).
+pub(super) const ADVANCE_FIRST: &str = "INSERT INTO cursors (name, xid, position, stream)
+     VALUES ($1, $2::text::xid8, $3, $4)
+     ON CONFLICT (name) DO UPDATE
+         SET xid = EXCLUDED.xid, position = EXCLUDED.position, stream = EXCLUDED.stream
+         WHERE cursors.xid = '0'::xid8 AND cursors.position = 0";
+/// A log reader's checkpoint moved from where it read its batch.
+pub(super) const ADVANCE: &str =
+    "UPDATE cursors SET xid = $2::text::xid8, position = $3, stream = $4
+     WHERE name = $1 AND xid = $5::text::xid8 AND position = $6";
+
+/// The statement and the parameters that move the reader `name`'s checkpoint as `advance`
+/// says, only if it is still at `advance.from` (see [`Advance`]): one row changed if it
+/// moved.
+pub(super) fn advancing(
+    name: &str,
+    advance: &Advance,
+) -> Result<(&'static str, Vec<Param>), PgError> {
+    let to = advance.to;
+    let stream = i64::try_from(to.stream).map_err(|_| PgError::Decode("stream".into()))?;
+    let mut params: Vec<Param> = vec![
+        Box::new(name.to_owned()),
+        Box::new(to.at.xid.to_string()),
+        Box::new(to.at.position),
+        Box::new(stream),
+    ];
+    if advance.from == Cursor::default() {
+        return Ok((ADVANCE_FIRST, params));
+    }
+    params.push(Box::new(advance.from.xid.to_string()));
+    params.push(Box::new(advance.from.position));
+    Ok((ADVANCE, params))
+}
+
 /// Moves the reader `name`'s checkpoint within `txn` (the transaction that writes what the
 /// reader made of its batch), only if it is still at `advance.from`: false, and nothing
-/// moved, if another reader moved it (see [`Advance`]).
+/// moved, if another reader moved it.
 pub async fn advance_checkpoint_in(
     txn: &Transaction<'_>,
     name: &str,
     advance: &Advance,
 ) -> Result<bool, PgError> {
-    let to = advance.to;
-    let stream = i64::try_from(to.stream).map_err(|_| PgError::Decode("stream".into()))?;
-    let (xid, from_xid) = (to.at.xid.to_string(), advance.from.xid.to_string());
-    let moved = if advance.from == Cursor::default() {
-        // A reader's first batch: no row yet, unless another reader made one first.
-        txn.execute(
-            "INSERT INTO cursors (name, xid, position, stream)
-             VALUES ($1, $2::text::xid8, $3, $4)
-             ON CONFLICT (name) DO UPDATE
-                 SET xid = EXCLUDED.xid, position = EXCLUDED.position, stream = EXCLUDED.stream
-                 WHERE cursors.xid = '0'::xid8 AND cursors.position = 0",
-            &[&name, &xid, &to.at.position, &stream],
-        )
-        .await?
-    } else {
-        txn.execute(
-            "UPDATE cursors SET xid = $2::text::xid8, position = $3, stream = $4
-             WHERE name = $1 AND xid = $5::text::xid8 AND position = $6",
-            &[
-                &name,
-                &xid,
-                &to.at.position,
-                &stream,
-                &from_xid,
-                &advance.from.position,
-            ],
-        )
-        .await?
-    };
-    Ok(moved == 1)
+    let (sql, params) = advancing(name, advance)?;
+    let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+        params.iter().map(|p| p.as_ref() as _).collect();
+    Ok(txn.execute(sql, &params).await? == 1)
 }
 
 /// [`Postgres::advance`] within `txn`, so that the cursor moves with what was done.

@@ -25,6 +25,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("migrations/0003_id_sequences.sql"),
     ),
     (
+        4,
+        "store_tables",
+        include_str!("migrations/0004_store_tables.sql"),
+    ),
+    (
         5,
         "reader_streams",
         include_str!("migrations/0005_reader_streams.sql"),

@@ -1,7 +1,9 @@
 //! PostgreSQL as the store of record, for N replicas (issue 16). Built in steps; so far: the
 //! connection pool, the schema's migrations, the event log read in commit order, id
-//! sequences, leases and cursors, and the relay that publishes the log to NATS JetStream. The service does not
-//! serve from it yet (`paytree serve` has no `--store postgres://` until it does).
+//! sequences, leases and cursors, the relay that publishes the log to NATS JetStream, and
+//! every write and read of the embedded store with its semantics ([`Postgres::commit`],
+//! `read.rs`). The service does not serve from it yet (`paytree serve` has no
+//! `--store postgres://` until it does).
 
 pub mod group;
 mod ids;
@@ -9,10 +11,14 @@ mod lease;
 pub use lease::advance_checkpoint_in;
 mod log;
 mod migrate;
+mod read;
+mod record;
 pub mod relay;
+mod write;
 
 pub use log::{Applied, Cursor, LoggedEvent, NewEvent, append};
 pub use migrate::MIGRATIONS;
+pub use record::decode_payload;
 
 use deadpool_postgres::{Pool, Runtime};
 use tokio_postgres::NoTls;
@@ -28,6 +34,11 @@ pub enum PgError {
     Config(#[from] deadpool_postgres::CreatePoolError),
     #[error("postgres answered what paytree cannot read: {0}")]
     Decode(String),
+    #[error("a record cannot be written to postgres: {0}")]
+    Encode(String),
+    /// Other replicas kept changing what a write depends on; the batch may be tried again.
+    #[error("postgres: {0} kept changing under this write")]
+    Contended(&'static str),
     #[error(
         "the database has migration {0}, which this version does not know: it was made by a newer paytree"
     )]
@@ -58,6 +69,21 @@ impl PgError {
     /// aggregate's version, an idempotency key).
     pub fn is_conflict(&self) -> bool {
         matches!(self, Self::Db(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION))
+    }
+
+    /// The server gave up the transaction to break a deadlock or keep transactions
+    /// serializable, or another replica's write got in the way: the same transaction again
+    /// may well commit.
+    pub fn is_retryable(&self) -> bool {
+        use tokio_postgres::error::SqlState;
+        match self {
+            Self::Db(e) => {
+                e.code() == Some(&SqlState::T_R_DEADLOCK_DETECTED)
+                    || e.code() == Some(&SqlState::T_R_SERIALIZATION_FAILURE)
+            }
+            Self::Contended(_) => true,
+            _ => false,
+        }
     }
 }
 
