@@ -11,6 +11,7 @@ mod log;
 mod migrations;
 mod races;
 mod relay;
+mod round_trips;
 
 use paytree::store::postgres::Postgres;
 use tokio::sync::{Mutex, MutexGuard};
