@@ -15,7 +15,18 @@
 //!
 //! Round trips of a batch of one `Register`, on a connection that has its statements
 //! prepared (each statement is prepared once per connection): BEGIN; the checks; the
-//! savepoint with the writes; COMMIT. Four.
+//! savepoint with the writes; COMMIT. Four (`tests/postgres/round_trips.rs` counts them).
+//!
+//! Where it differs from the embedded store, by design: positions and payment, shipment and
+//! audit ids come from sequences, so they are neither gap-free (a batch that rolls back, or
+//! a command that loses a race, keeps its draws) nor in commit order; an event's
+//! `recorded_at` is its transaction's start on the database's clock; `ReserveIds` takes
+//! from the `id_sequences` row named by the kind itself, as [`Postgres::reserve_ids`] does;
+//! an aggregate id created again after its removal is a `VersionConflict` (its first
+//! event's version is taken; ids are never reused, the routers reserve them); a number
+//! above `i64::MAX` is an error, not stored; an `OpenIntent` that another replica's opening
+//! of the same base overtakes fails the batch with [`PgError::Contended`], and the batch is
+//! tried again.
 
 use super::record::{int, uint};
 use super::{PgError, Postgres};
