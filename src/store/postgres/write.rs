@@ -48,7 +48,7 @@ mod paymethods;
 mod shared;
 mod shipments;
 
-use shared::NewEvent;
+use shared::EventRow;
 
 pub(super) type Applied = Result<Result<Outcome, Rejected>, PgError>;
 pub(super) type Params<'a> = &'a [&'a (dyn ToSql + Sync)];

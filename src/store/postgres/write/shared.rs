@@ -55,7 +55,7 @@ impl Batch<'_, '_> {
     /// Writes `event` at its drawn position, listing its message (if it has one) for its
     /// customer; false if the aggregate already has an event of that version (written by
     /// another replica: the command lost a race).
-    pub(super) async fn append(&self, event: &NewEvent<'_>) -> Result<bool, PgError> {
+    pub(super) async fn append(&self, event: &EventRow<'_>) -> Result<bool, PgError> {
         let payload = encode(event.payload)?;
         let message = Message::is_for_payload(event.payload);
         let params: Params = &[
@@ -116,7 +116,7 @@ impl Batch<'_, '_> {
 }
 
 /// An event to append, at the position its command drew.
-pub(super) struct NewEvent<'a> {
+pub(super) struct EventRow<'a> {
     pub position: Position,
     pub aggregate: u64,
     pub customer: &'a CustomerId,
