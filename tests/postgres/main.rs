@@ -1,6 +1,7 @@
-//! The PostgreSQL store against a real server. They need one: `PAYTREE_TEST_POSTGRES_URL`
-//! (a superuser's URL; each test makes a database of its own), which `.ci/with-postgres`
-//! sets after starting a private cluster. Without it each test says SKIPPED and passes, so
+//! The PostgreSQL store against a real server (in `differential`, against the embedded
+//! store too; in `races`, as replicas writing at once). They need one:
+//! `PAYTREE_TEST_POSTGRES_URL` (a superuser's URL; each test makes a database of its own),
+//! which `.ci/with-postgres` sets after starting a private cluster. Without it each test says SKIPPED and passes, so
 //! that `cargo test` needs no database. The relay test also needs `PAYTREE_TEST_NATS_URL`
 //! (`.ci/with-nats`).
 
@@ -11,6 +12,7 @@ mod log;
 mod migrations;
 mod races;
 mod relay;
+mod round_trips;
 
 use paytree::store::postgres::Postgres;
 use tokio::sync::{Mutex, MutexGuard};

@@ -284,6 +284,30 @@ async fn an_intent_closed_by_one_replica_refuses_the_registration_of_another() {
 }
 
 #[tokio::test]
+async fn two_replicas_opening_one_intent_at_once_both_answer_its_one_nonce() {
+    let _serial = serial().await;
+    let Some((a, b, url)) = replicas("race open").await else {
+        return;
+    };
+    let alice = customer("alice");
+    // Neither finds it open; both insert, and the table's lock holds both inserts back.
+    let lock = "LOCK TABLE intents IN SHARE MODE";
+    let (ra, rb) = race(
+        &url,
+        blocker(&url, lock).await,
+        (&a, vec![open("reg_1", "from_a", &alice).into()]),
+        (&b, vec![open("reg_1", "from_b", &alice).into()]),
+    )
+    .await;
+    let nonces = [ra, rb].map(|mut r| r.remove(0).unwrap().nonce.unwrap());
+    assert_eq!(nonces[0], nonces[1], "the one open intent's nonce, to both");
+    let open = a.open_intents_before(Timestamp(i64::MAX), None, 10).await;
+    let open = open.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].nonce, nonces[0]);
+}
+
+#[tokio::test]
 async fn two_batches_that_deadlock_are_tried_again_and_both_commit() {
     let _serial = serial().await;
     let Some((a, b, url)) = replicas("deadlock").await else {

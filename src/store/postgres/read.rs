@@ -3,7 +3,7 @@
 //! (a consistent snapshot), except a full page of a customer's messages, which asks once more
 //! whether more follow. The event log is read through `log.rs` instead.
 
-use super::record::{after, decode, int, limit_and_one, uint};
+use super::record::{at_most, decode, int, one_more_than, past, uint};
 use super::{PgError, Postgres};
 use crate::domain::idempotency::IdempotencyRecord;
 use crate::domain::message::{DeliveryAttempt, Message};
@@ -90,12 +90,12 @@ impl Postgres {
         after: u64,
         limit: usize,
     ) -> Result<Page<Message>, PgError> {
-        let (customer, after) = (customer.as_str(), self::after(after));
+        let (customer, after) = (customer.as_str(), past(after));
         let listed = "SELECT m.id, m.record FROM customer_messages c
                       JOIN messages m ON m.id = c.id
                       WHERE c.customer = $1 AND c.id > $2 ORDER BY c.id LIMIT $3";
         let rows = self
-            .rows(listed, &[&customer, &after, &super::record::limit(limit)])
+            .rows(listed, &[&customer, &after, &at_most(limit)])
             .await?;
         let mut items = Vec::with_capacity(rows.len());
         let mut last = None;
@@ -104,7 +104,7 @@ impl Postgres {
             items.push(decode(row.get(1))?);
         }
         let more = if items.len() == limit {
-            let beyond = last.map_or(after, self::after);
+            let beyond = last.map_or(after, past);
             let further = "SELECT EXISTS (SELECT FROM customer_messages
                                           WHERE customer = $1 AND id > $2)";
             let row = self.row(further, &[&customer, &beyond]).await?;
@@ -238,7 +238,7 @@ impl Postgres {
         limit: usize,
         make: impl Fn(u64, &[u8]) -> Result<T, PgError>,
     ) -> Result<Page<T>, PgError> {
-        let (after, fetch) = (self::after(after), limit_and_one(limit));
+        let (after, fetch) = (past(after), one_more_than(limit));
         let mut params = owner.to_vec();
         params.push(&after);
         params.push(&fetch);

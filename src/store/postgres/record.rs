@@ -34,16 +34,16 @@ pub(super) fn uint(value: i64) -> Result<u64, PgError> {
 
 /// A listing's lower bound (`id > after`): one past every `bigint` lists nothing, as in
 /// the embedded store.
-pub(super) fn after(value: u64) -> i64 {
+pub(super) fn past(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 /// A listing's `limit` as `LIMIT` (no `bigint` listing holds more than `i64::MAX` rows).
-pub(super) fn limit(value: usize) -> i64 {
+pub(super) fn at_most(value: usize) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 /// `limit` plus one: the row that tells whether more follow.
-pub(super) fn limit_and_one(value: usize) -> i64 {
-    limit(value).saturating_add(1)
+pub(super) fn one_more_than(value: usize) -> i64 {
+    at_most(value).saturating_add(1)
 }

@@ -15,18 +15,24 @@
 //!
 //! Round trips of a batch of one `Register`, on a connection that has its statements
 //! prepared (each statement is prepared once per connection): BEGIN; the checks; the
-//! savepoint with the writes; COMMIT. Four.
+//! savepoint with the writes; COMMIT. Four (`tests/postgres/round_trips.rs` counts them).
+//!
+//! Where it differs from the embedded store, by design: positions and payment, shipment and
+//! audit ids come from sequences, so they are neither gap-free (a batch that rolls back, or
+//! a command that loses a race, keeps its draws) nor in commit order; an event's
+//! `recorded_at` is its transaction's start on the database's clock; `ReserveIds` takes
+//! from the `id_sequences` row named by the kind itself, as [`Postgres::reserve_ids`] does;
+//! an aggregate id created again after its removal is a `VersionConflict` (its first
+//! event's version is taken; ids are never reused, the routers reserve them); a number
+//! above `i64::MAX` is an error, not stored; an `OpenIntent` that another replica's opening
+//! of the same base overtakes fails the batch with [`PgError::Contended`], and the batch is
+//! tried again.
 
-use super::record::{encode, int, uint};
+use super::record::{int, uint};
 use super::{PgError, Postgres};
-use crate::auth::AuditEntry;
-use crate::domain::idempotency::{IdempotencyClaim, IdempotencyRecord, IdempotentOutcome};
-use crate::domain::intent::IntentRef;
-use crate::domain::message::Message;
-use crate::domain::{CustomerId, Payload, Payment, PaymentId, Position, Timestamp};
-use crate::store::Advance;
+use crate::domain::{PaymentId, Position};
 use crate::store::command::*;
-use crate::store::tables::{NOTIFIER, PROJECTOR, SAGA, SHIPPING, index_ms};
+use crate::store::tables::{NOTIFIER, PROJECTOR, SAGA, SHIPPING};
 use deadpool_postgres::Transaction;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -39,7 +45,10 @@ mod intents;
 mod notify;
 mod orders;
 mod paymethods;
+mod shared;
 mod shipments;
+
+use shared::EventRow;
 
 pub(super) type Applied = Result<Result<Outcome, Rejected>, PgError>;
 pub(super) type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -47,17 +56,9 @@ pub(super) type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 /// Every statement the write side sends, by module: prepared together (one round trip) on a
 /// connection's first batch, so that a command's statements are always sent in the order it
 /// gives them (a statement still being prepared would be sent after a prepared one).
-const STATEMENTS: [&[&str]; 8] = [
-    &[
-        INSERT_PAYMENT,
-        APPEND,
-        CLOSE_INTENT,
-        REMEMBER,
-        super::lease::ADVANCE_FIRST,
-        super::lease::ADVANCE,
-        RECORD_AUDIT,
-        super::ids::RESERVE,
-    ],
+const STATEMENTS: [&[&str]; 9] = [
+    &[super::ids::RESERVE],
+    shared::STATEMENTS,
     access::STATEMENTS,
     aggregate::STATEMENTS,
     intents::STATEMENTS,
@@ -66,21 +67,6 @@ const STATEMENTS: [&[&str]; 8] = [
     paymethods::STATEMENTS,
     shipments::STATEMENTS,
 ];
-
-const INSERT_PAYMENT: &str =
-    "INSERT INTO payments (id, customer, paymethod, record) VALUES ($1, $2, $3, $4)";
-const APPEND: &str = "WITH event AS (
-         INSERT INTO events (position, kind, aggregate, version, customer, payload)
-         OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT DO NOTHING RETURNING position, customer),
-     listed AS (
-         INSERT INTO customer_messages (customer, id)
-         SELECT customer, position FROM event WHERE $7)
-     SELECT count(*) FROM event";
-const CLOSE_INTENT: &str = "DELETE FROM intents WHERE base = $1 AND nonce = $2";
-const REMEMBER: &str = "INSERT INTO idempotency (customer, idem_key, created_ms, record)
-     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
-const RECORD_AUDIT: &str = "INSERT INTO audit (id, record) VALUES (nextval('audit_ids'), $1)";
 
 /// How many times a batch is tried when the server gives it up to break a deadlock or a
 /// serialization conflict (the same batch again may commit).
@@ -306,111 +292,6 @@ impl Batch<'_, '_> {
                 done()
             }
         }
-    }
-
-    /// Writes `payment` (its id drawn already); whose it is and its method are its columns.
-    pub(super) async fn insert_payment(&self, payment: &Payment) -> Result<(), PgError> {
-        let method = payment.paymethod_id.map(|m| int(m.0)).transpose()?;
-        let params: Params = &[
-            &int(payment.id.0)?,
-            &payment.customer_id.as_str(),
-            &method,
-            &encode(payment)?,
-        ];
-        self.execute(INSERT_PAYMENT, params).await?;
-        Ok(())
-    }
-
-    /// Writes `event` at its drawn position, listing its message (if it has one) for its
-    /// customer; false if the aggregate already has an event of that version (written by
-    /// another replica: the command lost a race).
-    pub(super) async fn append(&self, event: &NewEvent<'_>) -> Result<bool, PgError> {
-        let payload = encode(event.payload)?;
-        let message = Message::is_for_payload(event.payload);
-        let params: Params = &[
-            &int(event.position.0)?,
-            &kind(event.payload),
-            &int(event.aggregate)?,
-            &int(event.version)?,
-            &event.customer.as_str(),
-            &payload,
-            &message,
-        ];
-        let row = self.query_one(APPEND, params).await?;
-        Ok(row.get::<_, i64>(0) == 1)
-    }
-
-    /// Deletes `intent` if it is the open one; false if it is not (closed by another).
-    pub(super) async fn close_intent(&self, intent: &IntentRef) -> Result<bool, PgError> {
-        let closed = self
-            .execute(CLOSE_INTENT, &[&intent.base, &intent.nonce])
-            .await?;
-        Ok(closed == 1)
-    }
-
-    /// Keeps `outcome` under `claim`'s key; false if the key has one (another's).
-    pub(super) async fn remember(
-        &self,
-        customer: &CustomerId,
-        claim: &IdempotencyClaim,
-        outcome: IdempotentOutcome,
-    ) -> Result<bool, PgError> {
-        let record = IdempotencyRecord {
-            fingerprint: claim.fingerprint.clone(),
-            outcome,
-            created_at: Timestamp::now(),
-        };
-        let params: Params = &[
-            &customer.as_str(),
-            &claim.key.as_str(),
-            &int(index_ms(record.created_at))?,
-            &encode(&record)?,
-        ];
-        let kept = self.execute(REMEMBER, params).await?;
-        Ok(kept == 1)
-    }
-
-    /// A log reader's batch: moves the reader's checkpoint, only if it is still where the
-    /// reader read the batch from (else the command is rejected and writes nothing), then
-    /// `write`s what the reader made of the batch.
-    async fn advancing(
-        &self,
-        reader: &str,
-        advance: &Advance,
-        write: impl Future<Output = Result<(), PgError>>,
-    ) -> Applied {
-        let (sql, params) = super::lease::advancing(reader, advance)?;
-        let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as _).collect();
-        if self.execute(sql, &params).await? != 1 {
-            return Ok(Err(Rejected::VersionConflict));
-        }
-        write.await?;
-        done()
-    }
-
-    /// Appends `audit` to the audit log under the next audit id (its own is not read).
-    pub(super) async fn record_audit(&self, audit: &AuditEntry) -> Result<(), PgError> {
-        self.execute(RECORD_AUDIT, &[&encode(audit)?]).await?;
-        Ok(())
-    }
-}
-
-/// An event to append, at the position its command drew.
-pub(super) struct NewEvent<'a> {
-    pub position: Position,
-    pub aggregate: u64,
-    pub customer: &'a CustomerId,
-    /// The aggregate's version after it.
-    pub version: u64,
-    pub payload: &'a Payload,
-}
-
-/// The aggregate kind an event's payload belongs to (the actors' `Aggregate::KIND`).
-fn kind(payload: &Payload) -> &'static str {
-    match payload {
-        Payload::Paymethod(_) => "paymethod",
-        Payload::Order(_) => "order",
-        Payload::Shipment(_) => "shipment",
     }
 }
 

@@ -162,4 +162,12 @@ async fn views(both: &Both, alice: &CustomerId, bob: &CustomerId) {
     };
     both.one(dropped).await.unwrap();
     both.agree().await;
+
+    both.redb.reset_views().unwrap();
+    both.pg.reset_views().await.unwrap();
+    both.agree().await;
+    both.one(project(&mut [Mypage::empty(alice.clone())]))
+        .await
+        .unwrap();
+    both.agree().await;
 }

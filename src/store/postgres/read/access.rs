@@ -3,7 +3,7 @@
 use crate::auth::{AuditEntry, KeyRecord};
 use crate::domain::catalogue::{Product, Sku};
 use crate::store::Page;
-use crate::store::postgres::record::{decode, limit_and_one};
+use crate::store::postgres::record::{decode, one_more_than};
 use crate::store::postgres::{PgError, Postgres};
 
 impl Postgres {
@@ -29,7 +29,7 @@ impl Postgres {
         let sql = "SELECT record FROM products
                    WHERE active AND ($1::text IS NULL OR sku > $1) ORDER BY sku LIMIT $2";
         let after = after.map(Sku::as_str);
-        let mut items: Vec<Product> = self.records(sql, &[&after, &limit_and_one(limit)]).await?;
+        let mut items: Vec<Product> = self.records(sql, &[&after, &one_more_than(limit)]).await?;
         let more = items.len() > limit;
         items.truncate(limit);
         Ok((items, more))

@@ -2,7 +2,7 @@
 
 use crate::domain::Timestamp;
 use crate::domain::intent::{Intent, RefundOwed};
-use crate::store::postgres::record::{int, limit, uint};
+use crate::store::postgres::record::{at_most, int, uint};
 use crate::store::postgres::{PgError, Postgres};
 use crate::store::tables::index_ms;
 
@@ -14,7 +14,7 @@ impl Postgres {
         &self,
         before: Timestamp,
         after: Option<&Intent>,
-        most: usize,
+        limit: usize,
     ) -> Result<Vec<Intent>, PgError> {
         // Every open time is at least 0: (-1, '') is before the first intent.
         let (after_ms, after_base) = match after {
@@ -25,7 +25,7 @@ impl Postgres {
                    WHERE opened_ms < $1 AND (opened_ms, base) > ($2, $3::text)
                    ORDER BY opened_ms, base LIMIT $4";
         let cutoff = int(index_ms(before))?;
-        self.records(sql, &[&cutoff, &after_ms, &after_base, &limit(most)])
+        self.records(sql, &[&cutoff, &after_ms, &after_base, &at_most(limit)])
             .await
     }
 
@@ -40,11 +40,11 @@ impl Postgres {
     pub async fn refunds_owed(
         &self,
         after: Option<&str>,
-        most: usize,
+        limit: usize,
     ) -> Result<Vec<RefundOwed>, PgError> {
         let sql = "SELECT record FROM refunds_owed
                    WHERE $1::text IS NULL OR auth > $1 ORDER BY auth LIMIT $2";
-        self.records(sql, &[&after, &limit(most)]).await
+        self.records(sql, &[&after, &at_most(limit)]).await
     }
 
     /// A named setting kept with `Command::PutMeta`.

@@ -3,7 +3,7 @@
 //! closing the intent and keeping the outcome under the request's key) and a save of the
 //! next state (with a payment and an event when it has them).
 
-use super::{Applied, Batch, NewEvent, Params, drawn_payment, drawn_position, first};
+use super::{Applied, Batch, EventRow, Params, drawn_payment, drawn_position, first};
 use crate::domain::idempotency::{IdempotencyClaim, IdempotentOutcome};
 use crate::domain::intent::IntentRef;
 use crate::domain::{CustomerId, Payload, Payment, PaymentId, Position};
@@ -175,7 +175,7 @@ impl Batch<'_, '_> {
             record,
             outcome,
         } = make(payment_id, position)?;
-        let event = NewEvent {
+        let event = EventRow {
             position,
             aggregate: c.id,
             customer: c.customer,
@@ -242,7 +242,7 @@ impl Batch<'_, '_> {
         let version = int(next.version)?;
         let update: Params = &[&id, &next.column, &version, &next.record, &expected];
         let event = match (&next.event, position) {
-            (Some((customer, payload)), Some(position)) => Some(NewEvent {
+            (Some((customer, payload)), Some(position)) => Some(EventRow {
                 position,
                 aggregate: s.id,
                 customer,

@@ -7,7 +7,7 @@ use crate::domain::intent::{Intent, RefundOwed, Verdict};
 use crate::domain::{Payment, Timestamp};
 use crate::store::command::{OpenIntent, Outcome, Rejected, ResolveIntent};
 use crate::store::postgres::PgError;
-use crate::store::postgres::record::{decode, encode, int, limit, uint};
+use crate::store::postgres::record::{at_most, decode, encode, int, uint};
 use crate::store::tables::index_ms;
 
 const LOCK_INTENT: &str = "SELECT record FROM intents WHERE base = $1 FOR UPDATE";
@@ -151,10 +151,10 @@ impl Batch<'_, '_> {
         })
     }
 
-    /// Deletes up to `most` idempotency records created before `before`.
-    pub(super) async fn prune(&self, before: Timestamp, most: usize) -> Result<Outcome, PgError> {
+    /// Deletes up to `limit` idempotency records created before `before`.
+    pub(super) async fn prune(&self, before: Timestamp, limit: usize) -> Result<Outcome, PgError> {
         let cutoff = int(index_ms(before))?;
-        let row = self.query_one(PRUNE, &[&cutoff, &limit(most)]).await?;
+        let row = self.query_one(PRUNE, &[&cutoff, &at_most(limit)]).await?;
         let pruned = uint(row.get(0))?;
         Ok(Outcome {
             pruned: usize::try_from(pruned).unwrap_or(usize::MAX),

@@ -7,8 +7,9 @@ use crate::domain::message::{Message, MessageStatus};
 use crate::domain::mypage::ViewChange;
 use crate::store::command::{Outcome, RecordDelivery, Rejected};
 use crate::store::postgres::PgError;
+use crate::store::postgres::Postgres;
 use crate::store::postgres::record::{encode, int, uint};
-use crate::store::tables::{VIEW_MESSAGE, VIEW_METHOD, VIEW_ORDER};
+use crate::store::tables::{PROJECTOR, VIEW_MESSAGE, VIEW_METHOD, VIEW_ORDER};
 use futures_util::future::try_join_all;
 
 /// A message, unless its event has one already (a message's id is its event's position).
@@ -35,6 +36,21 @@ pub(super) const STATEMENTS: &[&str] = &[
     PUT_VIEW,
     DROP_VIEW,
 ];
+
+impl Postgres {
+    /// Empties the mypage views and resets the projector's checkpoint, in one transaction, so
+    /// the projector folds the whole event log again from its first event.
+    pub async fn reset_views(&self) -> Result<(), PgError> {
+        let mut client = self.client().await?;
+        let txn = client.transaction().await?;
+        tokio::try_join!(
+            txn.execute("DELETE FROM mypage", &[]),
+            txn.execute("DELETE FROM cursors WHERE name = $1", &[&PROJECTOR]),
+        )?;
+        txn.commit().await?;
+        Ok(())
+    }
+}
 
 impl Batch<'_, '_> {
     /// Messages for events (an event that has one already is skipped: a redelivery after a

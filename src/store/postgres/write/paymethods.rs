@@ -2,7 +2,7 @@
 //! method, its payment and its event together), a declined verification, a removal.
 
 use super::aggregate::{CREATED_PAYMETHODS, Creation, Made, Next, SAVED_PAYMETHODS, Save};
-use super::{Applied, Batch, NewEvent, Params, drawn_payment, first, must};
+use super::{Applied, Batch, EventRow, Params, drawn_payment, first, must};
 use crate::domain::idempotency::IdempotentOutcome;
 use crate::domain::{
     Payload, Payment, PaymentId, PaymethodEvent, PaymethodId, Position, StoredMethod,
@@ -163,7 +163,7 @@ impl Batch<'_, '_> {
             attrs: method.attrs(),
         });
         // A removal is one more change.
-        let event = NewEvent {
+        let event = EventRow {
             position,
             aggregate: id.0,
             customer: &method.customer_id,

@@ -3,7 +3,7 @@
 //! states. One per order holds across replicas: the row's order is unique.
 
 use super::aggregate::{Next, SAVED_SHIPMENTS, Save};
-use super::{Applied, Batch, NewEvent, Params, drawn, drawn_position};
+use super::{Applied, Batch, EventRow, Params, drawn, drawn_position};
 use crate::domain::shipment::{ShipmentEvent, ShipmentStatus};
 use crate::domain::{Order, Payload, Position, Shipment, ShipmentId, Timestamp};
 use crate::store::command::{Outcome, Rejected, SaveShipment};
@@ -71,7 +71,7 @@ impl Batch<'_, '_> {
         let (id, position) = (ShipmentId(drawn(&row, 1)?), drawn_position(&row, 2)?);
         let shipment = make(id, Timestamp::now());
         let payload = Payload::Shipment(event(shipment.clone()));
-        let new = NewEvent {
+        let new = EventRow {
             position,
             aggregate: id.0,
             customer: &shipment.customer_id,
