@@ -16,6 +16,24 @@ use async_nats::HeaderMap;
 use async_nats::jetstream::{self, consumer::PullConsumer, stream};
 use std::time::Duration;
 
+/// The stream that carries the event log unless `--events` names another.
+pub const DEFAULT_STREAM: &str = "PAYTREE_EVENTS";
+
+/// The NATS server's URL and the stream's name in an `--events` URL,
+/// `nats://host:port[/STREAM]`; `None` if the stream's name is not one JetStream takes
+/// (letters, digits, `-` and `_`).
+pub fn events_url(url: &str) -> Option<(String, String)> {
+    let rest = url.strip_prefix("nats://")?;
+    let (server, stream) = match rest.split_once('/') {
+        Some((server, "")) => (server, DEFAULT_STREAM),
+        Some((server, stream)) => (server, stream),
+        None => (rest, DEFAULT_STREAM),
+    };
+    let valid = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    (!server.is_empty() && stream.chars().all(valid))
+        .then(|| (format!("nats://{server}"), stream.to_owned()))
+}
+
 /// How long JetStream remembers a `Nats-Msg-Id` to drop a second publication of it.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 
@@ -203,5 +221,37 @@ impl Delivered {
 impl std::fmt::Debug for Bus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Bus({})", self.stream)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_events_url_names_the_server_and_perhaps_the_stream() {
+        let url = events_url;
+        let both = |a: &str, b: &str| Some((a.to_owned(), b.to_owned()));
+        assert_eq!(
+            url("nats://bus:4222"),
+            both("nats://bus:4222", DEFAULT_STREAM)
+        );
+        assert_eq!(
+            url("nats://bus:4222/"),
+            both("nats://bus:4222", DEFAULT_STREAM)
+        );
+        assert_eq!(
+            url("nats://bus:4222/T_1-x"),
+            both("nats://bus:4222", "T_1-x")
+        );
+        for bad in [
+            "http://bus",
+            "nats://",
+            "nats://bus/a.b",
+            "nats://bus/a/b",
+            "nats://bus/*",
+        ] {
+            assert_eq!(url(bad), None, "{bad}");
+        }
     }
 }

@@ -96,7 +96,7 @@ overrides! {
     /// Where the records are kept: `redb` (one file in --data-dir, for one process; `redb:DIR` names the directory) or PostgreSQL, `postgres://user:password@host:port/database`, shared by N replicas (needs --events) [default: redb].
     #[arg(hide_env_values = true)]
     store: Secret = "PAYTREE_STORE";
-    /// With a PostgreSQL store, the NATS server (JetStream on) that carries the event log between replicas: `nats://host:4222` [default: none].
+    /// With a PostgreSQL store, the NATS server (JetStream on) that carries the event log between replicas: `nats://host:4222`, or `nats://host:4222/STREAM` to name the stream (PAYTREE_EVENTS otherwise) [default: none].
     events: String = "PAYTREE_EVENTS";
     /// The installation secret, 64 hex digits, instead of `<data-dir>/secret.key`; the replicas of a PostgreSQL store need the same one [default: secret.key, made at the first start].
     #[arg(hide_env_values = true)]
@@ -285,8 +285,8 @@ fn store_setting(
                  travels through NATS JetStream)"
             );
         };
-        if !events.starts_with("nats://") {
-            bail!("--events must be a nats:// URL, not {events:?}");
+        if crate::bus::events_url(&events).is_none() {
+            bail!("--events must be nats://host:port or nats://host:port/STREAM, not {events:?}");
         }
         let url = Secret::from(store.to_owned());
         return Ok((StoreSetting::Postgres { url, events }, data_dir));

@@ -85,6 +85,7 @@ impl Actors {
             ractor::SpawnErr::StartupFailed("cannot read the event log".into())
         })?;
         let store = options.store.clone();
+        let in_flight = idempotency::InFlight::new(store.bus_log().cloned());
         let fingerprinter = options.fingerprinter.clone();
         let tree = tree::Tree::new(&options, head).await;
         let healthy = Arc::new(tokio::sync::watch::Sender::new(true));
@@ -104,7 +105,7 @@ impl Actors {
             breaker: tree.breaker,
             store,
             fingerprinter,
-            in_flight: idempotency::InFlight::default(),
+            in_flight,
             healthy,
             notifier: tree.notifier,
             projector: tree.projector,
@@ -182,9 +183,16 @@ impl Actors {
         let Some(key) = key else {
             return Answer::fresh(run(None).await);
         };
-        let Some(held) = self.in_flight.claim(customer, &key) else {
-            count_key("in_flight");
-            return Answer::fresh(Err(CommandError::IdempotencyInFlight));
+        let held = match self.in_flight.claim(customer, &key).await {
+            Ok(Some(held)) => held,
+            Ok(None) => {
+                count_key("in_flight");
+                return Answer::fresh(Err(CommandError::IdempotencyInFlight));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "claiming an Idempotency-Key in the store failed");
+                return Answer::fresh(Err(CommandError::Unavailable));
+            }
         };
         let (lookup, owner) = (key.clone(), customer.clone());
         match self.query(self.store.idempotency(&owner, &lookup)).await {

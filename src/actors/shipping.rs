@@ -23,6 +23,9 @@ pub struct ShippingArgs {
     pub paused: Arc<watch::Sender<bool>>,
 }
 
+/// With replicas, how often a paused shipping reader looks whether it was resumed.
+const PAUSED_LOOK_AGAIN: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub struct ShippingState {
     tail: LogTail,
     paused: Arc<watch::Sender<bool>>,
@@ -102,6 +105,22 @@ impl ShippingState {
         &mut self,
         myself: &ActorRef<ShippingMessage>,
     ) -> Result<(), ActorProcessingErr> {
+        if self.tail.store().bus_log().is_some() {
+            // Another replica may have paused or resumed shipping.
+            let stored = self.tail.store().meta(store::SHIPPING_PAUSED).await?;
+            let paused = stored.is_some_and(|v| v == [1]);
+            if self.paused.send_replace(paused) != paused {
+                metrics::gauge!(names::SHIPPING_PAUSED).set(f64::from(u8::from(paused)));
+            }
+            if paused {
+                // Nothing else wakes this reader when another replica resumes shipping.
+                let myself = myself.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(PAUSED_LOOK_AGAIN).await;
+                    let _ = myself.send_message(ShippingMessage::CatchUp);
+                });
+            }
+        }
         if *self.paused.borrow() {
             return Ok(());
         }

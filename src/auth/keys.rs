@@ -30,6 +30,10 @@ struct Inner {
     writer: Writer,
     /// Each key's token bucket (`None`: no per-key limit).
     quota: Option<Quota>,
+    /// With replicas (PostgreSQL), the store: another replica may make or revoke a key, so
+    /// each request reads its key's record, and the table is only where the key's bucket
+    /// and last use are kept.
+    shared: Option<Store>,
 }
 
 #[derive(Default)]
@@ -126,6 +130,7 @@ impl Keys {
                 table: RwLock::default(),
                 writer,
                 quota,
+                shared: store.bus_log().map(|_| store.clone()),
             }),
         };
         for record in store.keys().await? {
@@ -134,10 +139,22 @@ impl Keys {
         Ok(keys)
     }
 
-    /// The caller that `key` authenticates, if it is known, not revoked and not expired.
-    pub fn authenticate(&self, key: &ApiKey) -> Option<Caller> {
+    /// The caller that `key` authenticates, if it is known, not revoked and not expired (with
+    /// replicas, as the store has it now).
+    pub async fn authenticate(&self, key: &ApiKey) -> Result<Option<Caller>, StoreError> {
         let hash = self.inner.hasher.hash(key);
-        let entry = self.read().by_hash.get(&hash).cloned()?;
+        if let Some(store) = &self.inner.shared {
+            match store.api_key(&hash).await? {
+                Some(record) => self.keep(record),
+                None => return Ok(None),
+            }
+        }
+        Ok(self.known(&hash))
+    }
+
+    /// The caller whose key hashes to `hash`, as the table has it.
+    fn known(&self, hash: &str) -> Option<Caller> {
+        let entry = self.read().by_hash.get(hash).cloned()?;
         let now = Timestamp::now();
         if !entry.record.usable_at(now) {
             return None;
@@ -171,6 +188,7 @@ impl Keys {
         if by.key_id() == id {
             return Err(KeyError::OwnKey);
         }
+        self.catch_up().await?;
         let entry = {
             let table = self.read();
             let hash = table.by_id.get(id).ok_or(KeyError::NotFound)?;
@@ -199,8 +217,13 @@ impl Keys {
     }
 
     /// Keys by id after `after`, at most `limit`, with their last use; and whether more follow.
-    pub fn list(&self, after: Option<&KeyId>, limit: usize) -> (Vec<KeyRecord>, bool) {
+    pub async fn list(
+        &self,
+        after: Option<&KeyId>,
+        limit: usize,
+    ) -> Result<(Vec<KeyRecord>, bool), KeyError> {
         use std::ops::Bound;
+        self.catch_up().await?;
         let table = self.read();
         let start = after.map_or(Bound::Unbounded, Bound::Excluded);
         let mut rows = table
@@ -208,7 +231,36 @@ impl Keys {
             .range((start, Bound::Unbounded))
             .filter_map(|(_, hash)| table.by_hash.get(hash));
         let items: Vec<KeyRecord> = rows.by_ref().take(limit).map(|e| e.shown()).collect();
-        (items, rows.next().is_some())
+        Ok((items, rows.next().is_some()))
+    }
+
+    /// With replicas, takes every key as the store has it into the table (another replica
+    /// may have made or revoked some).
+    async fn catch_up(&self) -> Result<(), KeyError> {
+        let Some(store) = &self.inner.shared else {
+            return Ok(());
+        };
+        let records = store.keys().await.map_err(|e| {
+            tracing::error!(error = %e, "reading the keys failed");
+            KeyError::Unavailable
+        })?;
+        for record in records {
+            self.keep(record);
+        }
+        Ok(())
+    }
+
+    /// Takes `record` into the table unless the table has it as it is (then its bucket and
+    /// last use stay).
+    fn keep(&self, record: KeyRecord) {
+        let same = self.read().by_hash.get(&record.hash).is_some_and(|e| {
+            let had = &e.record;
+            (had.revoked_at, had.expires_at, had.role)
+                == (record.revoked_at, record.expires_at, record.role)
+        });
+        if !same {
+            self.insert(record);
+        }
     }
 
     /// Writes the last use of every key used since the previous call.

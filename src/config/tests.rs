@@ -164,6 +164,10 @@ fn the_store_is_embedded_unless_a_postgres_url_and_a_nats_server_are_given() {
             "store = \"postgres://u@db/p\"\nevents = \"http://bus\"",
             "nats://",
         ),
+        (
+            "store = \"postgres://u@db/p\"\nevents = \"nats://bus/a.b\"",
+            "STREAM",
+        ),
         ("events = \"nats://bus:4222\"", "embedded store needs none"),
         ("store = \"mysql://u:pw@db/p\"", "must be `redb`"),
         ("store = \"redb:\"", "must be `redb`"),

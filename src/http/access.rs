@@ -9,6 +9,7 @@
 
 use super::AppState;
 use super::problem::Problem;
+use crate::actors::CommandError;
 use crate::auth::{ApiKey, Caller, Role};
 use crate::domain::CustomerId;
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
@@ -184,7 +185,17 @@ pub async fn authorize(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(ApiKey::from_bearer);
-    let Some(caller) = key.and_then(|k| app.keys.authenticate(&k)) else {
+    let caller = match key {
+        Some(key) => match app.keys.authenticate(&key).await {
+            Ok(caller) => caller,
+            Err(e) => {
+                tracing::error!(error = %e, "reading a key's record failed");
+                return Problem::from(CommandError::Unavailable).into_response();
+            }
+        },
+        None => None,
+    };
+    let Some(caller) = caller else {
         return match app.limits.failed_authentication(client_address(&request)) {
             Ok(()) => Problem::unauthorized().into_response(),
             Err(limited) => Problem::rate_limited(limited.retry_after).into_response(),

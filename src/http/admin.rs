@@ -130,7 +130,11 @@ pub async fn list_keys(
             Problem::invalid_request("after must be a key id (key_ and 24 hex digits).")
         })?),
     };
-    let (records, more) = app.keys.list(after.as_ref(), limit);
+    let (records, more) = app
+        .keys
+        .list(after.as_ref(), limit)
+        .await
+        .map_err(problem)?;
     let next_after = more
         .then(|| records.last().map(|r| r.id.to_string()))
         .flatten();

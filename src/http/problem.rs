@@ -208,6 +208,14 @@ impl From<crate::maintenance::BackupFailed> for Problem {
                      shrink the store), then try again."
                 ),
             ),
+            BackupFailed::NotEmbedded => Self::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "backup-elsewhere",
+                "Back up PostgreSQL instead",
+                "paytree keeps its records in PostgreSQL here: there is no store file to copy. \
+                 Back the database up with PostgreSQL's tools (pg_dump, or base backups with \
+                 WAL archiving).",
+            ),
             other => {
                 tracing::error!(error = %other, "backup failed");
                 Self::internal()

@@ -124,6 +124,6 @@ async fn set_paused(
     let audit = AuditEntry::by(caller.key_id(), what, "shipping");
     app.actors.set_shipping_paused(paused, audit).await?;
     Ok(Json(ShippingView {
-        paused: app.actors.shipping_paused(),
+        paused: app.actors.shipping_paused().await?,
     }))
 }

@@ -8,7 +8,7 @@
 //! blocking pool.
 
 use super::command::{Command, Outcome, Rejected};
-use super::postgres::Postgres;
+use super::postgres::{Applied, Postgres};
 use super::read::Page;
 use super::{Checkpoint, Redb, StoreError};
 use crate::auth::{AuditEntry, KeyRecord};
@@ -25,6 +25,7 @@ use crate::domain::{
     Position, Shipment, ShipmentId, StoredMethod, Timestamp,
 };
 use std::path::Path;
+use std::sync::Arc;
 
 /// How the log's readers of a replica on PostgreSQL read it: through NATS JetStream, where
 /// the relay publishes it, as this replica (a name unique to the process, for leases).
@@ -33,6 +34,12 @@ pub struct BusLog {
     pub store: Postgres,
     pub bus: Bus,
     pub holder: String,
+}
+
+impl std::fmt::Debug for BusLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BusLog({:?} as {})", self.bus, self.holder)
+    }
 }
 
 /// A handle on the store, cheap to clone.
@@ -44,6 +51,8 @@ pub struct Store {
 #[derive(Clone)]
 enum Backend {
     Redb(Redb),
+    /// Behind an `Arc`: a clone of the store is a pointer, as the embedded store's is.
+    Postgres(Arc<BusLog>),
 }
 
 impl Store {
@@ -54,10 +63,18 @@ impl Store {
         })
     }
 
+    /// PostgreSQL (its schema migrated), whose log the readers read through `log`'s bus.
+    pub fn postgres(log: BusLog) -> Self {
+        Self {
+            backend: Backend::Postgres(Arc::new(log)),
+        }
+    }
+
     /// With PostgreSQL, where the log's readers read it: the bus, and who this replica is.
-    pub fn bus_log(&self) -> Option<&BusLog> {
+    pub fn bus_log(&self) -> Option<&Arc<BusLog>> {
         match &self.backend {
             Backend::Redb(_) => None,
+            Backend::Postgres(log) => Some(log),
         }
     }
 
@@ -65,6 +82,7 @@ impl Store {
     pub fn embedded(&self) -> Option<&Redb> {
         match &self.backend {
             Backend::Redb(db) => Some(db),
+            Backend::Postgres(_) => None,
         }
     }
 
@@ -80,6 +98,7 @@ impl Store {
                 let db = db.clone();
                 blocking(move || db.commit(&commands)).await
             }
+            Backend::Postgres(log) => Ok(log.store.commit(&commands).await?),
         }
     }
 
@@ -88,6 +107,8 @@ impl Store {
     pub fn is_writable(&self) -> bool {
         match &self.backend {
             Backend::Redb(db) => db.is_writable(),
+            // Its health is the server's; a write that fails says so.
+            Backend::Postgres(_) => true,
         }
     }
 
@@ -99,6 +120,7 @@ impl Store {
                 let db = db.clone();
                 blocking(move || db.reset_views()).await
             }
+            Backend::Postgres(log) => Ok(log.store.reset_views().await?),
         }
     }
 }
@@ -121,6 +143,7 @@ macro_rules! reads {
             pub async fn $name(&self $(, $arg: $ty)*) -> Result<$out, StoreError> {
                 match &self.backend {
                     Backend::Redb(db) => reads!(@$how db.$name($($arg),*)),
+                    Backend::Postgres(log) => Ok(log.store.$name($($arg),*).await?),
                 }
             }
         )*}
@@ -155,11 +178,11 @@ reads! {
     inline mypage(customer: &CustomerId) -> Option<Mypage>;
     /// How far the log reader `name` has got.
     inline checkpoint(name: &str) -> Checkpoint;
-    /// At most `limit` events after `after`, in log order.
-    blocking events_after(after: Position, limit: usize) -> Vec<Event>;
     /// The position of the last event of the log.
     blocking last_position() -> Position;
     blocking keys() -> Vec<KeyRecord>;
+    /// The key whose hash is `hash`.
+    inline api_key(hash: &str) -> Option<KeyRecord>;
     inline product(sku: &Sku) -> Option<Product>;
     /// Active products after `after` by SKU, and whether there are more.
     inline active_products(after: Option<&Sku>, limit: usize) -> (Vec<Product>, bool);
@@ -187,10 +210,53 @@ reads! {
     blocking saga_steps() -> Vec<(OrderId, SagaStep)>;
 }
 
+impl Store {
+    /// Whether the log reader `reader` has handled the event at `position`.
+    pub async fn applied(&self, reader: &str, position: Position) -> Result<Applied, StoreError> {
+        match &self.backend {
+            Backend::Redb(db) => {
+                if db.checkpoint(reader)?.at.position() >= position {
+                    return Ok(Applied::Yes);
+                }
+                let head = self.last_position().await?;
+                Ok(match head >= position {
+                    true => Applied::NotYet,
+                    false => Applied::Unknown {
+                        head: i64::try_from(head.0).unwrap_or(i64::MAX),
+                    },
+                })
+            }
+            Backend::Postgres(log) => {
+                let position = i64::try_from(position.0).unwrap_or(i64::MAX);
+                Ok(log.store.applied(reader, position).await?)
+            }
+        }
+    }
+
+    /// At most `limit` events after `after`, in log order: the embedded store's log. With
+    /// PostgreSQL the readers read the log through the bus (see [`Store::bus_log`]).
+    pub async fn events_after(
+        &self,
+        after: Position,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
+        match &self.backend {
+            Backend::Redb(db) => {
+                let db = db.clone();
+                blocking(move || db.events_after(after, limit)).await
+            }
+            Backend::Postgres(_) => Err(StoreError::Unsupported(
+                "with PostgreSQL the log is read through the bus",
+            )),
+        }
+    }
+}
+
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.backend {
             Backend::Redb(_) => f.write_str("Store(redb)"),
+            Backend::Postgres(log) => write!(f, "Store(postgres, as {})", log.holder),
         }
     }
 }

@@ -157,6 +157,7 @@ impl StoreError {
     pub fn is_outage(&self) -> bool {
         match self {
             Self::Unavailable => true,
+            Self::Postgres(e) => e.is_outage(),
             Self::Storage(e) => matches!(
                 e,
                 redb::Error::Io(_) | redb::Error::PreviousIo | redb::Error::DatabaseClosed

@@ -53,6 +53,11 @@ pub enum StoreError {
     /// A store call on the blocking pool panicked (a bug): nothing of it is known to be stored.
     #[error("a store call failed: {0}")]
     Panicked(String),
+    #[error(transparent)]
+    Postgres(#[from] postgres::PgError),
+    /// What this store does not do (the embedded store's log read with PostgreSQL).
+    #[error("{0}")]
+    Unsupported(&'static str),
 }
 
 macro_rules! storage_from {

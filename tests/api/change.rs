@@ -175,13 +175,15 @@ async fn a_malformed_number_is_422_even_when_if_match_is_stale() {
 async fn a_change_answered_503_after_waiting_in_the_queue_is_never_applied_or_charged() {
     let provider = spawn_provider().await;
     // Each change takes about 600 ms; the tenth would wait over 5 s, past the queue's 2 s.
+    // The queue is the aggregate's on one replica (on several, the changes would conflict).
     let app = spawn_app_with(&[
         "--provider",
         &provider.address.clone(),
         "--command-queue-ms",
         "2000",
     ])
-    .await;
+    .await
+    .one_replica();
     let id = app.register_ok("queued", VISA).await.id();
     provider.set_faults(json!({"latencyMs": 600})).await;
     let sends = (0..10)

@@ -5,6 +5,7 @@
 //! that `cargo test` needs no database. The relay test also needs `PAYTREE_TEST_NATS_URL`
 //! (`.ci/with-nats`).
 
+mod claims;
 mod differential;
 mod group;
 mod ids;

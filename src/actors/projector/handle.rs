@@ -5,6 +5,8 @@ use crate::actors::{Actors, CommandError};
 use crate::domain::message::Message;
 use crate::domain::mypage::Mypage;
 use crate::domain::{CustomerId, MessageId, Position};
+use crate::store::PROJECTOR;
+use crate::store::postgres::Applied;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +21,8 @@ pub struct MypageRead {
 
 /// How long `minPosition` waits for the projection.
 const VIEW_WAIT: Duration = Duration::from_secs(2);
+/// How often a replica asks the store whether the projection has got there.
+const VIEW_POLL: Duration = Duration::from_millis(20);
 
 impl Actors {
     /// A customer's mypage from the projection. With `min`, waits (at most 2 s) until the
@@ -28,6 +32,9 @@ impl Actors {
         customer: CustomerId,
         min: Option<Position>,
     ) -> Result<MypageRead, CommandError> {
+        if self.store.bus_log().is_some() {
+            return self.shared_mypage(customer, min).await;
+        }
         if let Some(min) = min {
             let head = *self.commits.borrow();
             if min > head {
@@ -38,7 +45,47 @@ impl Actors {
             }
         }
         let position = self.views.applied();
-        let view = match self.views.cached(&customer) {
+        let view = self.views.cached(&customer);
+        self.read_mypage(customer, view, position).await
+    }
+
+    /// [`Actors::mypage`] with replicas (PostgreSQL): the projector may run on another
+    /// replica, so whether it has applied `min` is asked of the store (every 20 ms, at most
+    /// 2 s), and the view is the stored one.
+    async fn shared_mypage(
+        &self,
+        customer: CustomerId,
+        min: Option<Position>,
+    ) -> Result<MypageRead, CommandError> {
+        if let Some(min) = min {
+            let deadline = tokio::time::Instant::now() + VIEW_WAIT;
+            loop {
+                match self.query(self.store.applied(PROJECTOR, min)).await? {
+                    Applied::Yes => break,
+                    Applied::Unknown { head } => {
+                        let head = Position(u64::try_from(head).unwrap_or(0));
+                        return Err(CommandError::PositionAhead { head });
+                    }
+                    Applied::NotYet if tokio::time::Instant::now() >= deadline => {
+                        return Err(CommandError::ViewBehind);
+                    }
+                    Applied::NotYet => tokio::time::sleep(VIEW_POLL).await,
+                }
+            }
+        }
+        let position = self.query(self.store.checkpoint(PROJECTOR)).await?;
+        self.read_mypage(customer, None, position.at.position())
+            .await
+    }
+
+    /// The view (`cached`, else the stored one) with its messages' delivery state.
+    async fn read_mypage(
+        &self,
+        customer: CustomerId,
+        cached: Option<Arc<Mypage>>,
+        position: Position,
+    ) -> Result<MypageRead, CommandError> {
+        let view = match cached {
             Some(view) => view,
             None => {
                 let c = customer.clone();

@@ -59,9 +59,16 @@ impl Actors {
             })
     }
 
-    /// Whether shipping is paused.
-    pub fn shipping_paused(&self) -> bool {
-        *self.shipping_paused.borrow()
+    /// Whether shipping is paused (with replicas, as the store has it: another replica may
+    /// have paused or resumed it).
+    pub async fn shipping_paused(&self) -> Result<bool, CommandError> {
+        if self.store.bus_log().is_none() {
+            return Ok(*self.shipping_paused.borrow());
+        }
+        let stored = self
+            .query(self.store.meta(crate::store::SHIPPING_PAUSED))
+            .await?;
+        Ok(stored.is_some_and(|v| v == [1]))
     }
 }
 

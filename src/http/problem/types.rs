@@ -39,6 +39,7 @@ pub const TYPES: &[&str] = &[
     "no-webhook",
     "still-pending",
     "insufficient-storage",
+    "backup-elsewhere",
     "internal",
 ];
 

@@ -143,3 +143,17 @@ impl Postgres {
         })
     }
 }
+
+impl Postgres {
+    /// The position of the last event written (0 before the first): positions are handed out
+    /// in the order transactions ask for them, so this is the highest, not the last to commit.
+    pub async fn last_position(&self) -> Result<crate::domain::Position, PgError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one("SELECT coalesce(max(position), 0) FROM events", &[])
+            .await?;
+        Ok(crate::domain::Position(
+            u64::try_from(row.get::<_, i64>(0)).unwrap_or(0),
+        ))
+    }
+}

@@ -34,6 +34,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "reader_streams",
         include_str!("migrations/0005_reader_streams.sql"),
     ),
+    (
+        6,
+        "idempotency_claims",
+        include_str!("migrations/0006_idempotency_claims.sql"),
+    ),
 ];
 
 /// The advisory lock the migrating replica holds: any constant of ours ("paytree" in ASCII).

@@ -5,6 +5,7 @@
 //! `read.rs`). The service does not serve from it yet (`paytree serve` has no
 //! `--store postgres://` until it does).
 
+mod claims;
 pub mod group;
 mod ids;
 mod lease;
@@ -74,6 +75,21 @@ impl PgError {
     /// The server gave up the transaction to break a deadlock or keep transactions
     /// serializable, or another replica's write got in the way: the same transaction again
     /// may well commit.
+    /// The server out of reach, restarting or out of resources (connections, disk): it
+    /// passes, rather than a fault of the data or the code.
+    pub fn is_outage(&self) -> bool {
+        match self {
+            Self::Pool(_) => true,
+            Self::Db(e) => match e.code() {
+                // Connection exceptions, insufficient resources, an operator's intervention.
+                Some(code) => ["08", "53", "57"].contains(&&code.code()[..2]),
+                // No answer: the connection broke or closed.
+                None => true,
+            },
+            _ => false,
+        }
+    }
+
     pub fn is_retryable(&self) -> bool {
         use tokio_postgres::error::SqlState;
         match self {

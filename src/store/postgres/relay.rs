@@ -59,16 +59,22 @@ impl Relay {
         }
     }
 
-    /// Rounds every `every` until `stop` completes, then gives the lease up.
+    /// Rounds every `every` while this relay holds the lease (a third of the lease while
+    /// another does) until `stop` completes, then gives the lease up.
     pub async fn run(self, every: Duration, stop: impl std::future::Future<Output = ()>) {
         tokio::pin!(stop);
         loop {
-            if let Err(e) = self.round().await {
-                tracing::warn!(error = %e, "relay round failed; trying again");
-            }
+            let pause = match self.round().await {
+                Ok(round) if !round.leader => self.lease / 3,
+                Ok(_) => every,
+                Err(e) => {
+                    tracing::warn!(error = %e, "relay round failed; trying again");
+                    every.max(Duration::from_millis(500))
+                }
+            };
             tokio::select! {
                 () = &mut stop => break,
-                () = tokio::time::sleep(every) => {}
+                () = tokio::time::sleep(pause) => {}
             }
         }
         if let Err(e) = self.store.release(RELAY, &self.holder).await {

@@ -19,6 +19,12 @@ impl Redb {
     }
 
     /// A product, active or not.
+    pub fn api_key(&self, hash: &str) -> Result<Option<KeyRecord>, StoreError> {
+        let txn = self.read()?;
+        let keys = txn.open_table(API_KEYS)?;
+        keys.get(hash)?.map(|v| decode(v.value())).transpose()
+    }
+
     pub fn product(&self, sku: &Sku) -> Result<Option<Product>, StoreError> {
         let txn = self.read()?;
         let products = txn.open_table(PRODUCTS)?;

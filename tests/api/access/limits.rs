@@ -6,7 +6,10 @@ use super::*;
 #[tokio::test]
 async fn a_burst_past_the_key_limit_gets_429_with_retry_after_and_the_bucket_refills() {
     // 5 a second sustained, bursts of 10.
-    let admin = spawn_app_with(&["--rate-limit-per-key", "5"]).await;
+    // A key's bucket is each replica's own (the README says so): one replica's here.
+    let admin = spawn_app_with(&["--rate-limit-per-key", "5"])
+        .await
+        .one_replica();
     let service = admin.as_role("service", None).await;
     let path = format!("/paymethods?customerId={ALICE}");
     let mut statuses = Vec::new();
@@ -46,7 +49,10 @@ async fn futures_statuses(app: &TestApp, path: &str, n: usize) -> Vec<u16> {
 
 #[tokio::test]
 async fn twenty_five_failed_authentications_from_one_address_get_429_from_the_21st_on() {
-    let admin = spawn_app_with(&["--auth-failures-per-minute", "20"]).await;
+    // Each replica counts the failures it sees (the README says so): one replica's here.
+    let admin = spawn_app_with(&["--auth-failures-per-minute", "20"])
+        .await
+        .one_replica();
     let wrong = admin.with_key("ptk_0123456789abcdefghijABCDEFGHIJ0123456789abc");
     let mut statuses = Vec::new();
     for _ in 0..25 {

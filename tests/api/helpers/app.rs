@@ -7,6 +7,7 @@ use reqwest::{Client, Response};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
@@ -16,7 +17,11 @@ use tokio::sync::oneshot;
 /// [`TestApp::with_key`] or [`TestApp::anonymous`] made it another.
 #[derive(Clone)]
 pub struct TestApp {
+    /// The server's address (the first replica's, with replicas).
     pub address: String,
+    /// With replicas (see [`super::replicas`]): every replica's address; requests go to each
+    /// in turn.
+    replicas: Arc<Replicas>,
     pub client: Client,
     pub dir: PathBuf,
     /// The key the client sends, if any.
@@ -24,15 +29,22 @@ pub struct TestApp {
     _server: Option<Arc<InProcess>>,
 }
 
-/// What keeps an in-process server: its shutdown signal and its data dir.
+/// The replicas' addresses, and whose turn it is.
+#[derive(Default)]
+struct Replicas {
+    addresses: Vec<String>,
+    next: AtomicUsize,
+}
+
+/// What keeps in-process servers: their shutdown signals and their data dir.
 struct InProcess {
-    shutdown: Option<oneshot::Sender<()>>,
+    shutdown: Vec<oneshot::Sender<()>>,
     _temp: TempDir,
 }
 
 impl Drop for InProcess {
     fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
+        for shutdown in self.shutdown.drain(..) {
             let _ = shutdown.send(());
         }
     }
@@ -43,9 +55,41 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
 }
 
-/// paytree in this process with `paytree serve` flags.
+/// paytree in this process with `paytree serve` flags; with `PAYTREE_TEST_REPLICAS` (and a
+/// PostgreSQL and a NATS server), that many replicas on a fresh database (see
+/// [`super::replicas`]).
 pub async fn spawn_app_with(flags: &[&str]) -> TestApp {
+    if let Some(shared) = super::replicas::shared().await {
+        return spawn_replicas(flags, &shared).await;
+    }
     let (app, temp) = build_app(flags).await;
+    let (address, shutdown) = serve(app).await;
+    in_process(temp, vec![address], vec![shutdown])
+}
+
+/// `shared.replicas` replicas of paytree in this process, on one database, one stream and
+/// one data dir (so one secret and one admin key), started one after the other.
+async fn spawn_replicas(flags: &[&str], shared: &super::replicas::Shared) -> TestApp {
+    let temp = TempDir::new().unwrap();
+    let mut flags = flags.to_vec();
+    flags.extend(["--store", &shared.store, "--events", &shared.events]);
+    let (mut addresses, mut shutdowns) = (Vec::new(), Vec::new());
+    for _ in 0..shared.replicas {
+        let settings = serve_args(&temp.path().join("data"), &flags)
+            .settings()
+            .unwrap();
+        let app = paytree::app::build(settings)
+            .await
+            .expect("a replica builds");
+        let (address, shutdown) = serve(app).await;
+        addresses.push(address);
+        shutdowns.push(shutdown);
+    }
+    in_process(temp, addresses, shutdowns)
+}
+
+/// Serves `app` on a port of its own until the sender is used or dropped.
+async fn serve(app: paytree::app::App) -> (String, oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("{}://{}", app.scheme(), listener.local_addr().unwrap());
     let (shutdown, stop) = oneshot::channel::<()>();
@@ -55,15 +99,28 @@ pub async fn spawn_app_with(flags: &[&str]) -> TestApp {
         };
         app.run(listener, stopped).await.expect("paytree serves");
     });
+    (address, shutdown)
+}
+
+/// A handle on servers run in this process from the data dir in `temp`.
+fn in_process(
+    temp: TempDir,
+    addresses: Vec<String>,
+    shutdown: Vec<oneshot::Sender<()>>,
+) -> TestApp {
     let dir = temp.path().join("data");
     let key = admin_key(&dir);
     TestApp {
-        address,
+        address: addresses[0].clone(),
+        replicas: Arc::new(Replicas {
+            addresses,
+            next: AtomicUsize::new(0),
+        }),
         client: client_with(key.as_deref()),
         key,
         dir,
         _server: Some(Arc::new(InProcess {
-            shutdown: Some(shutdown),
+            shutdown,
             _temp: temp,
         })),
     }
@@ -140,6 +197,7 @@ impl TestApp {
         let key = admin_key(&dir);
         TestApp {
             address,
+            replicas: Arc::default(),
             client: client_with(key.as_deref()),
             key,
             dir,
@@ -180,13 +238,28 @@ impl TestApp {
         self.with_key(made["key"].as_str().unwrap())
     }
 
+    /// A handle whose requests all go to the first replica (the same as this handle without
+    /// replicas): for what each replica does by itself (rate limits, a command's queue, a
+    /// key's last use in memory).
+    pub fn one_replica(&self) -> TestApp {
+        TestApp {
+            replicas: Arc::default(),
+            ..self.clone()
+        }
+    }
+
     /// A second handle on the same server (for concurrent clients).
     pub fn handle(app: &TestApp) -> TestApp {
         app.clone()
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.address, path)
+        let replicas = &self.replicas.addresses;
+        if replicas.len() < 2 {
+            return format!("{}{}", self.address, path);
+        }
+        let turn = self.replicas.next.fetch_add(1, Ordering::Relaxed);
+        format!("{}{}", replicas[turn % replicas.len()], path)
     }
 
     pub async fn get(&self, path: &str) -> Response {

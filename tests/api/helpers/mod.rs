@@ -12,6 +12,7 @@ mod load;
 mod process;
 mod provider;
 mod raw;
+pub mod replicas;
 mod shop;
 pub mod workload;
 

@@ -15,9 +15,17 @@ pub struct Shared {
     pub events: String,
 }
 
+/// How many replicas each test runs (1: one process on the embedded store).
+pub fn count() -> usize {
+    std::env::var("PAYTREE_TEST_REPLICAS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
+}
+
 /// A fresh database and stream for N replicas, when the environment asks for replicas.
 pub async fn shared() -> Option<Shared> {
-    let replicas: usize = std::env::var("PAYTREE_TEST_REPLICAS").ok()?.parse().ok()?;
+    let replicas = count();
     if replicas < 2 {
         return None;
     }

@@ -13,6 +13,12 @@ impl Postgres {
             .await
     }
 
+    /// The key whose hash is `hash`.
+    pub async fn api_key(&self, hash: &str) -> Result<Option<KeyRecord>, PgError> {
+        self.record("SELECT record FROM api_keys WHERE hash = $1", &[&hash])
+            .await
+    }
+
     /// A product, active or not.
     pub async fn product(&self, sku: &Sku) -> Result<Option<Product>, PgError> {
         let sql = "SELECT record FROM products WHERE sku = $1";
