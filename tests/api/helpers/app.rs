@@ -69,7 +69,7 @@ pub async fn spawn_app_with(flags: &[&str]) -> TestApp {
 
 /// `shared.replicas` replicas of paytree in this process, on one database, one stream and
 /// one data dir (so one secret and one admin key), started one after the other.
-async fn spawn_replicas(flags: &[&str], shared: &super::replicas::Shared) -> TestApp {
+pub async fn spawn_replicas(flags: &[&str], shared: &super::replicas::Shared) -> TestApp {
     let temp = TempDir::new().unwrap();
     let mut flags = flags.to_vec();
     flags.extend(["--store", &shared.store, "--events", &shared.events]);
@@ -243,6 +243,16 @@ impl TestApp {
     /// key's last use in memory).
     pub fn one_replica(&self) -> TestApp {
         TestApp {
+            replicas: Arc::default(),
+            ..self.clone()
+        }
+    }
+
+    /// A handle whose requests all go to replica `i` (counted from 0).
+    pub fn replica(&self, i: usize) -> TestApp {
+        let address = self.replicas.addresses[i].clone();
+        TestApp {
+            address,
             replicas: Arc::default(),
             ..self.clone()
         }

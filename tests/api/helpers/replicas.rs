@@ -29,10 +29,19 @@ pub async fn shared() -> Option<Shared> {
     if replicas < 2 {
         return None;
     }
+    Some(Shared {
+        replicas,
+        ..shared_database().await
+    })
+}
+
+/// A fresh database and stream on the test servers (`PAYTREE_TEST_POSTGRES_URL`,
+/// `PAYTREE_TEST_NATS_URL`), for as many replicas as `PAYTREE_TEST_REPLICAS` says.
+pub async fn shared_database() -> Shared {
     let admin = std::env::var("PAYTREE_TEST_POSTGRES_URL")
-        .expect("PAYTREE_TEST_REPLICAS needs PAYTREE_TEST_POSTGRES_URL (.ci/with-postgres)");
+        .expect("replicas need PAYTREE_TEST_POSTGRES_URL (.ci/with-postgres)");
     let nats = std::env::var("PAYTREE_TEST_NATS_URL")
-        .expect("PAYTREE_TEST_REPLICAS needs PAYTREE_TEST_NATS_URL (.ci/with-nats)");
+        .expect("replicas need PAYTREE_TEST_NATS_URL (.ci/with-nats)");
     let name = format!(
         "paytree_api_{}_{}",
         std::process::id(),
@@ -50,9 +59,9 @@ pub async fn shared() -> Option<Shared> {
         .await
         .unwrap();
     let (base, _) = admin.rsplit_once('/').expect("a URL ending in /database");
-    Some(Shared {
-        replicas,
+    Shared {
+        replicas: count(),
         store: format!("{base}/{name}"),
         events: format!("{}/{name}", nats.trim_end_matches('/')),
-    })
+    }
 }
