@@ -18,11 +18,6 @@ from pathlib import Path
 
 import yaml
 
-# Settings paytree does not read yet on this branch: they arrive with issue 16's replicated
-# mode (PostgreSQL store, NATS JetStream events, the installation secret from the
-# environment). Remove each from here once src/ has it; the run says when it does.
-ARRIVING_WITH_ISSUE_16 = {"PAYTREE_STORE", "PAYTREE_EVENTS", "PAYTREE_SECRET"}
-
 # After PAYTREE_SHUTDOWN_GRACE_MS, paytree still waits for requests whose command had started;
 # the kernel bounds such a command at 36 s with the default timeouts (src/serve.rs,
 # STARTED_WAIT's comment). The pod must be given that much beyond unready + grace.
@@ -260,13 +255,11 @@ def check(root: Path, src: Path, out: Path, validate: str | None) -> tuple[list[
     entries = check_layout(root, kusts, errors)
 
     # Every PAYTREE_* name in deploy/k8s (manifests, settings files, comments, README) is a
-    # setting paytree knows, or one of the three arriving with issue 16.
+    # setting paytree knows.
     known = known_settings(src)
-    for name in sorted(ARRIVING_WITH_ISSUE_16 & known):
-        notes.append(f"{name} is in src/ now: drop it from ARRIVING_WITH_ISSUE_16")
     for f in sorted(p for p in root.rglob("*") if p.is_file()):
         for name in sorted(set(re.findall(r"\bPAYTREE_[A-Z0-9_]+", f.read_text()))):
-            if name not in known | ARRIVING_WITH_ISSUE_16:
+            if name not in known:
                 errors.append(f"{f.relative_to(root)}: {name} is no setting paytree knows")
 
     example_files = sorted(root.rglob("*.example.yaml"))

@@ -87,13 +87,37 @@ impl Actor for ReconcilerActor {
     }
 }
 
+/// With replicas, the lease under which one replica at a time reconciles and prunes, and how
+/// long a round holds it: far longer than a round takes, so that two replicas never settle
+/// the same intent or pay the same refund at once.
+const LEASE: &str = "reconciler";
+const LEASE_FOR: Duration = Duration::from_secs(60);
+
 impl ReconcilerState {
+    /// Whether this replica reconciles now: always on one process; with replicas, while it
+    /// holds the reconciler's lease (taken or renewed here).
+    async fn ours(&self) -> bool {
+        let Some(log) = self.args.store.bus_log() else {
+            return true;
+        };
+        match log.store.lease(LEASE, &log.holder, LEASE_FOR).await {
+            Ok(held) => held,
+            Err(e) => {
+                tracing::warn!(error = %e, "the reconciler's lease could not be taken; trying again next round");
+                false
+            }
+        }
+    }
+
     /// Between rounds: often enough that an intent is settled soon after it is due.
     fn pause(&self) -> Duration {
         (self.args.after / 4).clamp(Duration::from_millis(50), Duration::from_secs(5))
     }
 
     async fn round(&mut self) {
+        if !self.ours().await {
+            return;
+        }
         let now = Timestamp::now();
         if self.args.breaker.open_remaining().is_some() {
             record("breaker_open");

@@ -71,7 +71,8 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
 )]
 pub async fn get_breaker(State(app): State<AppState>) -> Result<Json<BreakerView>, Problem> {
     let (snapshot, recorded) = app.actors.breaker().await?;
-    Ok(Json(BreakerView::new(snapshot, recorded)))
+    let replica = app.actors.replica().map(str::to_owned);
+    Ok(Json(BreakerView::new(snapshot, recorded, replica)))
 }
 
 /// Lifts the quarantine of a payment method whose actor failed repeatedly, so its next

@@ -23,6 +23,7 @@ pub mod names {
     pub const QUARANTINES: &str = "paytree_quarantines_total";
     pub const MAILBOX_REJECTIONS: &str = "paytree_mailbox_rejections_total";
     pub const COMMANDS_ABANDONED: &str = "paytree_commands_abandoned_total";
+    pub const CONFLICTS_RETRIED: &str = "paytree_conflicts_retried_total";
     pub const ACTOR_RESTARTS: &str = "paytree_actor_restarts_total";
     pub const NOTIFIER_LAG: &str = "paytree_notifier_lag_events";
     pub const PROJECTOR_LAG: &str = "paytree_projector_lag_events";
@@ -130,6 +131,10 @@ pub(super) fn describe() {
     describe_counter!(
         COMMANDS_ABANDONED,
         "Commands not run because their caller had gone or they waited past their start-by time, by aggregate kind and reason"
+    );
+    describe_counter!(
+        CONFLICTS_RETRIED,
+        "Writes another replica's write got ahead of, decided again on the state read anew, by aggregate kind"
     );
     describe_counter!(
         ACTOR_RESTARTS,
@@ -277,6 +282,7 @@ pub(super) fn start_at_zero() {
         }
         counter!(AGGREGATE_ACTIVATIONS, "kind" => kind).increment(0);
         counter!(MAILBOX_REJECTIONS, "kind" => kind).increment(0);
+        counter!(CONFLICTS_RETRIED, "kind" => kind).increment(0);
         for reason in ["caller_gone", "too_late"] {
             counter!(COMMANDS_ABANDONED, "kind" => kind, "reason" => reason).increment(0);
         }

@@ -26,6 +26,10 @@ async fn a_slow_payment_system_opens_the_breaker_which_fails_fast_and_closes_aft
     }
     let breaker = app.breaker().await;
     assert_eq!(breaker["state"], "open");
+    assert!(
+        breaker["replica"].is_null(),
+        "one process: no replica to name"
+    );
     // Open: rejected at once, without waiting for the slow payment system.
     let started = Instant::now();
     let r = app.register("sam", "card", VISA).await;

@@ -156,6 +156,59 @@ async fn two_replicas_changing_the_same_methods_keep_every_version_once_and_in_o
     }
 }
 
+#[tokio::test]
+async fn a_change_that_another_replica_got_ahead_of_is_decided_again_on_the_new_version() {
+    let Some(shared) = two_replicas().await else {
+        eprintln!("SKIPPED: needs PAYTREE_TEST_POSTGRES_URL and PAYTREE_TEST_NATS_URL");
+        return;
+    };
+    let provider = spawn_provider().await;
+    let app = spawn_replicas(&["--provider", &provider.address], &shared).await;
+    let id = app.register_ok("ahead", VISA).await.id();
+    // Each verification takes 400 ms: the second replica reads version 1 while the first is
+    // still verifying, and writes after the first stored version 2.
+    provider.set_faults(json!({"latencyMs": 400})).await;
+    let (first, second) = (app.replica(0), app.replica(1));
+    let slow =
+        tokio::spawn(async move { first.change(id, &json!({"number": NUMBERS[1]}), None).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let late = second
+        .change(id, &json!({"number": NUMBERS[2]}), None)
+        .await;
+    let early = slow.await.unwrap();
+    let statuses = (early.status().as_u16(), late.status().as_u16());
+    assert_eq!(statuses, (200, 200), "neither is refused");
+    let versions: BTreeSet<u64> = [early, late]
+        .into_iter()
+        .map(|r| {
+            r.headers()["etag"]
+                .to_str()
+                .unwrap()
+                .trim_matches('"')
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(versions, BTreeSet::from([2, 3]), "one after the other");
+    let method = app.paymethod(id).await;
+    assert_eq!(method["version"], 3);
+    assert_eq!(method["last4"], "5100", "the later write is the last");
+    assert!(metric(&app, "paytree_conflicts_retried_total{kind=\"paymethod\"}").await >= 1.0);
+
+    // Each replica has a breaker of its own, and says whose it shows.
+    let mut names = BTreeSet::new();
+    for i in 0..2 {
+        let breaker = app.replica(i).breaker().await;
+        names.insert(
+            breaker["replica"]
+                .as_str()
+                .expect("a replica's name")
+                .to_owned(),
+        );
+    }
+    assert_eq!(names.len(), 2, "{names:?}");
+}
+
 /// Two replicas on a fresh database, whatever `PAYTREE_TEST_REPLICAS` says.
 async fn two_replicas() -> Option<Shared> {
     std::env::var("PAYTREE_TEST_POSTGRES_URL").ok()?;

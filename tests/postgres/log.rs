@@ -122,3 +122,46 @@ async fn a_second_write_of_the_same_aggregate_version_fails_and_stores_nothing()
     read_all(&store, Cursor::default(), &mut seen).await;
     assert_eq!(seen, [7], "the failed transaction left nothing");
 }
+
+#[tokio::test]
+async fn transaction_ids_are_ordered_as_numbers_across_a_power_of_ten() {
+    let _serial = serial().await;
+    let Some((store, url)) = store("log_digits").await else {
+        return;
+    };
+    // Brings the cluster's transaction ids just below the next power of ten (each write of a
+    // subtransaction takes one), so that the events below straddle it: 99…8, 99…9, 100…0.
+    let db = connect(&url).await;
+    db.batch_execute("CREATE TABLE burn (x int)").await.unwrap();
+    let row = db
+        .query_one("SELECT pg_current_xact_id()::text::bigint", &[])
+        .await
+        .unwrap();
+    let now: i64 = row.get(0);
+    let boundary = 10i64.pow(now.ilog10() + 1);
+    let burn = boundary - now - 4;
+    db.batch_execute(&format!(
+        "DO $$ BEGIN FOR i IN 1..{burn} LOOP
+             BEGIN INSERT INTO burn VALUES (i); EXCEPTION WHEN others THEN NULL; END;
+         END LOOP; END $$"
+    ))
+    .await
+    .unwrap();
+    for aggregate in 1..=6 {
+        commit_one(&store, event(aggregate, 1)).await;
+    }
+    let (mut seen, mut xids) = (Vec::new(), Vec::new());
+    let mut cursor = Cursor::default();
+    loop {
+        let batch = store.events_after(cursor, 2).await.unwrap();
+        let Some(last) = batch.last() else { break };
+        cursor = last.cursor;
+        seen.extend(batch.iter().map(|e| e.event.aggregate));
+        xids.extend(batch.iter().map(|e| e.cursor.xid));
+    }
+    assert!(
+        xids.first().unwrap() < &(boundary as u64) && xids.last().unwrap() >= &(boundary as u64),
+        "the events straddle {boundary}: {xids:?}"
+    );
+    assert_eq!(seen, [1, 2, 3, 4, 5, 6], "in commit order (xids {xids:?})");
+}

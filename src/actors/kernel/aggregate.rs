@@ -83,6 +83,41 @@ impl Handled {
     }
 }
 
+/// How many times a command whose write another replica got ahead of (a version conflict) is
+/// decided again on the state read anew before it answers 409.
+pub const CONFLICT_RETRIES: usize = 2;
+
+/// Runs `$run` (a command of `self`) again while it answers `$conflict` (another replica
+/// wrote the aggregate first): each time `$reread` reads the state anew (a `Result<(),
+/// Refusal>`), at most [`CONFLICT_RETRIES`] times; counted by kind.
+#[macro_export]
+macro_rules! retry_conflicts {
+    ($kind:expr, $conflict:pat, $reread:expr, $run:expr) => {{
+        let mut attempt = 0;
+        loop {
+            match $run {
+                Err($conflict) if attempt < $crate::actors::kernel::CONFLICT_RETRIES => {
+                    attempt += 1;
+                    metrics::counter!($crate::telemetry::names::CONFLICTS_RETRIED, "kind" => $kind)
+                        .increment(1);
+                    if let Err(refused) = $reread {
+                        break Err(refused.into());
+                    }
+                }
+                done => break done,
+            }
+        }
+    }};
+}
+
+/// The refusal for a state that could not be read again.
+pub fn unread(e: LoadError) -> Refusal {
+    match e {
+        LoadError::Outage => Refusal::Unavailable,
+        LoadError::Failed(_) => Refusal::Internal,
+    }
+}
+
 /// An aggregate's stored state, read by `read`; an outage apart from other failures.
 pub async fn read_state<T>(
     read: impl Future<Output = Result<T, crate::store::StoreError>>,

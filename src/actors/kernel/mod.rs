@@ -15,8 +15,8 @@ mod tail;
 mod writer;
 
 pub use aggregate::{
-    Aggregate, AggregateError, AggregateId, Command, CommandResult, Handled, LoadError, Refusal,
-    read_state,
+    Aggregate, AggregateError, AggregateId, CONFLICT_RETRIES, Command, CommandResult, Handled,
+    LoadError, Refusal, read_state, unread,
 };
 pub use handle::Aggregates;
 pub use host::Start;

@@ -13,7 +13,7 @@ pub use handle::OrderRead;
 use super::idempotency::Claim;
 use super::kernel::{
     Aggregate, AggregateError, AggregateId, Command as KernelCommand, CommandResult, Handled,
-    LoadError, Refusal, WriteError, Writer, read_state,
+    LoadError, Refusal, WriteError, Writer, read_state, unread,
 };
 use super::payment::RefundRequest;
 use super::payment::call::PaymentLine;
@@ -164,7 +164,13 @@ impl Aggregate for OrderAggregate {
         match command {
             OrderCommand::Place(p, reply) => send(reply, self.place(*p, services).await),
             OrderCommand::Cancel(owner, reply) => {
-                send(reply, self.cancel(owner.as_ref(), services).await)
+                let cancelled = crate::retry_conflicts!(
+                    Self::KIND,
+                    AggregateError::Domain(OrderError::Conflict),
+                    self.reread(services).await,
+                    self.cancel(owner.as_ref(), services).await
+                );
+                send(reply, cancelled)
             }
             OrderCommand::Refund(reply) => send(reply, self.refund(services).await),
             OrderCommand::MarkShipped(reply) => send(reply, self.mark_shipped(services).await),
@@ -184,6 +190,12 @@ impl From<OrderError> for AggregateError<OrderError> {
 }
 
 impl OrderAggregate {
+    /// Reads the state again (another replica wrote it first).
+    async fn reread(&mut self, svc: &OrderServices) -> Result<(), Refusal> {
+        self.current = read_state(svc.store.order(self.id)).await.map_err(unread)?;
+        Ok(())
+    }
+
     /// The current state, if `owner` (when given) may act on it; another customer's order is
     /// not found, exactly as a missing one.
     fn owned_by(&self, owner: Option<&CustomerId>) -> OrderResult<StoredOrder> {

@@ -52,6 +52,11 @@ impl Actors {
 
     /// The breaker's state, and the end of the open period recorded in the store (what a
     /// restart would restore; recorded shortly after each opening).
+    /// With replicas, this replica's name (as it holds leases); `None` on one process.
+    pub fn replica(&self) -> Option<&str> {
+        self.store.bus_log().map(|log| log.holder.as_str())
+    }
+
     pub async fn breaker(&self) -> Result<(BreakerSnapshot, Option<SystemTime>), CommandError> {
         let payment = self.payment.get()?;
         let snapshot = ask(&payment, PaymentMessage::GetBreaker, Duration::from_secs(2)).await?;

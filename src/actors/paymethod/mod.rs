@@ -9,8 +9,8 @@ pub mod handle;
 use super::command::{ChangeRequest, Done, Registration, RemoveRequest};
 use super::idempotency::Claim;
 use super::kernel::{
-    Aggregate, AggregateError, AggregateId, Command as KernelCommand, CommandResult, Handled,
-    LoadError, Refusal, WriteError, Writer, read_state,
+    Aggregate, AggregateError, AggregateId, CONFLICT_RETRIES, Command as KernelCommand,
+    CommandResult, Handled, LoadError, Refusal, WriteError, Writer, read_state, unread,
 };
 use crate::domain::intent::{IntentRef, RefundOwed};
 use crate::domain::paymethod::{ChangePlan, Fingerprinter, plan_change};
@@ -18,6 +18,7 @@ use crate::domain::{
     CustomerId, FieldError, Payment, PaymentId, PaymethodId, Position, StoredMethod,
 };
 use crate::store::{self, Store, Stored, Write};
+use crate::telemetry::names;
 use ractor::RpcReplyPort;
 use std::time::Duration;
 
@@ -233,16 +234,26 @@ impl Paymethod {
             )
             .await?;
         let fingerprint = svc.fingerprinter.of(&number);
-        let method = current.changed(&number, verified.token, fingerprint);
         let owed = approval(&verified.payment, &verified.intent);
-        let change = store::Change {
-            method: method.clone(),
-            expected_version: current.method.version,
-            previous: current.method.attrs(),
-            payment: verified.payment,
-            intent: verified.intent,
+        let still = |me: &Self| {
+            let current = me.owned_by(c.owner.as_ref())?;
+            check_version(&current, c.if_match)?;
+            Ok(current)
         };
-        let ids = self.write(change, None, Some(owed), svc).await?;
+        let change = |current: &StoredMethod| {
+            let method = current.changed(&number, verified.token.clone(), fingerprint.clone());
+            let change = store::Change {
+                method: method.clone(),
+                expected_version: current.method.version,
+                previous: current.method.attrs(),
+                payment: verified.payment.clone(),
+                intent: verified.intent.clone(),
+            };
+            (change, method)
+        };
+        let (method, ids) = self
+            .write_current(current, Some(owed), svc, still, change)
+            .await?;
         Ok(self.stored(method, ids))
     }
 
@@ -251,13 +262,26 @@ impl Paymethod {
         r: RemoveRequest,
         svc: &PaymethodServices,
     ) -> PaymethodResult<Position> {
-        let current = self.owned_by(r.owner.as_ref())?;
-        check_version(&current, r.if_match)?;
-        let remove = store::Remove {
-            id: self.id,
-            expected_version: current.method.version,
+        let still = |me: &Self| {
+            let current = me.owned_by(r.owner.as_ref())?;
+            check_version(&current, r.if_match)?;
+            Ok(current)
         };
-        let position = self.write(remove, None, None, svc).await?;
+        let current = still(self)?;
+        let id = self.id;
+        let remove = |current: &StoredMethod| {
+            let expected_version = current.method.version;
+            (
+                store::Remove {
+                    id,
+                    expected_version,
+                },
+                (),
+            )
+        };
+        let ((), position) = self
+            .write_current(current, None, svc, still, remove)
+            .await?;
         self.current = None;
         Ok(position)
     }
@@ -286,6 +310,38 @@ impl Paymethod {
         done
     }
 
+    /// Writes the command `build` makes of the method as it is (`current`). Should another
+    /// replica have written the method first (a version conflict), reads it again and, if
+    /// `still` allows the command on what it holds now, writes what `build` makes of that, at
+    /// most [`CONFLICT_RETRIES`] more times before answering 409. The approval in hand
+    /// (`owed`, owed back if the write is refused otherwise) serves every attempt: nothing is
+    /// paid twice. Returns what `build` made besides the command, and what the store assigned.
+    async fn write_current<C: Write, T>(
+        &mut self,
+        mut current: StoredMethod,
+        owed: Option<RefundOwed>,
+        svc: &PaymethodServices,
+        still: impl Fn(&Self) -> PaymethodResult<StoredMethod>,
+        build: impl Fn(&StoredMethod) -> (C, T),
+    ) -> PaymethodResult<(T, C::Output)> {
+        let mut attempt = 0;
+        loop {
+            let (command, made) = build(&current);
+            match paid_write(&svc.writer, command, None, owed.clone()).await {
+                Ok(output) => return Ok((made, output)),
+                Err(PaidWriteError::VersionConflict) if attempt < CONFLICT_RETRIES => {
+                    attempt += 1;
+                    metrics::counter!(names::CONFLICTS_RETRIED, "kind" => Self::KIND).increment(1);
+                    self.current = read_state(svc.store.paymethod(self.id))
+                        .await
+                        .map_err(unread)?;
+                    current = still(self)?;
+                }
+                Err(e) => return Err(self.paid_error(e)),
+            }
+        }
+    }
+
     /// Sends one write to the store writer and waits until it is durable (see
     /// [`paid_write`]).
     async fn write<C: Write>(
@@ -295,18 +351,25 @@ impl Paymethod {
         owed: Option<RefundOwed>,
         svc: &PaymethodServices,
     ) -> PaymethodResult<C::Output> {
-        match paid_write(&svc.writer, command, held, owed).await {
-            Ok(output) => Ok(output),
-            Err(PaidWriteError::Unwritten(e)) => Err(self.unwritten(e)),
-            Err(PaidWriteError::VersionConflict) => {
-                // Another incarnation wrote first: take the stored state as ours again.
+        paid_write(&svc.writer, command, held, owed)
+            .await
+            .map_err(|e| self.paid_error(e))
+    }
+
+    /// The answer to a write the store did not take.
+    fn paid_error(&mut self, e: PaidWriteError) -> AggregateError<PaymethodError> {
+        match e {
+            PaidWriteError::Unwritten(e) => self.unwritten(e),
+            PaidWriteError::VersionConflict => {
+                // Another incarnation (or replica) wrote first: read the stored state again.
                 self.unsure = true;
-                domain(PaymethodError::Conflict)
+                PaymethodError::Conflict.into()
             }
-            Err(PaidWriteError::KeyRecorded) => domain(PaymethodError::Conflict),
-            Err(PaidWriteError::IntentClosed) => domain(PaymethodError::PaymentUnavailable {
+            PaidWriteError::KeyRecorded => PaymethodError::Conflict.into(),
+            PaidWriteError::IntentClosed => PaymethodError::PaymentUnavailable {
                 retry_after: Duration::from_secs(1),
-            }),
+            }
+            .into(),
         }
     }
 }

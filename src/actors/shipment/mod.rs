@@ -7,7 +7,7 @@ pub mod handle;
 
 use super::kernel::{
     Aggregate, AggregateError, AggregateId, Command as KernelCommand, CommandResult, Handled,
-    LoadError, Refusal, WriteError, Writer, read_state,
+    LoadError, Refusal, WriteError, Writer, read_state, unread,
 };
 use crate::domain::shipment::{CancelDecision, Dispatch, ShipDecision, ShipmentChange};
 use crate::domain::{Shipment, ShipmentId, Timestamp};
@@ -117,10 +117,22 @@ impl Aggregate for ShipmentAggregate {
         self.unsure = false;
         match command {
             ShipmentCommand::Ship(dispatch, reply) => {
-                let _ = reply.send(self.ship(dispatch, svc).await);
+                let shipped = crate::retry_conflicts!(
+                    Self::KIND,
+                    AggregateError::Domain(ShipmentError::Conflict),
+                    self.reread(svc).await,
+                    self.ship(dispatch.clone(), svc).await
+                );
+                let _ = reply.send(shipped);
             }
             ShipmentCommand::Cancel(reply) => {
-                let _ = reply.send(self.cancel(svc).await);
+                let cancelled = crate::retry_conflicts!(
+                    Self::KIND,
+                    AggregateError::Domain(ShipmentError::Conflict),
+                    self.reread(svc).await,
+                    self.cancel(svc).await
+                );
+                let _ = reply.send(cancelled);
             }
         }
         Handled::unless_unsure(self.unsure)
@@ -132,6 +144,14 @@ impl Aggregate for ShipmentAggregate {
 }
 
 impl ShipmentAggregate {
+    /// Reads the state again (another replica wrote it first).
+    async fn reread(&mut self, svc: &ShipmentServices) -> Result<(), Refusal> {
+        self.current = read_state(svc.store.shipment(self.id))
+            .await
+            .map_err(unread)?;
+        Ok(())
+    }
+
     fn current(&self) -> ShipmentResult<Shipment> {
         self.current
             .clone()

@@ -302,10 +302,17 @@ pub struct BreakerView {
     /// epoch (null if none): a restart before then starts with the breaker open. Each
     /// opening is recorded a moment after it happens.
     pub recorded_open_until_ms: Option<u64>,
+    /// With replicas (PostgreSQL), the replica that answered: each replica has a breaker of
+    /// its own, and this is its state. Null on one process.
+    pub replica: Option<String>,
 }
 
 impl BreakerView {
-    pub fn new(s: BreakerSnapshot, recorded_open_until: Option<SystemTime>) -> Self {
+    pub fn new(
+        s: BreakerSnapshot,
+        recorded_open_until: Option<SystemTime>,
+        replica: Option<String>,
+    ) -> Self {
         Self {
             state: match s.state {
                 BreakerState::Closed => BreakerStateView::Closed,
@@ -324,6 +331,7 @@ impl BreakerView {
             call_timeout_seconds: s.config.call_timeout.as_secs_f64(),
             recorded_open_until_ms: recorded_open_until
                 .map(|t| t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64),
+            replica,
         }
     }
 }

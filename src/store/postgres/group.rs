@@ -106,6 +106,7 @@ impl GroupReader {
             _ => {
                 // Taken (over): from the stored checkpoint, whatever this reader read before.
                 self.read = self.store.checkpoint(&self.group).await?;
+                tracing::info!(group = %self.group, stream = self.read.stream, "this replica reads the group now, from its checkpoint");
                 self.start_at(self.read.stream + 1).await?
             }
         };
@@ -135,6 +136,7 @@ impl GroupReader {
             }
             batch.acks.push(delivered.message.clone());
             if delivered.stream < expected || delivered.cursor <= batch.to.at {
+                tracing::debug!(group = %self.group, stream = delivered.stream, expected, cursor = ?delivered.cursor, after = ?batch.to.at, "skipped");
                 batch.skipped += 1;
                 batch.to.stream = batch.to.stream.max(delivered.stream);
                 continue;
@@ -146,6 +148,9 @@ impl GroupReader {
             batch.events.push(delivered);
         }
         self.read = batch.to;
+        if !batch.acks.is_empty() {
+            tracing::trace!(group = %self.group, events = batch.events.len(), skipped = batch.skipped, from = batch.from.stream, to = batch.to.stream, "fetched");
+        }
         Ok(Some(batch))
     }
 

@@ -86,7 +86,7 @@ impl Postgres {
                  FROM events
                  WHERE (xid, position) > ($1::text::xid8, $2)
                    AND xid < pg_snapshot_xmin(pg_current_snapshot())
-                 ORDER BY xid, position
+                 ORDER BY events.xid, events.position
                  LIMIT $3",
                 &[&after.xid.to_string(), &after.position, &limit],
             )

@@ -48,6 +48,7 @@ impl Relay {
                 return Ok(round);
             };
             let new = self.bus.publish(&events).await?;
+            tracing::trace!(from = ?events[0].cursor, to = ?last.cursor, n = events.len(), new, "relay published");
             round.published += new;
             round.duplicates += events.len() - new;
             if !self.store.advance(RELAY, &self.holder, last.cursor).await? {

@@ -70,6 +70,7 @@ pub async fn spawn_app_with(flags: &[&str]) -> TestApp {
 /// `shared.replicas` replicas of paytree in this process, on one database, one stream and
 /// one data dir (so one secret and one admin key), started one after the other.
 pub async fn spawn_replicas(flags: &[&str], shared: &super::replicas::Shared) -> TestApp {
+    log_if_asked();
     let temp = TempDir::new().unwrap();
     let mut flags = flags.to_vec();
     flags.extend(["--store", &shared.store, "--events", &shared.events]);
@@ -86,6 +87,20 @@ pub async fn spawn_replicas(flags: &[&str], shared: &super::replicas::Shared) ->
         shutdowns.push(shutdown);
     }
     in_process(temp, addresses, shutdowns)
+}
+
+/// With `PAYTREE_TEST_LOG` (a filter such as `paytree=debug`), what the in-process servers log
+/// goes to stderr (`--nocapture` shows it).
+fn log_if_asked() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    if let Ok(filter) = std::env::var("PAYTREE_TEST_LOG") {
+        ONCE.call_once(|| {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_writer(std::io::stderr)
+                .try_init();
+        });
+    }
 }
 
 /// Serves `app` on a port of its own until the sender is used or dropped.
