@@ -29,6 +29,7 @@ mod readme;
 mod reconcile;
 mod register;
 mod remove;
+mod replicas_crash;
 mod restart;
 mod saga;
 mod secrecy;

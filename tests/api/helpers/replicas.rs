@@ -29,10 +29,18 @@ pub async fn shared() -> Option<Shared> {
     if replicas < 2 {
         return None;
     }
-    let admin = std::env::var("PAYTREE_TEST_POSTGRES_URL")
-        .expect("PAYTREE_TEST_REPLICAS needs PAYTREE_TEST_POSTGRES_URL (.ci/with-postgres)");
-    let nats = std::env::var("PAYTREE_TEST_NATS_URL")
-        .expect("PAYTREE_TEST_REPLICAS needs PAYTREE_TEST_NATS_URL (.ci/with-nats)");
+    let shared = fresh(replicas).await;
+    Some(shared.expect(
+        "PAYTREE_TEST_REPLICAS needs PAYTREE_TEST_POSTGRES_URL (.ci/with-postgres) and \
+         PAYTREE_TEST_NATS_URL (.ci/with-nats)",
+    ))
+}
+
+/// A fresh database and stream for `replicas` replicas, or `None` unless both
+/// `PAYTREE_TEST_POSTGRES_URL` and `PAYTREE_TEST_NATS_URL` are set.
+pub async fn fresh(replicas: usize) -> Option<Shared> {
+    let admin = std::env::var("PAYTREE_TEST_POSTGRES_URL").ok()?;
+    let nats = std::env::var("PAYTREE_TEST_NATS_URL").ok()?;
     let name = format!(
         "paytree_api_{}_{}",
         std::process::id(),
