@@ -30,6 +30,7 @@ mod reconcile;
 mod register;
 mod remove;
 mod replicas_crash;
+mod replicas_takeover;
 mod restart;
 mod saga;
 mod secrecy;
