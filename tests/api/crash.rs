@@ -22,9 +22,11 @@
 //! (`--test-ack-before-commit`) and must see losses.
 
 use crate::helpers::audit::{self, Report};
-use crate::helpers::workload::{Acks, Mix, Rng, post_keyed, seller, writer};
+use crate::helpers::workload::{
+    Acks, Mix, Rng, crash_flags, resend_unanswered, rounds, seller, writer,
+};
 use crate::helpers::*;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -37,16 +39,7 @@ async fn run(rounds: usize, extra: &[&str]) -> Report {
     provider.set_faults(json!({"dropRate": 0.01})).await;
     let temp = tempfile::TempDir::new().unwrap();
     let dir = temp.path().join("data");
-    let mut flags = vec![
-        "--provider".to_owned(),
-        provider.address.clone(),
-        "--payment-timeout-ms".into(),
-        "300".into(),
-        "--reconcile-after-ms".into(),
-        "1500".into(),
-        "--breaker-failures".into(),
-        "1000".into(),
-    ];
+    let mut flags = crash_flags(&provider);
     flags.extend(extra.iter().map(|s| s.to_string()));
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let acks = Arc::new(Mutex::new(Acks::default()));
@@ -65,11 +58,9 @@ async fn run(rounds: usize, extra: &[&str]) -> Report {
                 tokio::spawn(writer(app, w, acks.clone(), s, mix, stop))
             })
             .collect();
-        clients.push(tokio::spawn(seller(
-            TestApp::handle(&app),
-            acks.clone(),
-            rng.next(),
-        )));
+        let stop = Arc::new(AtomicBool::new(false));
+        let seller = seller(TestApp::handle(&app), acks.clone(), rng.next(), stop);
+        clients.push(tokio::spawn(seller));
         tokio::time::sleep(Duration::from_millis(100 + rng.below(500))).await;
         app.kill().await;
         for c in clients {
@@ -89,82 +80,8 @@ async fn run(rounds: usize, extra: &[&str]) -> Report {
     // system answers everything, and the reconciler settles what was left open.
     provider.set_faults(json!({})).await;
     let app = start_serve(&dir, &flags).await;
-    let resends: Vec<_> = acks
-        .lock()
-        .unwrap()
-        .unanswered
-        .clone()
-        .into_iter()
-        .collect();
-    for (w, (key, body)) in resends {
-        let mut tries = 0;
-        loop {
-            let r = app.register_with_key(&key, &body).await;
-            let status = r.status().as_u16();
-            let answer: Value = r.json().await.unwrap();
-            let mut a = acks.lock().unwrap();
-            match status {
-                201 => {
-                    let id = answer.id();
-                    assert!(
-                        a.registered
-                            .insert(key.clone(), id)
-                            .is_none_or(|old| old == id)
-                    );
-                    a.unanswered.remove(&w);
-                    break;
-                }
-                402 => {
-                    a.declined.insert(key.clone());
-                    a.unanswered.remove(&w);
-                    break;
-                }
-                _ => {
-                    tries += 1;
-                    assert!(tries < 100, "{key} never answered: {status} {answer}");
-                }
-            }
-            drop(a);
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-    let order_resends: Vec<_> = acks
-        .lock()
-        .unwrap()
-        .unanswered_orders
-        .clone()
-        .into_iter()
-        .collect();
-    for (w, (key, body)) in order_resends {
-        let mut tries = 0;
-        loop {
-            let (status, answer) = post_keyed(&app, "/orders", &key, &body)
-                .await
-                .expect("the last server stays up");
-            if status == 201 {
-                let mut a = acks.lock().unwrap();
-                let id = answer.id();
-                assert!(
-                    a.ordered
-                        .insert(key.clone(), id)
-                        .is_none_or(|old| old == id)
-                );
-                a.unanswered_orders.remove(&w);
-                break;
-            }
-            // Its card is not stored: final, and the audit counts it (only the negative
-            // control's server acknowledges a card it has not stored).
-            if status == 422 {
-                let mut a = acks.lock().unwrap();
-                a.refused_orders += 1;
-                a.unanswered_orders.remove(&w);
-                break;
-            }
-            tries += 1;
-            assert!(tries < 100, "{key} never answered: {status} {answer}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
+    let left = resend_unanswered(&app, &acks, Duration::from_secs(5)).await;
+    assert_eq!(left, 0, "the last server answers every request resent");
     audit::settle(&app).await;
     let a = std::mem::take(&mut *acks.lock().unwrap());
     let mut report = audit::audit(&app, &provider, a, WRITERS, false).await;
@@ -175,10 +92,7 @@ async fn run(rounds: usize, extra: &[&str]) -> Report {
 
 #[tokio::test]
 async fn kill_9_at_random_moments_loses_nothing_acknowledged_and_leaves_no_unclaimed_charge() {
-    let rounds = std::env::var("PAYTREE_CRASH_ROUNDS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(10);
+    let rounds = rounds("PAYTREE_CRASH_ROUNDS", 10);
     let report = run(rounds, &[]).await;
     assert!(report.acknowledged > 0, "{report:?}");
     assert!(report.cancelled > 0 && report.shipped > 0, "{report:?}");

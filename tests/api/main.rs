@@ -30,6 +30,8 @@ mod reconcile;
 mod register;
 mod remove;
 mod replicas;
+mod replicas_crash;
+mod replicas_takeover;
 mod restart;
 mod saga;
 mod secrecy;

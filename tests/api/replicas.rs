@@ -211,11 +211,7 @@ async fn a_change_that_another_replica_got_ahead_of_is_decided_again_on_the_new_
 
 /// Two replicas on a fresh database, whatever `PAYTREE_TEST_REPLICAS` says.
 async fn two_replicas() -> Option<Shared> {
-    std::env::var("PAYTREE_TEST_POSTGRES_URL").ok()?;
-    std::env::var("PAYTREE_TEST_NATS_URL").ok()?;
-    let mut shared = replicas::shared_database().await;
-    shared.replicas = 2;
-    Some(shared)
+    replicas::fresh(2).await
 }
 
 async fn connect(url: &str) -> tokio_postgres::Client {

@@ -62,6 +62,8 @@ enum Source {
         batches: mpsc::Receiver<Batch>,
         feeder: JoinHandle<()>,
         pending: Option<Batch>,
+        /// Set when this replica takes the group (over); see [`LogTail::taken_over`].
+        taken_over: Arc<AtomicBool>,
     },
 }
 
@@ -105,10 +107,17 @@ impl LogTail {
                     BATCH,
                 );
                 let (tx, batches) = mpsc::channel(1);
+                let taken_over = Arc::new(AtomicBool::new(false));
+                let wake = Wake {
+                    now: wake_now.clone(),
+                    woken: woken.clone(),
+                    taken_over: taken_over.clone(),
+                };
                 Source::Bus {
                     batches,
-                    feeder: feed(reader, tx, wake_now.clone(), woken.clone()),
+                    feeder: feed(reader, tx, wake),
                     pending: None,
+                    taken_over,
                 }
             }
         };
@@ -230,6 +239,24 @@ impl LogTail {
         Ok(events.len() == BATCH)
     }
 
+    /// Whether this replica has taken the reader's group (over) since it last asked: then
+    /// what the replica reading before it left in the store to do (the saga's steps) is this
+    /// one's to do. Always false on the embedded store, read by one process.
+    pub fn taken_over(&self) -> bool {
+        match &self.source {
+            Source::Store { .. } => false,
+            Source::Bus { taken_over, .. } => taken_over.swap(false, Ordering::SeqCst),
+        }
+    }
+
+    /// [`LogTail::taken_over`] answers true again: what it asked for was not picked up (a
+    /// read failed).
+    pub fn not_picked_up(&self) {
+        if let Source::Bus { taken_over, .. } = &self.source {
+            taken_over.store(true, Ordering::SeqCst);
+        }
+    }
+
     /// The store, for the reader's reads.
     pub fn store(&self) -> &Store {
         &self.store
@@ -296,28 +323,49 @@ impl Drop for LogTail {
     }
 }
 
+/// How the feeder tells the reader: a wake-up (unless one is queued) and, once it has taken
+/// the group (over), the flag [`LogTail::taken_over`] reads.
+struct Wake {
+    now: Arc<dyn Fn() -> bool + Send + Sync>,
+    woken: Arc<AtomicBool>,
+    taken_over: Arc<AtomicBool>,
+}
+
+impl Wake {
+    /// Wakes the reader unless a wake-up is queued; false once the reader is gone.
+    fn reader(&self) -> bool {
+        self.woken.swap(true, Ordering::SeqCst) || (self.now)()
+    }
+}
+
 /// Fetches the group's batches while this replica holds its lease, hands each to the reader
 /// (one waits at a time) and wakes it.
-fn feed(
-    mut reader: GroupReader,
-    batches: mpsc::Sender<Batch>,
-    wake_now: Arc<dyn Fn() -> bool + Send + Sync>,
-    woken: Arc<AtomicBool>,
-) -> JoinHandle<()> {
+fn feed(mut reader: GroupReader, batches: mpsc::Sender<Batch>, wake: Wake) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             match reader.next(FETCH_WAIT).await {
                 Ok(Some(batch)) if batch.events.is_empty() => {
-                    // Nothing new (or only messages handled before): nothing to write.
+                    // Nothing new (or only messages handled before): nothing to write, but a
+                    // reader that has just taken the group over is told so at once.
+                    let taken_over = batch.taken_over;
                     if let Err(e) = GroupReader::ack(batch).await {
                         tracing::debug!(error = %e, "acking skipped messages failed");
                     }
+                    if taken_over {
+                        wake.taken_over.store(true, Ordering::SeqCst);
+                        if !wake.reader() {
+                            break;
+                        }
+                    }
                 }
                 Ok(Some(batch)) => {
+                    if batch.taken_over {
+                        wake.taken_over.store(true, Ordering::SeqCst);
+                    }
                     if batches.send(batch).await.is_err() {
                         break;
                     }
-                    if !woken.swap(true, Ordering::SeqCst) && !wake_now() {
+                    if !wake.reader() {
                         break;
                     }
                 }

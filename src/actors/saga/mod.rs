@@ -11,7 +11,8 @@
 //! the aggregate it concerns; every one is idempotent, so a step repeated after a crash
 //! changes nothing. A step that fails (a refund while the payment system is down) stays
 //! stored and is retried with backoff, forever, counted in `paytree_saga_pending`; the
-//! others go on meanwhile.
+//! others go on meanwhile. With replicas, the one that takes the saga over (its lease) also
+//! takes up the steps stored by the one before it, which may have died with them queued.
 
 mod queue;
 mod steps;
@@ -140,6 +141,15 @@ fn step_for(event: &Event) -> Option<(OrderId, SagaStep)> {
 
 impl SagaState {
     async fn catch_up(&mut self, myself: &ActorRef<SagaMessage>) -> Result<(), ActorProcessingErr> {
+        if self.tail.taken_over() {
+            // The replica that read for the saga before this one (dead, or past its lease)
+            // planned steps it may not have carried out: they are in the store only.
+            let planned = self.tail.store().saga_steps().await;
+            let planned = planned.inspect_err(|_| self.tail.not_picked_up())?;
+            for key in planned {
+                self.queue.add(key);
+            }
+        }
         let events = self.tail.batch().await?;
         let planned: Vec<_> = events.iter().filter_map(step_for).collect();
         let steps = planned.clone();

@@ -37,12 +37,17 @@ pub struct GroupReader {
     batch: usize,
     /// Where the group is: the checkpoint as stored, then as far as this reader has read.
     read: Checkpoint,
+    /// Taken (over) since the last batch handed out.
+    taken_over: bool,
 }
 
 /// Messages fetched for a group: the events it has not handled yet, in commit order, and
 /// every message (to ack once the batch is written).
 pub struct Batch {
     pub events: Vec<Delivered>,
+    /// The first batch since this reader took the group (over): what the reader before it
+    /// left in the store beyond the checkpoint (the saga's steps) is this one's now.
+    pub taken_over: bool,
     /// Delivered again after they were handled: acked without being handed out.
     pub skipped: usize,
     acks: Vec<async_nats::jetstream::Message>,
@@ -83,6 +88,7 @@ impl GroupReader {
             ack_wait,
             batch,
             read: Checkpoint::default(),
+            taken_over: false,
         }
     }
 
@@ -105,6 +111,7 @@ impl GroupReader {
             Some(consumer) if !lapsed => consumer.clone(),
             _ => {
                 // Taken (over): from the stored checkpoint, whatever this reader read before.
+                self.taken_over = true;
                 self.read = self.store.checkpoint(&self.group).await?;
                 tracing::info!(group = %self.group, stream = self.read.stream, "this replica reads the group now, from its checkpoint");
                 self.start_at(self.read.stream + 1).await?
@@ -119,6 +126,7 @@ impl GroupReader {
             .map_err(|e| BusError::Nats(e.to_string()))?;
         let mut batch = Batch {
             events: Vec::new(),
+            taken_over: false,
             skipped: 0,
             acks: Vec::new(),
             from: self.read,
@@ -151,6 +159,7 @@ impl GroupReader {
         if !batch.acks.is_empty() {
             tracing::trace!(group = %self.group, events = batch.events.len(), skipped = batch.skipped, from = batch.from.stream, to = batch.to.stream, "fetched");
         }
+        batch.taken_over = std::mem::take(&mut self.taken_over);
         Ok(Some(batch))
     }
 

@@ -1,13 +1,13 @@
 //! `TestApp`: one running paytree, in this process or a child process, with one method per
 //! route. `spawn_app()` builds it in this process, as `paytree serve` would with the same flags.
 
+use super::balancer::{Balancer, Outcome};
 use clap::Parser;
 use paytree::app::ServeArgs;
 use reqwest::{Client, Response};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
@@ -21,19 +21,12 @@ pub struct TestApp {
     pub address: String,
     /// With replicas (see [`super::replicas`]): every replica's address; requests go to each
     /// in turn.
-    replicas: Arc<Replicas>,
+    balancer: Arc<Balancer>,
     pub client: Client,
     pub dir: PathBuf,
     /// The key the client sends, if any.
     pub key: Option<String>,
     _server: Option<Arc<InProcess>>,
-}
-
-/// The replicas' addresses, and whose turn it is.
-#[derive(Default)]
-struct Replicas {
-    addresses: Vec<String>,
-    next: AtomicUsize,
 }
 
 /// What keeps in-process servers: their shutdown signals and their data dir.
@@ -127,10 +120,7 @@ fn in_process(
     let key = admin_key(&dir);
     TestApp {
         address: addresses[0].clone(),
-        replicas: Arc::new(Replicas {
-            addresses,
-            next: AtomicUsize::new(0),
-        }),
+        balancer: Arc::new(Balancer::new(addresses, false)),
         client: client_with(key.as_deref()),
         key,
         dir,
@@ -212,12 +202,31 @@ impl TestApp {
         let key = admin_key(&dir);
         TestApp {
             address,
-            replicas: Arc::default(),
+            balancer: Arc::default(),
             client: client_with(key.as_deref()),
             key,
             dir,
             _server: None,
         }
+    }
+
+    /// A handle on replicas this test does not own (child processes), that notes every
+    /// request sent through [`TestApp::send`].
+    pub(super) fn remote_replicas(addresses: Vec<String>, dir: PathBuf) -> TestApp {
+        TestApp {
+            balancer: Arc::new(Balancer::new(addresses.clone(), true)),
+            ..TestApp::remote(addresses[0].clone(), dir)
+        }
+    }
+
+    /// Replica `i` serves at `address` from now on (it was started again).
+    pub fn replace_replica(&self, i: usize, address: String) {
+        self.balancer.replace(i, address);
+    }
+
+    /// The requests noted so far (by a handle from [`TestApp::remote_replicas`]).
+    pub fn requests(&self) -> Vec<super::balancer::Sent> {
+        self.balancer.log()
     }
 
     /// Another handle on the same server whose client sends `key`.
@@ -258,17 +267,16 @@ impl TestApp {
     /// key's last use in memory).
     pub fn one_replica(&self) -> TestApp {
         TestApp {
-            replicas: Arc::default(),
+            balancer: Arc::default(),
             ..self.clone()
         }
     }
 
     /// A handle whose requests all go to replica `i` (counted from 0).
     pub fn replica(&self, i: usize) -> TestApp {
-        let address = self.replicas.addresses[i].clone();
         TestApp {
-            address,
-            replicas: Arc::default(),
+            address: self.balancer.address(i),
+            balancer: Arc::default(),
             ..self.clone()
         }
     }
@@ -279,16 +287,49 @@ impl TestApp {
     }
 
     pub fn url(&self, path: &str) -> String {
-        let replicas = &self.replicas.addresses;
-        if replicas.len() < 2 {
-            return format!("{}{}", self.address, path);
-        }
-        let turn = self.replicas.next.fetch_add(1, Ordering::Relaxed);
-        format!("{}{}", replicas[turn % replicas.len()], path)
+        let base = self.balancer.pick();
+        format!("{}{}", base.as_deref().unwrap_or(&self.address), path)
     }
 
+    /// Whether requests are spread over replicas (so a failed one can go to another).
+    pub fn balanced(&self) -> bool {
+        self.balancer.spreads()
+    }
+
+    /// Sends `request` (made on [`TestApp::url`]). With replicas, one it could not reach is
+    /// passed over by the requests after it, and a balancer that keeps a log notes it.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> reqwest::Result<Response> {
+        let request = request.build()?;
+        let (url, write) = (
+            request.url().clone(),
+            request.method() != reqwest::Method::GET,
+        );
+        let key = request
+            .headers()
+            .get("idempotency-key")
+            .and_then(|k| k.to_str().ok())
+            .map(str::to_owned);
+        let answer = self.client.execute(request).await;
+        let outcome = match &answer {
+            Ok(r) => Outcome::Status(r.status().as_u16()),
+            Err(e) if e.is_connect() => Outcome::Refused,
+            Err(_) => Outcome::Cut,
+        };
+        self.balancer.note(&url, write, key, outcome);
+        answer
+    }
+
+    /// `GET path`; behind a balancer, sent again to another replica if the one it went to is
+    /// gone (a GET changes nothing).
     pub async fn get(&self, path: &str) -> Response {
-        self.client.get(self.url(path)).send().await.unwrap()
+        let mut tries = 0;
+        loop {
+            match self.send(self.client.get(self.url(path))).await {
+                Ok(r) => return r,
+                Err(e) if !self.balanced() || tries > 3 => panic!("GET {path}: {e}"),
+                Err(_) => tries += 1,
+            }
+        }
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> Response {

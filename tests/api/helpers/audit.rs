@@ -1,4 +1,4 @@
-//! The crash test's audit, shared with the backup test: a Jepsen-style check of what a
+//! The crash tests' audit, shared with the backup test: a Jepsen-style check of what a
 //! store holds against what the clients were told and what the payment system recorded (see
 //! `crash.rs` for the list of what it checks).
 
@@ -43,7 +43,13 @@ pub async fn settle(app: &TestApp) {
     }
     assert_eq!(intents_open, 0.0, "the reconciler settled every intent");
     wait_for_the_saga(app).await;
-    // A last event marks the head: the notifier has made every message before it.
+    mark_the_head(app).await;
+}
+
+/// Registers a last method of `customer(0)` and waits until the notifier has made its
+/// message (and so every message before it); the audit counts this one method beyond the
+/// keys acknowledged.
+pub async fn mark_the_head(app: &TestApp) {
     let last = app.register(&customer(0), "card", VISA).await;
     assert_eq!(last.status(), 201);
     // (A server that acknowledges before its commit cannot tell the position: 0.)

@@ -4,10 +4,14 @@
 //! absolute values: the metrics recorder is global to a process, so apps in this one share
 //! it). `spawn_provider()` runs the simulated payment system in this process. [`TestApp`] has
 //! one method per route. `test_certs()` makes a CA and a certificate for HTTPS.
+//! `cluster::Cluster` runs replica processes on PostgreSQL and NATS JetStream (kill -9 of a
+//! replica), their requests spread by a `balancer::Balancer`.
 
 mod app;
 pub mod audit;
+pub mod balancer;
 mod certs;
+pub mod cluster;
 mod load;
 mod process;
 mod provider;

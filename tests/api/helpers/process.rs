@@ -182,6 +182,14 @@ impl TestProcess {
             .unwrap()
     }
 
+    /// The process id (while it runs).
+    pub fn pid(&self) -> u32 {
+        self.child
+            .as_ref()
+            .and_then(Child::id)
+            .expect("paytree runs")
+    }
+
     /// Everything the server logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

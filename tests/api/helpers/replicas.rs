@@ -29,19 +29,18 @@ pub async fn shared() -> Option<Shared> {
     if replicas < 2 {
         return None;
     }
-    Some(Shared {
-        replicas,
-        ..shared_database().await
-    })
+    let shared = fresh(replicas).await;
+    Some(shared.expect(
+        "PAYTREE_TEST_REPLICAS needs PAYTREE_TEST_POSTGRES_URL (.ci/with-postgres) and \
+         PAYTREE_TEST_NATS_URL (.ci/with-nats)",
+    ))
 }
 
-/// A fresh database and stream on the test servers (`PAYTREE_TEST_POSTGRES_URL`,
-/// `PAYTREE_TEST_NATS_URL`), for as many replicas as `PAYTREE_TEST_REPLICAS` says.
-pub async fn shared_database() -> Shared {
-    let admin = std::env::var("PAYTREE_TEST_POSTGRES_URL")
-        .expect("replicas need PAYTREE_TEST_POSTGRES_URL (.ci/with-postgres)");
-    let nats = std::env::var("PAYTREE_TEST_NATS_URL")
-        .expect("replicas need PAYTREE_TEST_NATS_URL (.ci/with-nats)");
+/// A fresh database and stream for `replicas` replicas, or `None` unless both
+/// `PAYTREE_TEST_POSTGRES_URL` and `PAYTREE_TEST_NATS_URL` are set.
+pub async fn fresh(replicas: usize) -> Option<Shared> {
+    let admin = std::env::var("PAYTREE_TEST_POSTGRES_URL").ok()?;
+    let nats = std::env::var("PAYTREE_TEST_NATS_URL").ok()?;
     let name = format!(
         "paytree_api_{}_{}",
         std::process::id(),
@@ -59,9 +58,9 @@ pub async fn shared_database() -> Shared {
         .await
         .unwrap();
     let (base, _) = admin.rsplit_once('/').expect("a URL ending in /database");
-    Shared {
-        replicas: count(),
+    Some(Shared {
+        replicas,
         store: format!("{base}/{name}"),
         events: format!("{}/{name}", nats.trim_end_matches('/')),
-    }
+    })
 }

@@ -1,13 +1,15 @@
-//! The crash test's clients, shared with the backup test: writers that register, change,
+//! The crash tests' clients, shared with the backup test: writers that register, change,
 //! order and cancel under Idempotency-Keys and note what each answer acknowledged
-//! ([`Acks`]), and a seller that ships. They run until the server goes away.
+//! ([`Acks`]), and a seller that ships. They run until the server goes away or, behind a
+//! balancer over replicas, until told to stop: there a request that got no answer is sent
+//! again with its key to another replica, as a client behind a load balancer would.
 
 use super::*;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What the clients were told, across all rounds.
 #[derive(Debug, Default, Clone)]
@@ -104,19 +106,25 @@ pub async fn writer(
             }
             _ => register(&app, w, seed, &mut n, &mut rng, &acks).await,
         };
-        if done.is_none() || stop.load(Ordering::SeqCst) {
-            return; // the server was killed: what was in flight stays unanswered
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        if done.is_none() {
+            // The server was killed: what was in flight stays unanswered (a keyed request is
+            // sent again later). Behind a balancer, the next request goes to another replica.
+            if !app.balanced() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 }
 
 async fn change(app: &TestApp, id: u64, rng: &mut Rng, acks: &Mutex<Acks>) -> Option<()> {
     let number = if rng.below(2) == 0 { VISA } else { MASTERCARD };
+    let patch = app.client.patch(app.url(&format!("/paymethods/{id}")));
     let r = app
-        .client
-        .patch(app.url(&format!("/paymethods/{id}")))
-        .json(&json!({"number": number}))
-        .send()
+        .send(patch.json(&json!({"number": number})))
         .await
         .ok()?;
     if r.status() == 200 {
@@ -145,35 +153,7 @@ async fn register(
         let body = json!({"customerId": customer(w), "kind": "card", "number": number});
         (key, body)
     });
-    acks.lock()
-        .unwrap()
-        .unanswered
-        .insert(w, (key.clone(), body.clone()));
-    let (status, answer) = post_keyed(app, "/paymethods", &key, &body).await?;
-    let mut a = acks.lock().unwrap();
-    match status {
-        201 => {
-            let id = answer.id();
-            let first = a.registered.insert(key.clone(), id);
-            assert!(
-                first.is_none_or(|old| old == id),
-                "key {key} answered with two different methods"
-            );
-            a.unanswered.remove(&w);
-        }
-        402 => {
-            a.declined.insert(key);
-            a.unanswered.remove(&w);
-        }
-        // 503 (payment system slow, breaker, shutting down) or 409 (a resend racing its
-        // own first attempt): not final, resent with the same key.
-        503 | 409 => {
-            drop(a);
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        other => panic!("unexpected {other}: {answer}"),
-    }
-    Some(())
+    Keyed::Registration.send(app, acks, w, key, body).await
 }
 
 /// POSTs `body` under an `Idempotency-Key`; the status and the answer, or `None` once the
@@ -184,12 +164,9 @@ pub async fn post_keyed(
     key: &str,
     body: &Value,
 ) -> Option<(u16, Value)> {
+    let post = app.client.post(app.url(path));
     let r = app
-        .client
-        .post(app.url(path))
-        .header("idempotency-key", key)
-        .json(body)
-        .send()
+        .send(post.header("idempotency-key", key).json(body))
         .await
         .ok()?;
     let status = r.status().as_u16();
@@ -213,44 +190,88 @@ async fn order(
             order_body(&customer(w), card, &[(TEE, 1 + (*n % 3) as u32)]),
         )
     });
-    acks.lock()
-        .unwrap()
-        .unanswered_orders
-        .insert(w, (key.clone(), body.clone()));
-    let (status, answer) = post_keyed(app, "/orders", &key, &body).await?;
-    let mut a = acks.lock().unwrap();
-    match status {
-        201 => {
-            let id = answer.id();
-            let first = a.ordered.insert(key.clone(), id);
-            assert!(
-                first.is_none_or(|old| old == id),
-                "key {key} answered with two different orders"
-            );
-            a.unanswered_orders.remove(&w);
+    Keyed::Order.send(app, acks, w, key, body).await
+}
+
+/// The requests sent under an Idempotency-Key, each writer's unanswered one resent first.
+#[derive(Debug, Clone, Copy)]
+enum Keyed {
+    Registration,
+    Order,
+}
+
+impl Keyed {
+    fn path(self) -> &'static str {
+        match self {
+            Keyed::Registration => "/paymethods",
+            Keyed::Order => "/orders",
         }
-        // The card is not stored: only a server that lost its registration says so (the
-        // negative control); the healthy run must see none.
-        422 => {
-            a.refused_orders += 1;
-            a.unanswered_orders.remove(&w);
+    }
+
+    /// Each writer's request of this kind that has no final answer yet.
+    fn unanswered(self, a: &mut Acks) -> &mut BTreeMap<usize, (String, Value)> {
+        match self {
+            Keyed::Registration => &mut a.unanswered,
+            Keyed::Order => &mut a.unanswered_orders,
         }
-        503 | 409 => {
-            drop(a);
+    }
+
+    /// Sends writer `w`'s request (unanswered until a final answer comes); `None` if the
+    /// server did not answer.
+    async fn send(
+        self,
+        app: &TestApp,
+        acks: &Mutex<Acks>,
+        w: usize,
+        key: String,
+        body: Value,
+    ) -> Option<()> {
+        let pending = (key.clone(), body.clone());
+        self.unanswered(&mut acks.lock().unwrap())
+            .insert(w, pending);
+        let (status, answer) = post_keyed(app, self.path(), &key, &body).await?;
+        if !self.note(&mut acks.lock().unwrap(), w, key, status, &answer) {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        other => panic!("unexpected order answer {other}: {answer}"),
+        Some(())
     }
-    Some(())
+
+    /// Notes a final answer to writer `w`'s request under `key`; false if the answer is not
+    /// final: 503 (payment system slow, breaker, shutting down) or 409 (a resend racing its
+    /// own first attempt, or a key that a dead replica still claims), resent with the key.
+    fn note(self, a: &mut Acks, w: usize, key: String, status: u16, answer: &Value) -> bool {
+        match (self, status) {
+            (_, 503 | 409) => return false,
+            (Keyed::Registration, 201) => {
+                let first = a.registered.insert(key.clone(), answer.id());
+                assert!(
+                    first.is_none_or(|old| old == answer.id()),
+                    "{key}: two methods"
+                );
+            }
+            (Keyed::Registration, 402) => {
+                a.declined.insert(key);
+            }
+            (Keyed::Order, 201) => {
+                let first = a.ordered.insert(key.clone(), answer.id());
+                assert!(
+                    first.is_none_or(|old| old == answer.id()),
+                    "{key}: two orders"
+                );
+            }
+            // The card is not stored: only a server that lost its registration says so (the
+            // negative control); the healthy run must see none.
+            (Keyed::Order, 422) => a.refused_orders += 1,
+            (kind, other) => panic!("unexpected answer to {kind:?} {key}: {other} {answer}"),
+        }
+        self.unanswered(a).remove(&w);
+        true
+    }
 }
 
 async fn cancel(app: &TestApp, order: u64, acks: &Mutex<Acks>) -> Option<()> {
-    let r = app
-        .client
-        .post(app.url(&format!("/orders/{order}/cancel")))
-        .send()
-        .await
-        .ok()?;
+    let post = app.client.post(app.url(&format!("/orders/{order}/cancel")));
+    let r = app.send(post).await.ok()?;
     match r.status().as_u16() {
         200 | 202 => {
             acks.lock().unwrap().cancels.insert(order);
@@ -261,23 +282,15 @@ async fn cancel(app: &TestApp, order: u64, acks: &Mutex<Acks>) -> Option<()> {
     Some(())
 }
 
-/// The seller: ships pending shipments, until the server goes away.
-pub async fn seller(app: TestApp, acks: Arc<Mutex<Acks>>, seed: u64) {
+/// The seller: ships pending shipments, until the server goes away (behind a balancer, until
+/// `stop` is set).
+pub async fn seller(app: TestApp, acks: Arc<Mutex<Acks>>, seed: u64, stop: Arc<AtomicBool>) {
     let mut rng = Rng(seed | 1);
-    loop {
-        let Ok(r) = app
-            .client
-            .get(app.url("/shipments?status=pending&limit=20"))
-            .send()
-            .await
-        else {
-            return;
-        };
-        let Ok(page) = r.json::<Value>().await else {
-            return;
-        };
-        let Some(pending) = page["items"].as_array() else {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+    while !stop.load(Ordering::SeqCst) {
+        let Some(pending) = pending_shipments(&app).await else {
+            if !app.balanced() {
+                return;
+            }
             continue;
         };
         for shipment in pending {
@@ -286,19 +299,95 @@ pub async fn seller(app: TestApp, acks: Arc<Mutex<Acks>>, seed: u64) {
                 continue;
             }
             let id = shipment.id();
-            let ship = app
-                .client
-                .post(app.url(&format!("/shipments/{id}/ship")))
-                .json(&json!({"carrier": "CJ", "trackingNumber": format!("T{id}")}))
-                .send()
-                .await;
-            let Ok(r) = ship else {
-                return;
-            };
-            if r.status() == 200 {
-                acks.lock().unwrap().ships.insert(id);
+            let post = app.client.post(app.url(&format!("/shipments/{id}/ship")));
+            let body = json!({"carrier": "CJ", "trackingNumber": format!("T{id}")});
+            match app.send(post.json(&body)).await {
+                Ok(r) if r.status() == 200 => {
+                    acks.lock().unwrap().ships.insert(id);
+                }
+                Ok(_) => {}
+                Err(_) if app.balanced() => {}
+                Err(_) => return,
             }
         }
         tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+}
+
+/// A page of pending shipments (none while the answer is not a page); `None` if the server
+/// did not answer.
+async fn pending_shipments(app: &TestApp) -> Option<Vec<Value>> {
+    let get = app
+        .client
+        .get(app.url("/shipments?status=pending&limit=20"));
+    let page = app.send(get).await.ok()?.json::<Value>().await.ok()?;
+    Some(page["items"].as_array().cloned().unwrap_or_default())
+}
+
+/// How many kill rounds a crash test runs: the environment's `var`, else `default`.
+pub fn rounds(var: &str, default: usize) -> usize {
+    std::env::var(var)
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The flags of the servers the crash tests kill: the payment system at `provider`, short
+/// payment calls, intents reconciled soon, a breaker that does not open.
+pub fn crash_flags(provider: &TestProvider) -> Vec<String> {
+    [
+        "--provider",
+        &provider.address,
+        "--payment-timeout-ms",
+        "300",
+        "--reconcile-after-ms",
+        "1500",
+        "--breaker-failures",
+        "1000",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// Sends every registration and order still unanswered again with its key until its answer
+/// is final (for at most `patience` each), so that `acks` knows the fate of every key sent;
+/// how many got no final answer in time (they stay unanswered).
+pub async fn resend_unanswered(app: &TestApp, acks: &Mutex<Acks>, patience: Duration) -> usize {
+    let mut left = 0;
+    for kind in [Keyed::Registration, Keyed::Order] {
+        let pending = kind.unanswered(&mut acks.lock().unwrap()).clone();
+        for (w, (key, body)) in pending {
+            match answer_finally(app, kind.path(), &key, &body, patience).await {
+                Some((status, answer)) => {
+                    kind.note(&mut acks.lock().unwrap(), w, key, status, &answer);
+                }
+                None => left += 1,
+            }
+        }
+    }
+    left
+}
+
+/// POSTs `body` with `key` until the answer is final (neither none, 409 nor 5xx), every
+/// 50 ms for at most `patience`.
+async fn answer_finally(
+    app: &TestApp,
+    path: &str,
+    key: &str,
+    body: &Value,
+    patience: Duration,
+) -> Option<(u16, Value)> {
+    let give_up = Instant::now() + patience;
+    loop {
+        match post_keyed(app, path, key, body).await {
+            Some((status, answer)) if status != 409 && status < 500 => {
+                return Some((status, answer));
+            }
+            last if Instant::now() >= give_up => {
+                eprintln!("{key} got no final answer in {patience:?}: {last:?}");
+                return None;
+            }
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
     }
 }
