@@ -49,6 +49,8 @@ pub struct ReconcilerArgs {
 
 pub struct ReconcilerState {
     args: ReconcilerArgs,
+    /// With replicas, when this replica last renewed the reconciler's lease.
+    renewed: Option<std::time::Instant>,
 }
 
 pub enum ReconcilerMessage {
@@ -68,7 +70,10 @@ impl Actor for ReconcilerActor {
     ) -> Result<ReconcilerState, ActorProcessingErr> {
         // The first round runs at once: after a crash, intents may be waiting.
         myself.send_message(ReconcilerMessage::Round)?;
-        Ok(ReconcilerState { args })
+        Ok(ReconcilerState {
+            args,
+            renewed: None,
+        })
     }
 
     async fn handle(
@@ -88,25 +93,33 @@ impl Actor for ReconcilerActor {
 }
 
 /// With replicas, the lease under which one replica at a time reconciles and prunes, and how
-/// long a round holds it: far longer than a round takes, so that two replicas never settle
-/// the same intent or pay the same refund at once.
+/// long it lasts unless renewed: a round renews it before every intent, refund or pruning
+/// batch once a quarter of it has passed (a payment call takes its timeout at most), and
+/// stops as soon as another replica holds it, so that two replicas never settle the same
+/// intent or pay the same refund at once. A dead replica's lease is taken over within it.
 const LEASE: &str = "reconciler";
-const LEASE_FOR: Duration = Duration::from_secs(60);
+const LEASE_FOR: Duration = Duration::from_secs(15);
 
 impl ReconcilerState {
     /// Whether this replica reconciles now: always on one process; with replicas, while it
-    /// holds the reconciler's lease (taken or renewed here).
-    async fn ours(&self) -> bool {
+    /// holds the reconciler's lease (taken, or renewed once a quarter of it has passed).
+    async fn still_ours(&mut self) -> bool {
         let Some(log) = self.args.store.bus_log() else {
             return true;
         };
-        match log.store.lease(LEASE, &log.holder, LEASE_FOR).await {
+        if self.renewed.is_some_and(|at| at.elapsed() < LEASE_FOR / 4) {
+            return true;
+        }
+        let asked = std::time::Instant::now();
+        let held = match log.store.lease(LEASE, &log.holder, LEASE_FOR).await {
             Ok(held) => held,
             Err(e) => {
                 tracing::warn!(error = %e, "the reconciler's lease could not be taken; trying again next round");
                 false
             }
-        }
+        };
+        self.renewed = held.then_some(asked);
+        held
     }
 
     /// Between rounds: often enough that an intent is settled soon after it is due.
@@ -115,7 +128,8 @@ impl ReconcilerState {
     }
 
     async fn round(&mut self) {
-        if !self.ours().await {
+        self.renewed = None;
+        if !self.still_ours().await {
             return;
         }
         let now = Timestamp::now();
@@ -152,7 +166,7 @@ impl ReconcilerState {
                 match self.reconcile(intent).await {
                     Step::Done => {}
                     Step::Failed => left += 1,
-                    Step::BreakerOpen => return Step::BreakerOpen,
+                    Step::Stop => return Step::Stop,
                 }
             }
             if !full {
@@ -179,7 +193,7 @@ impl ReconcilerState {
                 match self.refund(refund).await {
                     Step::Done => {}
                     Step::Failed => left += 1,
-                    Step::BreakerOpen => return,
+                    Step::Stop => return,
                 }
             }
             if !full {
@@ -193,6 +207,9 @@ impl ReconcilerState {
     async fn prune(&mut self, now: Timestamp) {
         let before = Timestamp(now.0 - self.args.retention.as_millis() as i64);
         for _ in 0..BATCHES_PER_ROUND {
+            if !self.still_ours().await {
+                return;
+            }
             let prune = store::Prune {
                 before,
                 limit: BATCH,
@@ -209,11 +226,14 @@ impl ReconcilerState {
 
     /// Settles one overdue intent.
     async fn reconcile(&mut self, intent: Intent) -> Step {
+        if !self.still_ours().await {
+            return Step::Stop;
+        }
         let handle = intent.handle();
         let reference = handle.reference();
         let auth = match self.call(self.args.system.find(&reference)).await {
             Ok(auth) => auth,
-            Err(Unanswered::BreakerOpen) => return Step::BreakerOpen,
+            Err(Unanswered::BreakerOpen) => return Step::Stop,
             Err(Unanswered::Failed(e)) => {
                 tracing::warn!(error = %e, %reference, "cannot reconcile a payment intent yet");
                 record("unreachable");
@@ -257,6 +277,9 @@ impl ReconcilerState {
 
     /// Refunds an unclaimed approval and records the refund; one that fails stays owed.
     async fn refund(&mut self, owed: RefundOwed) -> Step {
+        if !self.still_ours().await {
+            return Step::Stop;
+        }
         // One refund per unclaimed approval, whatever is retried.
         let key = format!("unclaimed-{}", owed.authorization);
         let call = self
@@ -265,7 +288,7 @@ impl ReconcilerState {
             .refund(&owed.authorization, owed.amount, &key);
         let refund_id = match self.call(call).await {
             Ok(id) => id,
-            Err(Unanswered::BreakerOpen) => return Step::BreakerOpen,
+            Err(Unanswered::BreakerOpen) => return Step::Stop,
             Err(Unanswered::Failed(e)) => {
                 tracing::warn!(error = %e, reference = %owed.reference, "refund failed; it stays owed");
                 record("refund_failed");
@@ -339,8 +362,8 @@ enum Step {
     Done,
     /// It failed or was refused; it waits for the next round, and the round goes on.
     Failed,
-    /// The breaker is open: the round makes no more calls.
-    BreakerOpen,
+    /// The breaker is open, or another replica reconciles now: the round makes no more calls.
+    Stop,
 }
 
 /// Why a call got no answer.
