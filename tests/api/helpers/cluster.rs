@@ -205,7 +205,9 @@ impl Cluster {
         while resumed.values().any(Option::is_none) && since.elapsed() < patience {
             let (leases, cursors) = (self.leases().await, self.cursors().await);
             for (name, at_kill) in held {
-                let moved = cursors.get(name).is_some_and(|c| c != at_kill);
+                // A lease without a cursor (the reconciler's) is taken over once a survivor
+                // holds it; a reader's or the relay's once its cursor moved too.
+                let moved = cursors.get(name).is_none_or(|c| c != at_kill);
                 let holder = leases.get(name).filter(|pid| **pid != dead);
                 let replica = holder.and_then(|pid| {
                     (0..self.len())
