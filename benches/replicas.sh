@@ -33,7 +33,8 @@
 # (benches/pgwire.py, the approach of tests/postgres/round_trips.rs); after a warm-up (every
 # statement prepared on the connections the requests use), the round trips of 10 s with no
 # request, then 100 registrations, 100 under an Idempotency-Key and 100 mypage reads, one at a
-# time, 0.3 s apart; each less what the same time with no request had.
+# time, 0.6 s apart: each request's window (and to 0.3 s after its answer, for all it caused)
+# less the next 0.3 s, which had no request.
 #
 # Everything binds to 127.0.0.1 and every run is bounded in time.
 set -euo pipefail
@@ -183,6 +184,14 @@ load() {
     python3 benches/wrk/merge.py "$work/$tag"-*.report
 }
 
+# server_p99 NAME ROUTE: the p99 (ms) of the requests to ROUTE (e.g. "POST" route=/paymethods)
+# as paytree's access log timed them, over every replica of run NAME: from the request's
+# arrival in the router to its answer, without the wait for a thread to read it.
+server_p99() {
+    grep -h "method=$2" "$work/$1"-*.log | sed -n 's/.* ms=\([0-9.]*\).*/\1/p' | sort -n |
+        awk '{ v[NR] = $1 } END { if (NR) printf "%.2f", v[int(0.99 * NR + 0.5)]; else print "n/a" }'
+}
+
 # has_method ADDR KEY CUSTOMER: whether that customer's mypage shows a payment method.
 has_method() {
     curl -fs -H @- "http://$1/mypages/$3" <<<"Authorization: Bearer $2" 2>/dev/null |
@@ -203,6 +212,9 @@ run() {
     fi
     local load_average
     load_average=$(cut -d' ' -f1 /proc/loadavg)
+    # The cluster's next transaction id (see "xids" in the line printed for the run).
+    local xid_from=""
+    [ -n "$db" ] && xid_from=$(psql "$PAYTREE_TEST_POSTGRES_URL" -Atc 'SELECT pg_snapshot_xmax(pg_current_snapshot())')
     start_replicas "$name-$round" "$dir" "$store" "$events" "$n"
     local key i firsts=() reads=() reg myp reg_cpu myp_cpu xa xb xa_at xb_at idle_xacts=0 waited
     key=$(admin_key "$dir")
@@ -265,7 +277,7 @@ run() {
         done
     fi
     waited=$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-    [ "$caught" = yes ] || echo "$name round $round: the views had not caught up after ${waited} s ($missing methods not in them)" >&2
+    [ "$caught" = yes ] || echo "$name round $round: the views had not caught up after ${waited} s ($missing methods not in them; transaction ids $xid_from to $(psql "$PAYTREE_TEST_POSTGRES_URL" -Atc 'SELECT pg_snapshot_xmax(pg_current_snapshot())'))" >&2
     if [ -n "$db" ]; then
         # PostgreSQL's statistics reach pg_stat_database within about a second.
         sleep 1.5
@@ -279,6 +291,9 @@ run() {
     myp_cpu=$(cpu_used "$(cat "$work/before")" "$(cat "$work/after")" "$SECONDS_PER_RUN")
     stop_replicas
     rm -rf "$dir"
+    local reg_server myp_server
+    reg_server=$(server_p99 "$name-$round" '"POST" route=/paymethods ')
+    myp_server=$(server_p99 "$name-$round" '"GET" route=/mypages/')
 
     local per_reg=n/a
     if [ -n "$db" ]; then
@@ -290,8 +305,13 @@ run() {
     # reads: the same | 13-17 CPU during registrations: paytree postgres nats wrk others | 18-22
     # during reads | 23 views caught up after (s) | 24 transactions per registration | 25 the
     # machine's load average before the run | 26 methods missing from the views | 27
-    # transactions a second with no request
-    echo "$name $round $reg $myp $reg_cpu $myp_cpu $waited $per_reg $load_average $missing $idle_xacts" \
+    # transactions a second with no request | 28-29 CPU (paytree + postgres + nats) per
+    # registration, per mypage read, in ms | 30-31 the server's p99 (access log) of
+    # registrations, of mypage reads
+    local reg_ms myp_ms
+    reg_ms=$(awk -v c="$reg_cpu" -v r="${reg%% *}" 'BEGIN { split(c, x, " "); printf "%.3f", 1000 * (x[1] + x[2] + x[3]) / r }')
+    myp_ms=$(awk -v c="$myp_cpu" -v r="${myp%% *}" 'BEGIN { split(c, x, " "); printf "%.3f", 1000 * (x[1] + x[2] + x[3]) / r }')
+    echo "$name $round $reg $myp $reg_cpu $myp_cpu $waited $per_reg $load_average $missing $idle_xacts $reg_ms $myp_ms $reg_server $myp_server" \
         >>"$work/results"
     set -- $reg
     local reg_rate=$1 reg_p99=$2 reg_bad=$(($3 + $4))
@@ -299,6 +319,7 @@ run() {
     printf '%-4s round %s  register %6s/s p99 %6s ms (%s errors)  mypage %6s/s p99 %6s ms (%s errors)  views after %ss (%s missing)  %s xacts/reg  load %s\n' \
         "$name" "$round" "$reg_rate" "$reg_p99" "$reg_bad" "$1" "$2" "$(($3 + $4))" "$waited" "$missing" "$per_reg" "$load_average"
     echo "     CPU (cores) paytree postgres nats wrk others: registrations $reg_cpu; reads $myp_cpu"
+    echo "     server CPU per request: registration $reg_ms ms, mypage read $myp_ms ms; server's own p99: registrations $reg_server ms, reads $myp_server ms"
 }
 
 if [ "$ROUNDS" -gt 0 ]; then
@@ -319,14 +340,16 @@ if [ "$ROUNDS" -gt 0 ]; then
     col() { awk -v n="$1" -v c="$2" '$1 == n { print $c }' "$work/results" | median; }
     runs() { awk -v n="$1" -v c="$2" '$1 == n { printf "%s%s", sep, $c; sep = ", " }' "$work/results"; }
     echo
-    echo "medians of $ROUNDS rounds (each round's figures in brackets); CPU in cores (CPU s per s)"
+    echo "medians of $ROUNDS rounds (each round's figures in brackets); CPU in cores (CPU s per s); CPU per request:"
+    echo "paytree + postgres + nats CPU time over requests answered; server p99: paytree's access log"
     echo
-    echo "| configuration | registrations/s | p99 ms | mypage reads/s | p99 ms | CPU during registrations: paytree / postgres / nats / wrk / others | during reads | transactions per registration |"
-    echo "|---|---|---|---|---|---|---|---|"
+    echo "| configuration | registrations/s | p99 ms | server p99 ms | mypage reads/s | p99 ms | server p99 ms | CPU ms per registration | per read | CPU during registrations: paytree / postgres / nats / wrk / others | during reads | transactions per registration |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
     for name in "${configs[@]}"; do
-        printf '| %s | %s (%s) | %s (%s) | %s (%s) | %s (%s) | %s / %s / %s / %s / %s | %s / %s / %s / %s / %s | %s |\n' "$name" \
-            "$(col "$name" 3)" "$(runs "$name" 3)" "$(col "$name" 4)" "$(runs "$name" 4)" \
-            "$(col "$name" 8)" "$(runs "$name" 8)" "$(col "$name" 9)" "$(runs "$name" 9)" \
+        printf '| %s | %s (%s) | %s (%s) | %s | %s (%s) | %s (%s) | %s | %s (%s) | %s (%s) | %s / %s / %s / %s / %s | %s / %s / %s / %s / %s | %s |\n' "$name" \
+            "$(col "$name" 3)" "$(runs "$name" 3)" "$(col "$name" 4)" "$(runs "$name" 4)" "$(col "$name" 30)" \
+            "$(col "$name" 8)" "$(runs "$name" 8)" "$(col "$name" 9)" "$(runs "$name" 9)" "$(col "$name" 31)" \
+            "$(col "$name" 28)" "$(runs "$name" 28)" "$(col "$name" 29)" "$(runs "$name" 29)" \
             "$(col "$name" 13)" "$(col "$name" 14)" "$(col "$name" 15)" "$(col "$name" 16)" "$(col "$name" 17)" \
             "$(col "$name" 18)" "$(col "$name" 19)" "$(col "$name" 20)" "$(col "$name" 21)" "$(col "$name" 22)" \
             "$(runs "$name" 24)"
@@ -367,28 +390,25 @@ if [ "$ROUND_TRIPS" = 1 ]; then
     drive warm "mypage:$warm" 60 0 >/dev/null
     drive warm register-idem 60 0 >/dev/null
     sleep 2
-    # pg_stat KIND: PostgreSQL's count of transactions committed, and the time, into
-    # $work/KIND.pgstat (a line before a phase, one after).
-    pg_stat() { echo "$(xacts "$db") $(date +%s.%N)" >>"$work/$1.pgstat"; }
-    pg_stat idle
+    xacts_from="$(xacts "$db") $(date +%s.%N)"
     start=$(date +%s.%N)
     sleep 10
     echo "$start $(date +%s.%N)" >"$work/idle.windows"
-    pg_stat idle
-    # span KIND: one window from the first request to 0.3 s after the last (all it caused).
-    span() { awk 'NR == 1 { a = $1 } { b = $2 } END { printf "%s %.6f\n", a, b + 0.3 }' "$work/$1.windows" >"$work/$1.span"; }
-    pg_stat register
-    reg=$(drive register register 100 0.3)
-    span register
-    pg_stat register
-    pg_stat register-idem
-    drive register-idem register-idem 100 0.3 >/dev/null
-    span register-idem
-    pg_stat register-idem
-    pg_stat mypage
-    drive mypage "mypage:$reg" 100 0.3 >/dev/null
-    span mypage
-    pg_stat mypage
+    # Each request, 0.6 s apart: what it caused is counted from its start to 0.3 s after its
+    # answer, less what the next 0.3 s (no request) had: a control taken at the same time,
+    # since the relay's and readers' polling varies with how busy the machine is.
+    for kind in register register-idem mypage; do
+        case $kind in
+            mypage) drive mypage "mypage:$reg" 100 0.6 >/dev/null ;;
+            register) reg=$(drive register register 100 0.6) ;;
+            *) drive "$kind" "$kind" 100 0.6 >/dev/null ;;
+        esac
+        awk '{ printf "%s %.6f\n", $1, $2 + 0.3 }' "$work/$kind.windows" >"$work/$kind.span"
+        awk 'NR > 1 { printf "%.6f %.6f\n", b + 0.3, ($1 < b + 0.6 ? $1 : b + 0.6) } { b = $2 }
+             END { printf "%.6f %.6f\n", b + 0.3, b + 0.6 }' "$work/$kind.windows" >"$work/$kind.control"
+    done
+    sleep 2
+    xacts_to="$(xacts "$db") $(date +%s.%N)"
     stop_replicas
     kill "$proxy" 2>/dev/null || true
     wait "$proxy" 2>/dev/null || true
@@ -396,23 +416,23 @@ if [ "$ROUND_TRIPS" = 1 ]; then
     python3 benches/pgwire.py count "$work/wire.log" "$work/idle.windows" 10 >"$work/idle.count"
     echo "with no request, per second: $(awk '$1 == "ROUNDTRIPS" { printf "%.1f round trips, %.1f statements, %.1f transactions, %.1f statements prepared, %.1f closed", $2, $3, $4, $5, $6 }' "$work/idle.count")"
     awk -F'\t' '$1 == "UNIT" { printf "    %6.2f transactions, %6.2f round trips, %6.2f statements: %s\n", $2, $3, $4, $5 }' "$work/idle.count"
+    # The proxy's count of transactions against PostgreSQL's own, over the whole session.
+    read -r x0 t0 <<<"$xacts_from"
+    read -r x1 t1 <<<"$xacts_to"
+    echo "$t0 $t1" >"$work/session.windows"
+    wire=$(python3 benches/pgwire.py count "$work/wire.log" "$work/session.windows" 1 | awk '$1 == "ROUNDTRIPS" { print $4 }')
+    echo "transactions over the session ($(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", b - a }') s): counted by the proxy $wire, by pg_stat_database.xact_commit $((x1 - x0)) (its figures lag by up to about a second)"
     for kind in register register-idem mypage; do
         for scope in windows span; do
-            python3 benches/pgwire.py count "$work/wire.log" "$work/$kind.$scope" 100 "$work/idle.windows" \
+            python3 benches/pgwire.py count "$work/wire.log" "$work/$kind.$scope" 100 "$work/$kind.control" \
                 >"$work/$kind.$scope.count"
         done
         echo
-        echo "$kind, per request, less the same time with no request:"
+        echo "$kind, per request, one at a time, less the control windows:"
         awk '$1 == "ROUNDTRIPS" { printf "  while the request ran: %.2f round trips, %.2f statements, %.2f transactions (%.2f statements prepared, %.2f closed)\n", $2, $3, $4, $5, $6 }' \
             "$work/$kind.windows.count"
-        awk '$1 == "ROUNDTRIPS" { printf "  all it caused (to 0.3 s after):  %.2f round trips, %.2f statements, %.2f transactions (%.2f statements prepared, %.2f closed)\n", $2, $3, $4, $5, $6 }' \
+        awk '$1 == "ROUNDTRIPS" { printf "  all it caused (to 0.3 s after the answer): %.2f round trips, %.2f statements, %.2f transactions (%.2f statements prepared, %.2f closed)\n", $2, $3, $4, $5, $6 }' \
             "$work/$kind.span.count"
-        # PostgreSQL's own count, less its rate with no request (its statistics reach
-        # pg_stat_database within about a second, so this is rough).
-        awk 'FNR == 1 { f++ } f == 1 { x[FNR] = $1; t[FNR] = $2 } f == 2 { y[FNR] = $1; u[FNR] = $2 }
-            END { idle = (x[2] - x[1]) / (t[2] - t[1])
-                  printf "  pg_stat_database.xact_commit over the phase, less the same time with no request: %.2f transactions\n",
-                      (y[2] - y[1] - idle * (u[2] - u[1])) / 100 }' "$work/idle.pgstat" "$work/$kind.pgstat"
         for scope in windows span; do
             echo "  by transaction ($([ $scope = windows ] && echo 'while the request ran' || echo 'all it caused')):"
             awk -F'\t' '$1 == "UNIT" { printf "    %6.2f transactions, %6.2f round trips, %6.2f statements: %s\n", $2, $3, $4, $5 }' \
