@@ -1,9 +1,10 @@
 # Shared by the benchmark scripts (sourced, not run).
 
-# wait_up HOST:PORT: waits (at most 10 s) until the server there answers /healthz.
+# wait_up HOST:PORT [PATH [TENTHS]]: waits (at most 10 s, or TENTHS tenths of a second) until
+# the server there answers PATH (/healthz) with a 2xx.
 wait_up() {
-    for _ in $(seq 1 100); do
-        curl -fs "http://$1/healthz" >/dev/null 2>&1 && return 0
+    for _ in $(seq 1 "${3:-100}"); do
+        curl -fs "http://$1${2:-/healthz}" >/dev/null 2>&1 && return 0
         sleep 0.1
     done
     echo "$1 did not come up" >&2

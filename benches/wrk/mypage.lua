@@ -7,8 +7,12 @@ local key = os.getenv("KEY")
 if key and key ~= "" then wrk.headers["Authorization"] = "Bearer " .. key end
 local counter = 0
 local customers = tonumber(os.getenv("CUSTOMERS") or "1000")
+-- FIRST=N starts at load-N (several wrk at once on customers of their own).
+local first = tonumber(os.getenv("FIRST") or "0")
 
 request = function()
   counter = counter + 1
-  return wrk.format("GET", string.format("/mypages/load-%d", counter % customers))
+  return wrk.format("GET", string.format("/mypages/load-%d", first + counter % customers))
 end
+
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "report.lua")

@@ -8,12 +8,16 @@ if key and key ~= "" then wrk.headers["Authorization"] = "Bearer " .. key end
 wrk.headers["Content-Type"] = "application/json"
 local counter = 0
 local customers = tonumber(os.getenv("CUSTOMERS") or "1000")
+-- FIRST=N starts at load-N (several wrk at once on customers of their own).
+local first = tonumber(os.getenv("FIRST") or "0")
 local cards = { "4242424242424242", "5555555555554444", "378282246310005" }
 
 request = function()
   counter = counter + 1
   local body = string.format(
     '{"customerId":"load-%d","kind":"card","number":"%s"}',
-    counter % customers, cards[counter % #cards + 1])
+    first + counter % customers, cards[counter % #cards + 1])
   return wrk.format("POST", "/paymethods", nil, body)
 end
+
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "report.lua")
