@@ -79,6 +79,9 @@ impl Postgres {
         limit: i64,
     ) -> Result<Vec<LoggedEvent>, PgError> {
         let client = self.client().await?;
+        // `ORDER BY events.xid`: a bare `xid` would name the output column `xid::text`, and
+        // text puts transaction 10003 before 9529 (the relay then published events out of
+        // commit order, and the readers skipped those behind).
         let rows = client
             .query(
                 "SELECT xid::text, position, kind, aggregate, version, customer, payload,
@@ -86,7 +89,7 @@ impl Postgres {
                  FROM events
                  WHERE (xid, position) > ($1::text::xid8, $2)
                    AND xid < pg_snapshot_xmin(pg_current_snapshot())
-                 ORDER BY xid, position
+                 ORDER BY events.xid, events.position
                  LIMIT $3",
                 &[&after.xid.to_string(), &after.position, &limit],
             )
