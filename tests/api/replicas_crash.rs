@@ -133,7 +133,12 @@ async fn run(rounds: usize, extra: &[&str], patience: Duration) -> Option<Run> {
     }
     stop.store(true, Ordering::SeqCst);
     for c in clients {
-        c.await.unwrap();
+        if let Err(failed) = c.await {
+            panic!(
+                "a client failed: {failed}; the replicas warned of:\n{}",
+                cluster.warnings()
+            );
+        }
     }
     let stopped = Instant::now();
 
@@ -149,6 +154,9 @@ async fn run(rounds: usize, extra: &[&str], patience: Duration) -> Option<Run> {
     let stream = cluster.stream_report().await;
     eprintln!("{}", report.summary());
     eprintln!("stream: {stream:?}");
+    if stream.out_of_order + stream.missing + stream.duplicated > 0 || report.lost > 0 {
+        eprintln!("the replicas warned of:\n{}", cluster.warnings());
+    }
     print_kills(&kills, &app.requests(), stopped);
     Some(Run {
         cluster,
@@ -212,10 +220,11 @@ fn print_kills(kills: &[Kill], requests: &[Sent], stopped: Instant) {
         let cut = count(&|r| r.outcome == Outcome::Cut);
         let victim_5xx = count(&|r| r.failed() && r.replica == kill.replica && is_status(r));
         let survivor_5xx = count(&|r| r.failed() && r.replica != kill.replica && is_status(r));
-        let mut statuses: BTreeMap<u16, usize> = BTreeMap::new();
+        let mut statuses: BTreeMap<(u16, &str), usize> = BTreeMap::new();
         for r in &window {
             if let Outcome::Status(status @ 500..) = r.outcome {
-                *statuses.entry(status).or_default() += 1;
+                let problem = r.problem.as_deref().unwrap_or("?");
+                *statuses.entry((status, problem)).or_default() += 1;
             }
         }
         let conflicts = count(&|r| r.outcome == Outcome::Status(409));

@@ -165,3 +165,29 @@ async fn transaction_ids_are_ordered_as_numbers_across_a_power_of_ten() {
     );
     assert_eq!(seen, [1, 2, 3, 4, 5, 6], "in commit order (xids {xids:?})");
 }
+
+#[tokio::test]
+async fn events_are_read_in_the_order_of_their_transactions_numbers_not_of_their_digits() {
+    let _serial = serial().await;
+    let Some((store, _)) = store("xid order").await else {
+        return;
+    };
+    // Transactions 99 and 100 ended long ago in any cluster; as text, "100" comes first.
+    let client = store.client().await.unwrap();
+    for (xid, aggregate) in [("100", 2i64), ("99", 1)] {
+        client
+            .execute(
+                "INSERT INTO events (xid, kind, aggregate, version, customer, payload)
+                 VALUES ($1::text::xid8, 'paymethod', $2, 1, 'alice', '\\x00')",
+                &[&xid, &aggregate],
+            )
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    read_all(&store, Cursor::default(), &mut seen).await;
+    assert_eq!(seen, [1, 2], "transaction 99's event, then 100's");
+    let all = store.events_after(Cursor::default(), 10).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(all[0].cursor < all[1].cursor, "{all:?}");
+}

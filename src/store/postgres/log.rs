@@ -79,6 +79,9 @@ impl Postgres {
         limit: i64,
     ) -> Result<Vec<LoggedEvent>, PgError> {
         let client = self.client().await?;
+        // `ORDER BY events.xid`: a bare `xid` would name the output column `xid::text`, and
+        // text puts transaction 10003 before 9529 (the relay then published events out of
+        // commit order, and the readers skipped those behind).
         let rows = client
             .query(
                 "SELECT xid::text, position, kind, aggregate, version, customer, payload,

@@ -171,6 +171,19 @@ pub fn without_limits<'a>(flags: &[&'a str]) -> Vec<&'a str> {
     all
 }
 
+/// A 5xx's problem type (which tells the payment system's 503 from the store's), and the
+/// response made again for its caller.
+async fn read_problem(r: Response) -> (Response, Option<String>) {
+    let (status, headers) = (r.status(), r.headers().clone());
+    let body = r.bytes().await.unwrap_or_default();
+    let problem: Option<Value> = serde_json::from_slice(&body).ok();
+    let problem = problem.and_then(|p| p["type"].as_str().map(str::to_owned));
+    let mut again = axum::http::Response::new(body);
+    *again.status_mut() = status;
+    *again.headers_mut() = headers;
+    (Response::from(again), problem)
+}
+
 /// The admin key paytree wrote in `dir` at its first start, if it did.
 pub fn admin_key(dir: &Path) -> Option<String> {
     std::fs::read_to_string(dir.join("admin.key"))
@@ -309,13 +322,19 @@ impl TestApp {
             .get("idempotency-key")
             .and_then(|k| k.to_str().ok())
             .map(str::to_owned);
-        let answer = self.client.execute(request).await;
+        let (answer, problem) = match self.client.execute(request).await {
+            Ok(r) if r.status().is_server_error() => {
+                let (again, problem) = read_problem(r).await;
+                (Ok(again), problem)
+            }
+            answer => (answer, None),
+        };
         let outcome = match &answer {
             Ok(r) => Outcome::Status(r.status().as_u16()),
             Err(e) if e.is_connect() => Outcome::Refused,
             Err(_) => Outcome::Cut,
         };
-        self.balancer.note(&url, write, key, outcome);
+        self.balancer.note(&url, write, key, outcome, problem);
         answer
     }
 

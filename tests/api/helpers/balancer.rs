@@ -33,6 +33,8 @@ pub struct Sent {
     /// Its `Idempotency-Key`, if it had one.
     pub key: Option<String>,
     pub outcome: Outcome,
+    /// A 5xx's problem type.
+    pub problem: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,7 +111,14 @@ impl Balancer {
 
     /// Notes what a request to `url` got; one that could not reach its replica takes the
     /// replica out of the turns.
-    pub fn note(&self, url: &reqwest::Url, write: bool, key: Option<String>, outcome: Outcome) {
+    pub fn note(
+        &self,
+        url: &reqwest::Url,
+        write: bool,
+        key: Option<String>,
+        outcome: Outcome,
+        problem: Option<String>,
+    ) {
         let Some(replica) = self.index_of(url) else {
             return;
         };
@@ -123,6 +132,7 @@ impl Balancer {
                 write,
                 key,
                 outcome,
+                problem,
             });
         }
     }

@@ -17,6 +17,8 @@ pub struct Cluster {
     pub shared: Shared,
     /// Replica `i`'s running process, if it runs.
     processes: Vec<Option<TestProcess>>,
+    /// The processes killed (for their logs), with their replica's index.
+    killed: Vec<(usize, TestProcess)>,
     /// A handle on every replica, through a balancer that notes every request.
     app: TestApp,
     db: Client,
@@ -52,6 +54,7 @@ impl Cluster {
         Some(Cluster {
             shared,
             processes,
+            killed: Vec::new(),
             app,
             db,
             flags: all,
@@ -79,7 +82,7 @@ impl Cluster {
     pub async fn kill(&mut self, i: usize) {
         let mut process = self.processes[i].take().expect("replica runs");
         process.kill().await;
-        self.processes[i] = None;
+        self.killed.push((i, process));
     }
 
     /// Starts replica `i` again (on a new port); the balancer sends to it from now on.
@@ -174,17 +177,20 @@ impl Cluster {
         );
     }
 
-    /// The last lines each running replica logged at WARN or ERROR.
-    fn warnings(&self) -> String {
+    /// The last lines each replica's process (running or killed) logged at ERROR, and at
+    /// WARN, and every line of the relay's.
+    pub fn warnings(&self) -> String {
+        let running = self.processes.iter().enumerate();
+        let running = running.filter_map(|(i, p)| p.as_ref().map(|p| (i, p)));
+        let killed = self.killed.iter().map(|(i, p)| (*i, p));
         let mut all = String::new();
-        for (i, process) in self.processes.iter().enumerate() {
-            let log = process.as_ref().map(TestProcess::log).unwrap_or_default();
-            let lines: Vec<&str> = log
-                .lines()
-                .filter(|l| l.contains("WARN") || l.contains("ERROR"))
-                .collect();
-            for line in &lines[lines.len().saturating_sub(20)..] {
-                all += &format!("replica {i}: {line}\n");
+        for (i, process) in killed.chain(running) {
+            let log = process.log();
+            for (level, most) in [("ERROR", 30), ("WARN", 10), ("relay", 50)] {
+                let lines: Vec<&str> = log.lines().filter(|l| l.contains(level)).collect();
+                for line in &lines[lines.len().saturating_sub(most)..] {
+                    all += &format!("replica {i}: {line}\n");
+                }
             }
         }
         all
@@ -245,6 +251,34 @@ impl Cluster {
             .await
             .unwrap();
         let logged: Vec<(i64, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        for (i, w) in published.windows(2).enumerate() {
+            if w[1] < w[0] {
+                let around = &published[i.saturating_sub(3)..(i + 5).min(published.len())];
+                eprintln!("stream out of order at sequence {}: {around:?}", i + 2);
+                let sql = "SELECT xid::text, position, recorded_at::text FROM events
+                           WHERE position = ANY($1) ORDER BY position";
+                let near: Vec<i64> = (-2..=2).flat_map(|d| [w[0].1 + d, w[1].1 + d]).collect();
+                for row in self.db.query(sql, &[&near]).await.unwrap() {
+                    let (x, p, at): (String, i64, String) = (row.get(0), row.get(1), row.get(2));
+                    eprintln!("  event {p}: xid {x} recorded {at}");
+                }
+                for seq in [
+                    i as u64 - 1,
+                    i as u64,
+                    i as u64 + 1,
+                    i as u64 + 2,
+                    i as u64 + 3,
+                ] {
+                    if let Ok(m) = stream.get_raw_message(seq).await {
+                        eprintln!(
+                            "  message {seq}: {:?} {}",
+                            m.headers.get("Paytree-Position"),
+                            m.time
+                        );
+                    }
+                }
+            }
+        }
         let distinct: std::collections::BTreeSet<_> = published.iter().copied().collect();
         StreamReport {
             events: logged.len(),
