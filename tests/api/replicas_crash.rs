@@ -91,26 +91,7 @@ async fn run(rounds: usize, extra: &[&str], patience: Duration) -> Option<Run> {
     let acks = Arc::new(Mutex::new(Acks::default()));
     let mut rng = Rng::from_clock("replicas crash test");
     let stop = Arc::new(AtomicBool::new(false));
-    let mut clients: Vec<_> = (0..WRITERS)
-        .map(|w| {
-            let (mix, seed) = (Mix { cancels: true }, rng.next());
-            tokio::spawn(writer(
-                app.clone(),
-                w,
-                acks.clone(),
-                seed,
-                mix,
-                stop.clone(),
-            ))
-        })
-        .collect();
-    clients.push(tokio::spawn(seller(
-        app.clone(),
-        acks.clone(),
-        rng.next(),
-        stop.clone(),
-    )));
-
+    let clients = spawn_clients(&app, &acks, &mut rng, &stop);
     let mut kills = Vec::new();
     for round in 0..rounds {
         tokio::time::sleep(Duration::from_millis(300 + rng.below(1_200))).await;
@@ -118,7 +99,7 @@ async fn run(rounds: usize, extra: &[&str], patience: Duration) -> Option<Run> {
         // Down a moment longer than its leases needed, then back.
         tokio::time::sleep(Duration::from_millis(rng.below(1_000))).await;
         cluster.restart(kill.replica).await;
-        let a = acks.lock().unwrap();
+        let a = acks.lock().unwrap().clone();
         eprintln!(
             "round {round}: killed {}; taken over: {}; {} registrations, {} orders, {} cancellations, {} shipments acknowledged so far",
             kill.who(),
@@ -128,7 +109,6 @@ async fn run(rounds: usize, extra: &[&str], patience: Duration) -> Option<Run> {
             a.cancels.len(),
             a.ships.len()
         );
-        drop(a);
         kills.push(kill);
     }
     stop.store(true, Ordering::SeqCst);
@@ -165,6 +145,25 @@ async fn run(rounds: usize, extra: &[&str], patience: Duration) -> Option<Run> {
         kills,
         unanswered,
     })
+}
+
+/// The crash test's writers and seller, behind the cluster's balancer, until `stop`.
+fn spawn_clients(
+    app: &TestApp,
+    acks: &Arc<Mutex<Acks>>,
+    rng: &mut Rng,
+    stop: &Arc<AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut clients: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let (app, acks, stop) = (app.clone(), acks.clone(), stop.clone());
+            let (mix, seed) = (Mix { cancels: true }, rng.next());
+            tokio::spawn(writer(app, w, acks, seed, mix, stop))
+        })
+        .collect();
+    let seller = seller(app.clone(), acks.clone(), rng.next(), stop.clone());
+    clients.push(tokio::spawn(seller));
+    clients
 }
 
 /// Kills one replica (the relay's holder if `relay_holder`, else one at random) and waits
