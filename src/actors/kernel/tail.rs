@@ -240,8 +240,9 @@ impl LogTail {
     }
 
     /// Whether this replica has taken the reader's group (over) since it last asked: then
-    /// what the replica reading before it left in the store to do (the saga's steps) is this
-    /// one's to do. Always false on the embedded store, read by one process.
+    /// what the replica reading before it left in the store to do (work a reader plans and
+    /// carries out later) is this one's to do. Always false on the embedded store, read by one
+    /// process.
     pub fn taken_over(&self) -> bool {
         match &self.source {
             Source::Store { .. } => false,
