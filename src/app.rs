@@ -5,6 +5,9 @@
 
 pub(crate) mod files;
 mod provider;
+mod store;
+
+use store::{check_handed_secret, open_postgres, open_redb};
 
 pub use provider::{ProviderOptions, provider, run_provider, run_provider_with};
 
@@ -12,7 +15,6 @@ use crate::actors::notifier::WebhookChannel;
 use crate::actors::webhook::Webhook;
 use crate::actors::{Actors, TreeOptions};
 use crate::auth::{KeyHasher, Keys};
-use crate::bus::Bus;
 use crate::config::{Overrides, ProviderSetting, Settings, StoreSetting};
 use crate::domain::paymethod::Fingerprinter;
 use crate::handoff::{self, Exe, Handoff, Ready};
@@ -21,9 +23,6 @@ use crate::listen::{self, Inherited, Origin};
 use crate::maintenance::DataDir;
 use crate::provider::{HttpPaymentSystem, PaymentSystem, Simulator};
 use crate::serve::Server;
-use crate::store::postgres::Postgres;
-use crate::store::postgres::relay::Relay;
-use crate::store::{BusLog, Store, StoreError};
 use crate::systemd;
 use crate::telemetry;
 use crate::tls::{ClientTls, ServerTls};
@@ -31,10 +30,9 @@ use anyhow::Context;
 use std::future::Future;
 use std::io::Write;
 use std::os::fd::AsFd;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
 
 /// The flags of `paytree serve`: the settings, and the switches that exist for tests and
 /// rebuilds only. Tests parse the same flags to start paytree in-process.
@@ -259,121 +257,6 @@ async fn build_with(settings: Settings, handoff: Option<Ready>) -> anyhow::Resul
         secret_check,
     })
 }
-
-/// The embedded store in the data directory; after a handoff, once the process handing over
-/// has closed it.
-async fn open_redb(
-    settings: &Settings,
-    handoff: Option<Ready>,
-    secret_check: &str,
-) -> anyhow::Result<Store> {
-    // It holds the payment system's tokens: owner-only, like the secret.
-    let db_path = settings.data_dir.join("paytree.redb");
-    files::create_private_file(&db_path)?;
-    let store_wait = match handoff {
-        Some(ready) => {
-            check_handed_secret(secret_check)?;
-            ready.send();
-            // The old process stops accepting, gives in-flight requests the grace, waits for
-            // started commands, and drains its tree, then closes the store.
-            settings.limits.shutdown_grace + STORE_RELEASE_WAIT
-        }
-        None => Duration::ZERO,
-    };
-    let store = open_store(&db_path, store_wait).await?;
-    // Only now, holding the store: no other process can be taking a backup here.
-    crate::maintenance::remove_unfinished_backups(&settings.data_dir);
-    Ok(store)
-}
-
-/// What a process taking over can check before the old one is told to stop: its secret.
-fn check_handed_secret(secret_check: &str) -> anyhow::Result<()> {
-    if let Ok(theirs) = std::env::var(handoff::SECRET_CHECK_VAR) {
-        anyhow::ensure!(
-            theirs == secret_check,
-            "secret.key is not the secret the process handing over serves with: not taking \
-             over (it serves on)"
-        );
-    }
-    Ok(())
-}
-
-/// PostgreSQL at `url` (its schema migrated) with the event log's bus at `events`, and the
-/// relay that publishes the log to it (the replica holding its lease does).
-async fn open_postgres(url: &str, events: &str) -> anyhow::Result<Store> {
-    let pg = Postgres::connect(url, POSTGRES_CONNECTIONS)
-        .await
-        .context("connecting to PostgreSQL and migrating its schema")?;
-    let (server, stream) = crate::bus::events_url(events).context("an --events URL")?;
-    let bus = Bus::connect(&server, &stream)
-        .await
-        .with_context(|| format!("connecting to NATS JetStream at {server}"))?;
-    let holder = format!(
-        "{}-{}-{:08x}",
-        rustix::system::uname().nodename().to_string_lossy(),
-        std::process::id(),
-        rand::random::<u32>()
-    );
-    tracing::info!(replica = %holder, "serving from PostgreSQL; the log goes through NATS JetStream");
-    let relay = Relay {
-        store: pg.clone(),
-        bus: bus.clone(),
-        holder: holder.clone(),
-        lease: RELAY_LEASE,
-        batch: RELAY_BATCH,
-    };
-    tokio::spawn(relay.run(RELAY_EVERY, std::future::pending()));
-    Ok(Store::postgres(BusLog {
-        store: pg,
-        bus,
-        holder,
-    }))
-}
-
-/// Connections each replica keeps to PostgreSQL at most.
-const POSTGRES_CONNECTIONS: usize = 16;
-/// How often the relay looks for new events while it holds its lease.
-const RELAY_EVERY: Duration = Duration::from_millis(20);
-/// How long the relay's lease lasts unless renewed: after its replica dies, another takes
-/// over once it expires.
-const RELAY_LEASE: Duration = Duration::from_secs(5);
-/// Events published per relay batch.
-const RELAY_BATCH: i64 = 512;
-
-/// How long a process that takes over waits for the one handing over to close the store,
-/// beyond the shutdown grace: a started command (up to a minute) and the tree's drain.
-const STORE_RELEASE_WAIT: Duration = Duration::from_secs(180);
-
-/// Opens the store at `path`; while another process has it open (redb's
-/// `DatabaseAlreadyOpen`), tries again for at most `wait`.
-async fn open_store(path: &Path, wait: Duration) -> anyhow::Result<Store> {
-    let started = Instant::now();
-    let mut waiting = false;
-    loop {
-        match Store::open(path) {
-            Err(StoreError::Storage(redb::Error::DatabaseAlreadyOpen)) if !wait.is_zero() => {
-                if started.elapsed() >= wait {
-                    anyhow::bail!(
-                        "the store {} was still open in another process after {} s: the paytree handing over did not exit",
-                        path.display(),
-                        wait.as_secs()
-                    );
-                }
-                if !waiting {
-                    tracing::info!("waiting for the process handing over to close the store");
-                    waiting = true;
-                }
-                tokio::time::sleep(STORE_RETRY).await;
-            }
-            opened => {
-                return opened.with_context(|| format!("opening store {}", path.display()));
-            }
-        }
-    }
-}
-
-/// How often the store is tried again while it is still open elsewhere.
-const STORE_RETRY: Duration = Duration::from_millis(20);
 
 impl App {
     /// The router with every route and middleware, for driving it without a socket.
